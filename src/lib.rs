@@ -1,0 +1,24 @@
+//! # zimbra-prov
+//!
+//! Model Zimbra Collaboration Suite provisioning well enough to answer, before anyone touches a
+//! production mail system, the question every staged migration lives or dies by: *for this
+//! recipient, entering at this server, where does the mail end up, and can it loop?*
+//!
+//! The crate is organised by concern; data flows one way:
+//!
+//! ```text
+//! zmprov script ─┐
+//! slapcat LDIF ──┼──> dit (LDAP entries <-> typed objects) ──> model::Directory ──┐
+//! live LDAP ─────┘                                                              │
+//! scenario.toml ── MTAs, DNS, directories, expectations, steps ──> route::Topology
+//! ```
+//!
+//! | module | job |
+//! |---|---|
+//! | [`attrs`] | catalog of Zimbra's attributes and object classes, value validation, OpenLDAP schema |
+//! | [`model`] | typed Zimbra objects (accounts, domains, COS, servers, ...), transports, addresses, inheritance |
+//! | [`zmprov`] | parse and apply zmprov scripts with Zimbra's semantics and errors |
+//! | [`dn`] | RFC 4514 distinguished names |
+//! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
