@@ -24,3 +24,5 @@
 #![forbid(unsafe_code)]
 
 pub mod attrs;
+pub mod model;
+pub mod zmprov;

@@ -1,0 +1,759 @@
+//! The typed model of one Zimbra installation's LDAP content.
+//!
+//! A [`Directory`] holds the global configuration, servers, classes of service, domains (local
+//! and alias), accounts, aliases, distribution lists and dynamic groups. Every object keeps all of
+//! its attributes in a lossless [`AttrBag`] (names, order and value bytes as read); typed
+//! accessors ([`Transport`], [`Address`], [`AccountStatus`], ...) read that bag, so there is one
+//! source of truth that zmprov, LDIF and LDAP all write to.
+//!
+//! **Effective values** follow the catalog's inheritance flags ([`crate::attrs`]):
+//! `accountInherited` (account → COS), `accountCosDomainInherited` (account → COS → domain),
+//! `domainInherited` (domain → global config) and `serverInherited` (server → global config).
+//! The global config falls back to the catalog's `globalConfig` default, as a fresh install has it.
+//!
+//! ```
+//! use zimbra_prov::model::{Directory, MailRecipient};
+//! let dir = Directory::new();
+//! assert_eq!(dir.config_attr("zimbraLmtpBindPort"), vec!["7025"]);
+//! assert!(dir.cos("default").is_some());
+//! ```
+
+mod address;
+mod ids;
+mod objects;
+mod transport;
+mod value;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use address::{parse_catch_all, Address, DomainName};
+pub use ids::{IdGenerator, ZimbraId};
+pub use objects::{
+    names, Account, Alias, Cos, DistributionList, Domain, DynamicGroup, GlobalConfig,
+    MailRecipient, RawEntry, Server,
+};
+pub use transport::{NextHop, Port, Transport};
+pub use value::{Attr, AttrBag, AttrValue};
+
+use crate::attrs;
+
+/// Errors of the model: malformed values and inconsistent directory operations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A mail address does not parse.
+    #[error("invalid address {address:?}: {reason}")]
+    InvalidAddress {
+        /// The text.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// A domain name does not parse.
+    #[error("invalid domain name {domain:?}: {reason}")]
+    InvalidDomain {
+        /// The text.
+        domain: String,
+        /// Why.
+        reason: String,
+    },
+    /// A catch-all value is not of the form `@domain`.
+    #[error("invalid catch-all address {value:?}: expected @domain")]
+    InvalidCatchAll {
+        /// The text.
+        value: String,
+    },
+    /// A transport does not parse.
+    #[error("invalid transport {value:?}: {reason}")]
+    InvalidTransport {
+        /// The text.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A zimbraId does not have the UUID shape.
+    #[error("invalid zimbraId {value:?}")]
+    InvalidId {
+        /// The text.
+        value: String,
+    },
+    /// An attribute value is malformed.
+    #[error("invalid value {value:?} for {attr}: {reason}")]
+    InvalidValue {
+        /// The attribute.
+        attr: String,
+        /// The value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// An object with this name already exists.
+    #[error("{kind} already exists: {name}")]
+    Exists {
+        /// Object kind.
+        kind: ObjectKind,
+        /// Its name.
+        name: String,
+    },
+    /// No object with this name or id.
+    #[error("no such {kind}: {name}")]
+    NotFound {
+        /// Object kind.
+        kind: ObjectKind,
+        /// The name or id looked up.
+        name: String,
+    },
+}
+
+impl ModelError {
+    /// Attach the attribute name to a value error.
+    pub(crate) fn in_attr(self, attr: &str) -> ModelError {
+        let value = match &self {
+            ModelError::InvalidAddress { address, .. } => address.clone(),
+            ModelError::InvalidDomain { domain, .. } => domain.clone(),
+            ModelError::InvalidCatchAll { value }
+            | ModelError::InvalidTransport { value, .. }
+            | ModelError::InvalidId { value } => value.clone(),
+            _ => return self,
+        };
+        ModelError::InvalidValue {
+            attr: attr.to_string(),
+            value,
+            reason: self.to_string(),
+        }
+    }
+}
+
+/// The kinds of objects a [`Directory`] holds.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// An account or calendar resource.
+    Account,
+    /// An alias entry.
+    Alias,
+    /// A static distribution list.
+    #[strum(serialize = "distribution list")]
+    #[serde(rename = "distribution list")]
+    DistributionList,
+    /// A dynamic group.
+    #[strum(serialize = "dynamic group")]
+    #[serde(rename = "dynamic group")]
+    DynamicGroup,
+    /// A domain.
+    Domain,
+    /// A class of service.
+    Cos,
+    /// A server.
+    Server,
+}
+
+macro_rules! status_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            strum::Display, strum::EnumString, strum::EnumIter, strum::IntoStaticStr, strum::AsRefStr)]
+        #[strum(serialize_all = "lowercase")]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($(#[$vm])* $v),* }
+    };
+}
+
+status_enum! {
+    /// `zimbraAccountStatus`.
+    ///
+    /// ```
+    /// use zimbra_prov::model::AccountStatus;
+    /// let s: AccountStatus = "maintenance".parse().unwrap();
+    /// assert_eq!(s.to_string(), "maintenance");
+    /// assert!(!s.accepts_mail());
+    /// ```
+    AccountStatus {
+        /// Normal.
+        Active,
+        /// No login, no delivery (LMTP answers 4.2.1).
+        Maintenance,
+        /// No login, mail delivered.
+        Locked,
+        /// No login, no delivery (LMTP 5.1.1); addresses removed from lists.
+        Closed,
+        /// Temporarily locked out after failed logins; mail delivered.
+        Lockout,
+        /// Not yet activated: no delivery (LMTP 5.1.1).
+        Pending,
+    }
+}
+
+impl AccountStatus {
+    /// Whether Zimbra's LMTP server accepts mail for an account in this status.
+    pub fn accepts_mail(self) -> bool {
+        matches!(
+            self,
+            AccountStatus::Active | AccountStatus::Locked | AccountStatus::Lockout
+        )
+    }
+
+    /// The `zimbraMailStatus` Zimbra's AccountStatus callback sets with this status.
+    pub fn implied_mail_status(self) -> MailStatus {
+        match self {
+            AccountStatus::Closed | AccountStatus::Pending => MailStatus::Disabled,
+            _ => MailStatus::Enabled,
+        }
+    }
+}
+
+status_enum! {
+    /// `zimbraMailStatus`: whether Postfix's LDAP filters see the entry.
+    MailStatus {
+        /// Visible to the MTA.
+        Enabled,
+        /// Invisible to the MTA.
+        Disabled,
+    }
+}
+
+status_enum! {
+    /// `zimbraDomainType`.
+    DomainType {
+        /// A domain with its own accounts (a Postfix virtual mailbox domain).
+        Local,
+        /// An alias of another domain (a Postfix virtual alias domain).
+        Alias,
+    }
+}
+
+status_enum! {
+    /// `zimbraDomainStatus`.
+    DomainStatus {
+        /// Normal.
+        Active,
+        /// Accounts behave as in maintenance.
+        Maintenance,
+        /// Accounts behave as locked.
+        Locked,
+        /// Accounts behave as closed.
+        Closed,
+        /// Maintenance, and no changes under the domain.
+        Suspended,
+        /// Internal status during a domain rename.
+        Shutdown,
+    }
+}
+
+/// Zimbra's fixed id of the `default` COS.
+pub const DEFAULT_COS_ID: &str = "e00428a1-0c00-11d9-836a-000d93afea2a";
+/// Zimbra's fixed id of the `defaultExternal` COS.
+pub const DEFAULT_EXTERNAL_COS_ID: &str = "f27456a8-0c00-11d9-280a-286d93afea2g";
+
+fn key_ci(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// One Zimbra installation's LDAP content, typed.
+///
+/// Objects are stored by their lower-cased names, so iteration order is deterministic.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    /// The global configuration entry.
+    pub config: GlobalConfig,
+    servers: BTreeMap<String, Server>,
+    coses: BTreeMap<String, Cos>,
+    domains: BTreeMap<String, Domain>,
+    accounts: BTreeMap<String, Account>,
+    aliases: BTreeMap<String, Alias>,
+    lists: BTreeMap<String, DistributionList>,
+    groups: BTreeMap<String, DynamicGroup>,
+    /// Entries that are not typed Zimbra objects, kept as read.
+    #[serde(default)]
+    pub other_entries: Vec<RawEntry>,
+    /// Source of new ids and timestamps.
+    #[serde(default)]
+    pub ids: IdGenerator,
+}
+
+macro_rules! collection {
+    ($field:ident, $ty:ty, $kind:expr, $get:ident, $get_mut:ident, $iter:ident, $insert:ident, $remove:ident, $by_id:ident) => {
+        #[doc = concat!("Look up a ", stringify!($ty), " by name (case-insensitive).")]
+        pub fn $get(&self, name: &str) -> Option<&$ty> {
+            self.$field.get(&key_ci(name))
+        }
+        #[doc = concat!("Look up a ", stringify!($ty), " by name for modification.")]
+        pub fn $get_mut(&mut self, name: &str) -> Option<&mut $ty> {
+            self.$field.get_mut(&key_ci(name))
+        }
+        #[doc = concat!("Every ", stringify!($ty), ", ordered by lower-cased name.")]
+        pub fn $iter(&self) -> impl Iterator<Item = &$ty> {
+            self.$field.values()
+        }
+        #[doc = concat!("Add a ", stringify!($ty), "; fails if one with the same name exists.")]
+        pub fn $insert(&mut self, obj: $ty) -> Result<&mut $ty, ModelError> {
+            let key = key_ci(&obj.name.to_string());
+            if self.$field.contains_key(&key) {
+                return Err(ModelError::Exists {
+                    kind: $kind,
+                    name: obj.name.to_string(),
+                });
+            }
+            Ok(self.$field.entry(key).or_insert(obj))
+        }
+        #[doc = concat!("Remove a ", stringify!($ty), " by name.")]
+        pub fn $remove(&mut self, name: &str) -> Option<$ty> {
+            self.$field.remove(&key_ci(name))
+        }
+        #[doc = concat!("Find a ", stringify!($ty), " by `zimbraId` (case-insensitive).")]
+        pub fn $by_id(&self, id: &str) -> Option<&$ty> {
+            self.$field
+                .values()
+                .find(|o| o.attrs.has_value_ci(names::ZIMBRA_ID, id))
+        }
+    };
+}
+
+impl Directory {
+    /// An empty directory: no config values, no COS, nothing.
+    pub fn empty() -> Self {
+        Directory::default()
+    }
+
+    /// A directory as a fresh Zimbra install has it: the global config with every catalog
+    /// `globalConfig` default, and the `default` and `defaultExternal` classes of service with
+    /// every catalog `defaultCOS` value.
+    pub fn new() -> Self {
+        let mut dir = Directory::default();
+        dir.config
+            .attrs
+            .set("objectClass", ["organizationalRole", "zimbraGlobalConfig"]);
+        dir.config.attrs.set_one("cn", "config");
+        for def in attrs::all() {
+            if !def.global_config_values.is_empty() {
+                dir.config
+                    .attrs
+                    .set(def.name, def.global_config_values.iter().copied());
+            }
+        }
+        for (name, id) in [
+            ("default", DEFAULT_COS_ID),
+            ("defaultExternal", DEFAULT_EXTERNAL_COS_ID),
+        ] {
+            let mut cos = Cos::new(name);
+            cos.attrs.set_one("objectClass", "zimbraCOS");
+            cos.attrs.set_one("cn", name);
+            cos.attrs.set_one(names::ZIMBRA_ID, id);
+            for def in attrs::all() {
+                if !def.default_cos_values.is_empty() {
+                    cos.attrs
+                        .set(def.name, def.default_cos_values.iter().copied());
+                }
+            }
+            dir.coses.insert(key_ci(name), cos);
+        }
+        dir
+    }
+
+    collection!(
+        servers,
+        Server,
+        ObjectKind::Server,
+        server,
+        server_mut,
+        servers,
+        insert_server,
+        remove_server,
+        server_by_id
+    );
+    collection!(
+        coses,
+        Cos,
+        ObjectKind::Cos,
+        cos,
+        cos_mut,
+        coses,
+        insert_cos,
+        remove_cos,
+        cos_by_id
+    );
+    collection!(
+        domains,
+        Domain,
+        ObjectKind::Domain,
+        domain,
+        domain_mut,
+        domains,
+        insert_domain,
+        remove_domain,
+        domain_by_id
+    );
+    collection!(
+        accounts,
+        Account,
+        ObjectKind::Account,
+        account,
+        account_mut,
+        accounts,
+        insert_account,
+        remove_account,
+        account_by_id
+    );
+    collection!(
+        aliases,
+        Alias,
+        ObjectKind::Alias,
+        alias,
+        alias_mut,
+        aliases,
+        insert_alias,
+        remove_alias,
+        alias_by_id
+    );
+    collection!(
+        lists,
+        DistributionList,
+        ObjectKind::DistributionList,
+        list,
+        list_mut,
+        lists,
+        insert_list,
+        remove_list,
+        list_by_id
+    );
+    collection!(
+        groups,
+        DynamicGroup,
+        ObjectKind::DynamicGroup,
+        group,
+        group_mut,
+        groups,
+        insert_group,
+        remove_group,
+        group_by_id
+    );
+
+    /// Number of accounts.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// The server whose `zimbraServiceHostname` (or name) is `host` (case-insensitive).
+    pub fn server_by_hostname(&self, host: &str) -> Option<&Server> {
+        self.server(host).or_else(|| {
+            self.servers
+                .values()
+                .find(|s| s.service_hostname().eq_ignore_ascii_case(host))
+        })
+    }
+
+    /// The name of whatever holds `address` as its name (account, list, group or alias entry),
+    /// with its kind. Local parts share one namespace per domain (`ou=people`).
+    pub fn name_in_use(&self, address: &str) -> Option<ObjectKind> {
+        let k = key_ci(address);
+        if self.accounts.contains_key(&k) {
+            Some(ObjectKind::Account)
+        } else if self.lists.contains_key(&k) {
+            Some(ObjectKind::DistributionList)
+        } else if self.groups.contains_key(&k) {
+            Some(ObjectKind::DynamicGroup)
+        } else if self.aliases.contains_key(&k) {
+            Some(ObjectKind::Alias)
+        } else {
+            None
+        }
+    }
+
+    /// The account, list or group that `address` names directly or through an alias entry.
+    pub fn resolve_recipient(&self, address: &str) -> Option<(ObjectKind, String)> {
+        match self.name_in_use(address)? {
+            ObjectKind::Alias => {
+                let alias = self.alias(address)?;
+                let target = alias.attrs.first(names::ALIAS_TARGET_ID)?;
+                if let Some(a) = self.account_by_id(target) {
+                    Some((ObjectKind::Account, a.name.to_string()))
+                } else if let Some(l) = self.list_by_id(target) {
+                    Some((ObjectKind::DistributionList, l.name.to_string()))
+                } else {
+                    self.group_by_id(target)
+                        .map(|g| (ObjectKind::DynamicGroup, g.name.to_string()))
+                }
+            }
+            kind => Some((kind, key_ci(address))),
+        }
+    }
+
+    /// The COS that applies to `account`: its `zimbraCOSId`, else its domain's
+    /// `zimbraDomainDefaultCOSId`, else the COS named `default`.
+    pub fn cos_of(&self, account: &Account) -> Option<&Cos> {
+        if let Some(id) = account.attrs.first(names::COS_ID) {
+            if let Some(c) = self.cos_by_id(id) {
+                return Some(c);
+            }
+        }
+        if let Some(d) = self.domain(account.name.domain().as_str()) {
+            if let Some(id) = d.attrs.first(names::DOMAIN_DEFAULT_COS_ID) {
+                if let Some(c) = self.cos_by_id(id) {
+                    return Some(c);
+                }
+            }
+        }
+        self.cos("default")
+    }
+
+    /// The global config's value of `attr`, falling back to the catalog's `globalConfig` default.
+    pub fn config_attr(&self, attr: &str) -> Vec<&str> {
+        let own = self.config.attrs.strs(attr);
+        if !own.is_empty() {
+            return own;
+        }
+        attrs::lookup(attr)
+            .map(|d| d.global_config_values.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The effective value of `attr` for `server`: its own value, else (for `serverInherited`
+    /// attributes) the global config's.
+    pub fn server_attr<'a>(&'a self, server: &'a Server, attr: &str) -> Vec<&'a str> {
+        let own = server.attrs.strs(attr);
+        if !own.is_empty() {
+            return own;
+        }
+        match attrs::lookup(attr) {
+            Some(d) if d.flags.server_inherited => self.config_attr(attr),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The effective value of `attr` for `domain`: its own value, else (for `domainInherited`
+    /// attributes) the global config's.
+    pub fn domain_attr<'a>(&'a self, domain: &'a Domain, attr: &str) -> Vec<&'a str> {
+        let own = domain.attrs.strs(attr);
+        if !own.is_empty() {
+            return own;
+        }
+        match attrs::lookup(attr) {
+            Some(d) if d.flags.domain_inherited => self.config_attr(attr),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The effective value of `attr` for `account`: its own value, else its COS's for
+    /// `accountInherited` attributes, else also its domain's for `accountCosDomainInherited`.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::zmprov;
+    /// let mut dir = Directory::new();
+    /// zmprov::run(&mut dir, "cs mbx.example.org\ncd example.org\nca a@example.org pw").unwrap();
+    /// let a = dir.account("a@example.org").unwrap();
+    /// // zimbraFeatureMailForwardingEnabled is accountInherited: the default COS says TRUE.
+    /// assert_eq!(dir.account_attr(a, "zimbraFeatureMailForwardingEnabled"), vec!["TRUE"]);
+    /// ```
+    pub fn account_attr<'a>(&'a self, account: &'a Account, attr: &str) -> Vec<&'a str> {
+        let own = account.attrs.strs(attr);
+        if !own.is_empty() {
+            return own;
+        }
+        let Some(def) = attrs::lookup(attr) else {
+            return Vec::new();
+        };
+        if def.flags.account_inherited || def.flags.account_cos_domain_inherited {
+            if let Some(cos) = self.cos_of(account) {
+                let v = cos.attrs.strs(attr);
+                if !v.is_empty() {
+                    return v;
+                }
+            }
+        }
+        if def.flags.account_cos_domain_inherited {
+            if let Some(d) = self.domain(account.name.domain().as_str()) {
+                return self.domain_attr(d, attr);
+            }
+        }
+        Vec::new()
+    }
+
+    /// The effective `zimbraDomainStatus` of a domain (its own, else the global config's).
+    pub fn effective_domain_status(&self, domain: &Domain) -> Option<DomainStatus> {
+        self.domain_attr(domain, names::DOMAIN_STATUS)
+            .first()
+            .and_then(|s| s.parse().ok())
+    }
+
+    /// The account status Zimbra acts on: the account's own status combined with its domain's
+    /// status (Zimbra's `Account.getAccountStatus` table). Global admins always keep their own.
+    /// `None` when the account has no valid status.
+    pub fn effective_account_status(&self, account: &Account) -> Option<AccountStatus> {
+        let own = account.status().ok().flatten()?;
+        if account.is_global_admin() {
+            return Some(own);
+        }
+        let dstatus = self
+            .domain(account.name.domain().as_str())
+            .and_then(|d| self.effective_domain_status(d));
+        use AccountStatus as A;
+        use DomainStatus as D;
+        Some(match dstatus {
+            None | Some(D::Active) => own,
+            Some(D::Locked) => match own {
+                A::Maintenance | A::Pending | A::Closed => own,
+                _ => A::Locked,
+            },
+            Some(D::Maintenance | D::Suspended | D::Shutdown) => match own {
+                A::Pending | A::Closed => own,
+                _ => A::Maintenance,
+            },
+            Some(D::Closed) => A::Closed,
+        })
+    }
+
+    /// The LMTP port mailboxes on `server` listen on (`zimbraLmtpBindPort`, default 7025).
+    pub fn lmtp_port(&self, server: Option<&Server>) -> u16 {
+        let v = match server {
+            Some(s) => self.server_attr(s, names::LMTP_BIND_PORT),
+            None => self.config_attr(names::LMTP_BIND_PORT),
+        };
+        v.first().and_then(|p| p.parse().ok()).unwrap_or(7025)
+    }
+
+    /// Every alias entry whose target is `id`.
+    pub fn aliases_of(&self, id: &str) -> Vec<&Alias> {
+        self.aliases
+            .values()
+            .filter(|a| a.attrs.has_value_ci(names::ALIAS_TARGET_ID, id))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(dir: &mut Directory, name: &str, status: &str) {
+        let mut a = Account::new(name.parse().unwrap());
+        a.attrs.set_one(names::ACCOUNT_STATUS, status);
+        dir.insert_account(a).unwrap();
+    }
+
+    #[test]
+    fn fresh_install_has_defaults() {
+        let dir = Directory::new();
+        assert_eq!(dir.config_attr("zimbraMtaMyDestination"), vec!["localhost"]);
+        let cos = dir.cos("DEFAULT").unwrap();
+        assert_eq!(cos.id().unwrap().unwrap().as_str(), DEFAULT_COS_ID);
+        assert_eq!(dir.lmtp_port(None), 7025);
+    }
+
+    #[test]
+    fn insert_refuses_duplicates_case_insensitively() {
+        let mut dir = Directory::empty();
+        account(&mut dir, "a@x.org", "active");
+        let dup = Account::new("A@X.org".parse().unwrap());
+        assert!(matches!(
+            dir.insert_account(dup),
+            Err(ModelError::Exists { .. })
+        ));
+    }
+
+    #[test]
+    fn domain_status_overrides_account_status() {
+        let mut dir = Directory::new();
+        let mut d = Domain::new("x.org".parse().unwrap());
+        d.attrs.set_one(names::DOMAIN_STATUS, "maintenance");
+        dir.insert_domain(d).unwrap();
+        account(&mut dir, "a@x.org", "active");
+        account(&mut dir, "c@x.org", "closed");
+        let a = dir.account("a@x.org").unwrap();
+        assert_eq!(
+            dir.effective_account_status(a),
+            Some(AccountStatus::Maintenance)
+        );
+        let c = dir.account("c@x.org").unwrap();
+        assert_eq!(dir.effective_account_status(c), Some(AccountStatus::Closed));
+        dir.domain_mut("x.org")
+            .unwrap()
+            .attrs
+            .set_one(names::DOMAIN_STATUS, "closed");
+        let a = dir.account("a@x.org").unwrap();
+        assert_eq!(dir.effective_account_status(a), Some(AccountStatus::Closed));
+    }
+
+    #[test]
+    fn server_inherits_from_config() {
+        let mut dir = Directory::new();
+        let mut s = Server::new("mta.x.org");
+        s.attrs.set_one("zimbraMtaRelayHost", "relay.x.org");
+        dir.insert_server(s).unwrap();
+        dir.config.attrs.set_one("zimbraLmtpBindPort", "7026");
+        let s = dir.server("mta.x.org").unwrap();
+        assert_eq!(
+            dir.server_attr(s, "zimbraMtaRelayHost"),
+            vec!["relay.x.org"]
+        );
+        assert_eq!(dir.lmtp_port(Some(s)), 7026);
+        // not serverInherited: no fallback
+        assert!(dir.server_attr(s, "zimbraMtaRecipientDelimiter").is_empty());
+    }
+
+    #[test]
+    fn cos_resolution_order() {
+        let mut dir = Directory::new();
+        let mut cos = Cos::new("gold");
+        cos.attrs
+            .set_one(names::ZIMBRA_ID, "11111111-1111-1111-1111-111111111111");
+        cos.attrs.set_one("zimbraMailQuota", "42");
+        dir.insert_cos(cos).unwrap();
+        let mut d = Domain::new("x.org".parse().unwrap());
+        d.attrs.set_one(
+            names::DOMAIN_DEFAULT_COS_ID,
+            "11111111-1111-1111-1111-111111111111",
+        );
+        dir.insert_domain(d).unwrap();
+        account(&mut dir, "a@x.org", "active");
+        let a = dir.account("a@x.org").unwrap();
+        assert_eq!(dir.cos_of(a).unwrap().name, "gold");
+        assert_eq!(dir.account_attr(a, "zimbraMailQuota"), vec!["42"]);
+        account(&mut dir, "b@y.org", "active");
+        let b = dir.account("b@y.org").unwrap();
+        assert_eq!(dir.cos_of(b).unwrap().name, "default");
+    }
+
+    #[test]
+    fn alias_resolution() {
+        let mut dir = Directory::empty();
+        let mut a = Account::new("a@x.org".parse().unwrap());
+        a.attrs
+            .set_one(names::ZIMBRA_ID, "22222222-2222-2222-2222-222222222222");
+        dir.insert_account(a).unwrap();
+        let mut al = Alias {
+            name: "al@x.org".parse().unwrap(),
+            dn: None,
+            attrs: AttrBag::new(),
+        };
+        al.attrs.set_one(
+            names::ALIAS_TARGET_ID,
+            "22222222-2222-2222-2222-222222222222",
+        );
+        dir.insert_alias(al).unwrap();
+        assert_eq!(
+            dir.resolve_recipient("AL@x.org"),
+            Some((ObjectKind::Account, "a@x.org".to_string()))
+        );
+        assert_eq!(dir.name_in_use("al@x.org"), Some(ObjectKind::Alias));
+        assert_eq!(dir.resolve_recipient("nobody@x.org"), None);
+    }
+}

@@ -1,0 +1,451 @@
+//! Typed Zimbra objects. Each keeps every attribute in a lossless [`AttrBag`]; the typed
+//! accessors read and write that bag, so there is a single source of truth.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    parse_catch_all, AccountStatus, Address, AttrBag, DomainName, DomainStatus, DomainType,
+    MailStatus, ModelError, Transport, ZimbraId,
+};
+
+/// Attribute names the typed accessors use (Zimbra's spelling).
+pub mod names {
+    #![allow(missing_docs)]
+    pub const OBJECT_CLASS: &str = "objectClass";
+    pub const ZIMBRA_ID: &str = "zimbraId";
+    pub const ACCOUNT_STATUS: &str = "zimbraAccountStatus";
+    pub const MAIL_STATUS: &str = "zimbraMailStatus";
+    pub const MAIL_HOST: &str = "zimbraMailHost";
+    pub const MAIL_TRANSPORT: &str = "zimbraMailTransport";
+    pub const MAIL_DELIVERY_ADDRESS: &str = "zimbraMailDeliveryAddress";
+    pub const MAIL_ALIAS: &str = "zimbraMailAlias";
+    pub const MAIL: &str = "mail";
+    pub const UID: &str = "uid";
+    pub const CN: &str = "cn";
+    pub const SN: &str = "sn";
+    pub const MAIL_FORWARDING_ADDRESS: &str = "zimbraMailForwardingAddress";
+    pub const PREF_MAIL_FORWARDING_ADDRESS: &str = "zimbraPrefMailForwardingAddress";
+    pub const PREF_MAIL_LOCAL_DELIVERY_DISABLED: &str = "zimbraPrefMailLocalDeliveryDisabled";
+    pub const MAIL_CANONICAL_ADDRESS: &str = "zimbraMailCanonicalAddress";
+    pub const MAIL_CATCH_ALL_ADDRESS: &str = "zimbraMailCatchAllAddress";
+    pub const MAIL_CATCH_ALL_FORWARDING_ADDRESS: &str = "zimbraMailCatchAllForwardingAddress";
+    pub const MAIL_CATCH_ALL_CANONICAL_ADDRESS: &str = "zimbraMailCatchAllCanonicalAddress";
+    pub const OLD_MAIL_ADDRESS: &str = "zimbraOldMailAddress";
+    pub const COS_ID: &str = "zimbraCOSId";
+    pub const DOMAIN_DEFAULT_COS_ID: &str = "zimbraDomainDefaultCOSId";
+    pub const DOMAIN_NAME: &str = "zimbraDomainName";
+    pub const DOMAIN_TYPE: &str = "zimbraDomainType";
+    pub const DOMAIN_STATUS: &str = "zimbraDomainStatus";
+    pub const DOMAIN_ALIAS_TARGET_ID: &str = "zimbraDomainAliasTargetId";
+    pub const ALIAS_TARGET_ID: &str = "zimbraAliasTargetId";
+    pub const MTA_RELAY_HOST: &str = "zimbraMtaRelayHost";
+    pub const MTA_DNS_LOOKUPS_ENABLED: &str = "zimbraMtaDnsLookupsEnabled";
+    pub const MTA_SMTP_DNS_SUPPORT_LEVEL: &str = "zimbraMtaSmtpDnsSupportLevel";
+    pub const LMTP_BIND_PORT: &str = "zimbraLmtpBindPort";
+    pub const SERVICE_HOSTNAME: &str = "zimbraServiceHostname";
+    pub const SERVICE_ENABLED: &str = "zimbraServiceEnabled";
+    pub const MAIL_HOST_POOL: &str = "zimbraMailHostPool";
+    pub const CREATE_TIMESTAMP: &str = "zimbraCreateTimestamp";
+    pub const IS_ADMIN_ACCOUNT: &str = "zimbraIsAdminAccount";
+    pub const IS_DOMAIN_ADMIN_ACCOUNT: &str = "zimbraIsDomainAdminAccount";
+    pub const MEMBER_URL: &str = "memberURL";
+    pub const DISPLAY_NAME: &str = "displayName";
+}
+
+use names as n;
+
+fn parse_one<T: FromStr<Err = ModelError>>(
+    bag: &AttrBag,
+    attr: &str,
+) -> Result<Option<T>, ModelError> {
+    match bag.values(attr).first() {
+        None => Ok(None),
+        Some(v) => {
+            let s = v.as_str().ok_or_else(|| ModelError::InvalidValue {
+                attr: attr.to_string(),
+                value: v.to_string_lossy(),
+                reason: "not UTF-8".into(),
+            })?;
+            s.parse::<T>().map(Some).map_err(|e| e.in_attr(attr))
+        }
+    }
+}
+
+fn parse_enum<T: FromStr>(bag: &AttrBag, attr: &str) -> Result<Option<T>, ModelError> {
+    match bag.first(attr) {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| ModelError::InvalidValue {
+                attr: attr.to_string(),
+                value: s.to_string(),
+                reason: "not one of the allowed values".into(),
+            }),
+    }
+}
+
+fn parse_all<T: FromStr<Err = ModelError>>(
+    bag: &AttrBag,
+    attr: &str,
+) -> Result<Vec<T>, ModelError> {
+    bag.strs(attr)
+        .into_iter()
+        .map(|s| s.parse::<T>().map_err(|e| e.in_attr(attr)))
+        .collect()
+}
+
+fn catch_alls(bag: &AttrBag, attr: &str) -> Result<Vec<DomainName>, ModelError> {
+    bag.strs(attr)
+        .into_iter()
+        .map(|s| parse_catch_all(s).map_err(|e| e.in_attr(attr)))
+        .collect()
+}
+
+fn catch_all_one(bag: &AttrBag, attr: &str) -> Result<Option<DomainName>, ModelError> {
+    match bag.first(attr) {
+        None => Ok(None),
+        Some(s) => parse_catch_all(s).map(Some).map_err(|e| e.in_attr(attr)),
+    }
+}
+
+/// Accessors shared by every entry that can receive mail (`zimbraMailRecipient`): accounts,
+/// distribution lists, dynamic groups and domains.
+pub trait MailRecipient {
+    /// The entry's attributes.
+    fn attrs(&self) -> &AttrBag;
+
+    /// `zimbraId`.
+    fn id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(self.attrs(), n::ZIMBRA_ID)
+    }
+    /// `zimbraMailStatus`.
+    fn mail_status(&self) -> Result<Option<MailStatus>, ModelError> {
+        parse_enum(self.attrs(), n::MAIL_STATUS)
+    }
+    /// Whether Postfix's LDAP filters see this entry at all (`zimbraMailStatus=enabled`,
+    /// matched case-insensitively as the LDAP filter does).
+    fn mail_enabled(&self) -> bool {
+        self.attrs().has_value_ci(n::MAIL_STATUS, "enabled")
+    }
+    /// `zimbraMailTransport`.
+    fn transport(&self) -> Result<Option<Transport>, ModelError> {
+        parse_one(self.attrs(), n::MAIL_TRANSPORT)
+    }
+    /// `zimbraMailHost`.
+    fn mail_host(&self) -> Option<&str> {
+        self.attrs().first(n::MAIL_HOST)
+    }
+    /// `zimbraMailDeliveryAddress` values.
+    fn delivery_addresses(&self) -> Result<Vec<Address>, ModelError> {
+        parse_all(self.attrs(), n::MAIL_DELIVERY_ADDRESS)
+    }
+    /// `zimbraMailAlias` values.
+    fn aliases(&self) -> Result<Vec<Address>, ModelError> {
+        parse_all(self.attrs(), n::MAIL_ALIAS)
+    }
+    /// `zimbraMailForwardingAddress` values (for a distribution list: its members).
+    fn forwarding_addresses(&self) -> Result<Vec<Address>, ModelError> {
+        parse_all(self.attrs(), n::MAIL_FORWARDING_ADDRESS)
+    }
+    /// `zimbraMailCanonicalAddress`.
+    fn canonical_address(&self) -> Result<Option<Address>, ModelError> {
+        parse_one(self.attrs(), n::MAIL_CANONICAL_ADDRESS)
+    }
+    /// `zimbraMailCatchAllAddress` values (`@domain`).
+    fn catch_all_addresses(&self) -> Result<Vec<DomainName>, ModelError> {
+        catch_alls(self.attrs(), n::MAIL_CATCH_ALL_ADDRESS)
+    }
+    /// `zimbraMailCatchAllForwardingAddress` (`@domain`).
+    fn catch_all_forwarding(&self) -> Result<Option<DomainName>, ModelError> {
+        catch_all_one(self.attrs(), n::MAIL_CATCH_ALL_FORWARDING_ADDRESS)
+    }
+    /// `zimbraMailCatchAllCanonicalAddress` (`@domain`).
+    fn catch_all_canonical(&self) -> Result<Option<DomainName>, ModelError> {
+        catch_all_one(self.attrs(), n::MAIL_CATCH_ALL_CANONICAL_ADDRESS)
+    }
+    /// `zimbraOldMailAddress`.
+    fn old_mail_address(&self) -> Result<Option<Address>, ModelError> {
+        parse_one(self.attrs(), n::OLD_MAIL_ADDRESS)
+    }
+}
+
+macro_rules! recipient_impl {
+    ($t:ty) => {
+        impl MailRecipient for $t {
+            fn attrs(&self) -> &AttrBag {
+                &self.attrs
+            }
+        }
+    };
+}
+
+/// A Zimbra account (or calendar resource): `uid=<local>,ou=people,<domain DN>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The account's name (its primary address), as zmprov names it.
+    pub name: Address,
+    /// The entry's DN as read, when it is not the default one for `name` (e.g. admin accounts
+    /// under `cn=admins,cn=zimbra`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+recipient_impl!(Account);
+
+impl Account {
+    /// A new account with no attributes.
+    pub fn new(name: Address) -> Self {
+        Account {
+            name,
+            dn: None,
+            attrs: AttrBag::new(),
+        }
+    }
+
+    /// `zimbraAccountStatus` as stored on the account (see
+    /// [`Directory::effective_account_status`](super::Directory::effective_account_status)).
+    pub fn status(&self) -> Result<Option<AccountStatus>, ModelError> {
+        parse_enum(&self.attrs, n::ACCOUNT_STATUS)
+    }
+
+    /// `zimbraPrefMailForwardingAddress`: one value holding comma-separated addresses.
+    pub fn pref_forwarding_addresses(&self) -> Result<Vec<Address>, ModelError> {
+        match self.attrs.first(n::PREF_MAIL_FORWARDING_ADDRESS) {
+            None => Ok(Vec::new()),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Address::parse(s).map_err(|e| e.in_attr(n::PREF_MAIL_FORWARDING_ADDRESS)))
+                .collect(),
+        }
+    }
+
+    /// `zimbraPrefMailLocalDeliveryDisabled` is `TRUE`.
+    pub fn local_delivery_disabled(&self) -> bool {
+        self.attrs
+            .has_value_ci(n::PREF_MAIL_LOCAL_DELIVERY_DISABLED, "TRUE")
+    }
+
+    /// `zimbraCOSId`.
+    pub fn cos_id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(&self.attrs, n::COS_ID)
+    }
+
+    /// Whether the account is a calendar resource (`zimbraCalendarResource` object class).
+    pub fn is_calendar_resource(&self) -> bool {
+        self.attrs
+            .has_value_ci(n::OBJECT_CLASS, "zimbraCalendarResource")
+    }
+
+    /// Whether the account is a global admin (its own status always applies).
+    pub fn is_global_admin(&self) -> bool {
+        self.attrs.has_value_ci(n::IS_ADMIN_ACCOUNT, "TRUE")
+            && !self.attrs.has_value_ci(n::IS_DOMAIN_ADMIN_ACCOUNT, "TRUE")
+    }
+}
+
+/// A Zimbra domain, local or alias: `dc=...` entries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    /// The domain name.
+    pub name: DomainName,
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+recipient_impl!(Domain);
+
+impl Domain {
+    /// A new domain with no attributes.
+    pub fn new(name: DomainName) -> Self {
+        Domain {
+            name,
+            dn: None,
+            attrs: AttrBag::new(),
+        }
+    }
+    /// `zimbraDomainType`.
+    pub fn domain_type(&self) -> Result<Option<DomainType>, ModelError> {
+        parse_enum(&self.attrs, n::DOMAIN_TYPE)
+    }
+    /// Whether `zimbraDomainType` is `alias`.
+    pub fn is_alias(&self) -> bool {
+        self.attrs.has_value_ci(n::DOMAIN_TYPE, "alias")
+    }
+    /// `zimbraDomainStatus` as stored.
+    pub fn status(&self) -> Result<Option<DomainStatus>, ModelError> {
+        parse_enum(&self.attrs, n::DOMAIN_STATUS)
+    }
+    /// `zimbraDomainAliasTargetId`.
+    pub fn alias_target_id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(&self.attrs, n::DOMAIN_ALIAS_TARGET_ID)
+    }
+    /// `zimbraDomainDefaultCOSId`.
+    pub fn default_cos_id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(&self.attrs, n::DOMAIN_DEFAULT_COS_ID)
+    }
+}
+
+/// A class of service: `cn=<name>,cn=cos,cn=zimbra`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cos {
+    /// The COS name (`cn`).
+    pub name: String,
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+impl Cos {
+    /// A new COS with no attributes.
+    pub fn new(name: &str) -> Self {
+        Cos {
+            name: name.to_string(),
+            dn: None,
+            attrs: AttrBag::new(),
+        }
+    }
+    /// `zimbraId`.
+    pub fn id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(&self.attrs, n::ZIMBRA_ID)
+    }
+    /// `zimbraMailHostPool`: ids of the servers new accounts may be placed on.
+    pub fn mail_host_pool(&self) -> Result<Vec<ZimbraId>, ModelError> {
+        parse_all(&self.attrs, n::MAIL_HOST_POOL)
+    }
+}
+
+/// A server: `cn=<hostname>,cn=servers,cn=zimbra`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Server {
+    /// The server name (`cn`, normally its host name).
+    pub name: String,
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+impl Server {
+    /// A new server with no attributes.
+    pub fn new(name: &str) -> Self {
+        Server {
+            name: name.to_string(),
+            dn: None,
+            attrs: AttrBag::new(),
+        }
+    }
+    /// `zimbraId`.
+    pub fn id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(&self.attrs, n::ZIMBRA_ID)
+    }
+    /// `zimbraServiceHostname`, falling back to the server name.
+    pub fn service_hostname(&self) -> &str {
+        self.attrs
+            .first(n::SERVICE_HOSTNAME)
+            .unwrap_or(self.name.as_str())
+    }
+    /// Whether the server runs mailboxes (Zimbra's `hasMailClientService`: `service` when
+    /// `zimbraServerVersion` is set, else `mailbox`, in `zimbraServiceEnabled`).
+    pub fn has_mailbox_service(&self) -> bool {
+        let wanted = if self.attrs.contains("zimbraServerVersion") {
+            "service"
+        } else {
+            "mailbox"
+        };
+        self.attrs.has_value_ci(n::SERVICE_ENABLED, wanted)
+    }
+}
+
+/// The global configuration entry `cn=config,cn=zimbra`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalConfig {
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+/// An alias entry (`objectClass: zimbraAlias`) pointing at an account or list by id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    /// The alias address.
+    pub name: Address,
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+impl Alias {
+    /// `zimbraAliasTargetId`.
+    pub fn target_id(&self) -> Result<Option<ZimbraId>, ModelError> {
+        parse_one(&self.attrs, n::ALIAS_TARGET_ID)
+    }
+}
+
+/// A static distribution list; its members are its `zimbraMailForwardingAddress` values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionList {
+    /// The list address.
+    pub name: Address,
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+recipient_impl!(DistributionList);
+
+impl DistributionList {
+    /// The members (`zimbraMailForwardingAddress`).
+    pub fn members(&self) -> Result<Vec<Address>, ModelError> {
+        self.forwarding_addresses()
+    }
+}
+
+/// A dynamic group (`groupOfURLs` + `zimbraGroup`): `cn=<local>,cn=groups,<domain DN>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicGroup {
+    /// The group address.
+    pub name: Address,
+    /// The entry's DN as read, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
+
+recipient_impl!(DynamicGroup);
+
+impl DynamicGroup {
+    /// `memberURL` values.
+    pub fn member_urls(&self) -> Vec<&str> {
+        self.attrs.strs(n::MEMBER_URL)
+    }
+}
+
+/// An LDAP entry that is not a Zimbra object the model types (containers, `cn=zimbra`, entries of
+/// other applications). Kept as read so that a directory round-trips losslessly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawEntry {
+    /// The DN as read.
+    pub dn: String,
+    /// Every attribute, in order.
+    pub attrs: AttrBag,
+}
