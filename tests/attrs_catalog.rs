@@ -494,3 +494,19 @@ fn errors_read_well() {
         "unknown attribute: zimbraNope"
     );
 }
+
+#[test]
+fn addresses_must_be_ascii() {
+    ok(
+        "zimbraMailForwardingAddress",
+        &["user@xn--bcher-kva.example"],
+    );
+    bad(
+        "zimbraMailForwardingAddress",
+        &["user@bücher.example", "üser@example.com"],
+    );
+    bad(
+        "zimbraPrefMailForwardingAddress",
+        &["Zoë <zoe@example.com>"],
+    );
+}
