@@ -102,3 +102,18 @@ fn generator_output_shape() {
     assert!(out.contains("sup: \"zimbraMailRecipient\""));
     assert!(!out.contains("prose"));
 }
+
+#[test]
+fn generator_and_crate_agree_on_flags_and_types() {
+    assert_eq!(gen::FLAG_NAMES, zimbra_prov::attrs::AttrFlags::NAMES);
+    let crate_types: Vec<&str> = zimbra_prov::attrs::ALL_TYPES
+        .iter()
+        .map(|t| t.xml_name())
+        .collect();
+    assert_eq!(gen::type_names().collect::<Vec<_>>(), crate_types);
+    for (bit, name) in gen::FLAG_NAMES.iter().enumerate() {
+        let f = zimbra_prov::attrs::AttrFlags::from_bits(1 << bit);
+        assert_eq!(f.names(), [*name]);
+        assert_eq!(f.bits(), 1 << bit);
+    }
+}
