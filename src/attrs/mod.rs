@@ -393,13 +393,14 @@ impl AttrDef {
     ///
     /// - boolean: exactly `TRUE` or `FALSE`;
     /// - enum: one of [`AttrDef::enum_values`] (case-sensitive);
-    /// - integer / long: a decimal number within the type's range and `min`/`max`;
+    /// - integer / long: a decimal number in LDAP INTEGER form (optional `-`, no `+`, no leading
+    ///   zeros) within the type's range (32 or 64 bits) and `min`/`max`;
     /// - port: 0-65535;
     /// - duration: `^\d+([hmsd]|ms)?$`, within `min`/`max` (milliseconds) when given;
     /// - gentime: `YYYYMMDDHHMMSS[.fff](Z|±HHMM)` with a valid calendar date and time;
     /// - id: a UUID;
-    /// - email: `local@domain` without a personal part; emailp: with an optional personal part;
-    ///   cs_emailp: comma-separated emailp;
+    /// - email: ASCII `local@domain` without a personal part (IDN domains in punycode);
+    ///   emailp: with an optional personal part; cs_emailp: comma-separated emailp;
     /// - regex: matches [`AttrDef::regex`];
     /// - astring: ASCII only;
     /// - text types: at most `max` characters (UTF-16 code units, as Java counts) when given.

@@ -21,9 +21,16 @@ pub(super) fn check(def: &AttrDef, value: &str) -> Check {
         AttrType::Duration => duration(def, value),
         AttrType::Gentime => gentime(value),
         AttrType::Id => uuid(value),
-        AttrType::Email => max_len(def, value).and_then(|()| email(value)),
-        AttrType::Emailp => max_len(def, value).and_then(|()| emailp(value)),
-        AttrType::CsEmailp => max_len(def, value).and_then(|()| cs_emailp(value)),
+        // Addresses are IA5 strings in LDAP: IDN domains must be in their ASCII (punycode) form.
+        AttrType::Email => max_len(def, value)
+            .and_then(|()| ascii(value))
+            .and_then(|()| email(value)),
+        AttrType::Emailp => max_len(def, value)
+            .and_then(|()| ascii(value))
+            .and_then(|()| emailp(value)),
+        AttrType::CsEmailp => max_len(def, value)
+            .and_then(|()| ascii(value))
+            .and_then(|()| cs_emailp(value)),
         AttrType::Regex => max_len(def, value).and_then(|()| regex(def, value)),
         AttrType::Astring => max_len(def, value).and_then(|()| ascii(value)),
         AttrType::String | AttrType::Cstring | AttrType::Phone => max_len(def, value),
@@ -200,9 +207,7 @@ fn ascii(value: &str) -> Check {
 
 /// RFC 5322 `atext` characters (plus `.` between atoms, checked separately).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || "!#$%&'*+-/=?^_`{|}~".contains(c)
-        || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
 }
 
 fn local_part(local: &str) -> Check {
@@ -324,10 +329,73 @@ fn regex(def: &AttrDef, value: &str) -> Check {
     let pattern = def
         .regex
         .ok_or_else(|| "regex attribute without a pattern".to_string())?;
-    match crate::attrs::validate::mini_regex::is_match(pattern, value) {
+    match mini_regex::is_match(pattern, value) {
         Ok(true) => Ok(()),
         Ok(false) => Err(format!("does not match {pattern}")),
         Err(e) => Err(format!("cannot evaluate pattern {pattern}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_units() {
+        assert_eq!(duration_millis("0"), Ok(0));
+        assert_eq!(duration_millis("45"), Ok(45_000));
+        assert_eq!(duration_millis("45s"), Ok(45_000));
+        assert_eq!(duration_millis("1500ms"), Ok(1500));
+        assert_eq!(duration_millis("2m"), Ok(120_000));
+        assert_eq!(duration_millis("1h"), Ok(3_600_000));
+        assert_eq!(duration_millis("30d"), Ok(2_592_000_000));
+        assert_eq!(duration_millis("99999999999999999999999d"), Ok(u64::MAX));
+        assert!(duration_millis("ms").is_err());
+        assert!(duration_millis("1M").is_err());
+    }
+
+    #[test]
+    fn ldap_integer_form() {
+        assert_eq!(parse_integer("0"), Ok(0));
+        assert_eq!(parse_integer("-42"), Ok(-42));
+        assert_eq!(parse_integer("9223372036854775807"), Ok(i64::MAX));
+        for bad in [
+            "",
+            "-",
+            "-0",
+            "+1",
+            "01",
+            " 1",
+            "1 ",
+            "1_000",
+            "9223372036854775808",
+        ] {
+            assert!(parse_integer(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn gentime_forms() {
+        assert!(gentime("20000229000000Z").is_ok());
+        assert!(gentime("19000229000000Z").is_err());
+        assert!(gentime("20240101000000,5Z").is_ok());
+        assert!(gentime("20240101000000-0530").is_ok());
+        assert!(gentime("20240101000000-2460").is_err());
+        assert!(gentime("20240101000000ZZ").is_err());
+        assert!(gentime("2024010100000\u{e9}Z").is_err());
+    }
+
+    #[test]
+    fn address_forms() {
+        assert!(email("a@b").is_ok());
+        assert!(email("a@b@c").is_err());
+        assert!(email(".a@b.example").is_err());
+        assert!(email("\"a\\\"b\"@x.example").is_ok());
+        assert!(emailp("  Bob  <bob@x.example> ").is_ok());
+        assert!(emailp("<bob@x.example>").is_ok());
+        assert!(emailp("Bob bob@x.example>").is_err());
+        assert!(cs_emailp("a@x.example,b@y.example").is_ok());
+        assert!(cs_emailp("a@x.example,,b@y.example").is_err());
     }
 }
 

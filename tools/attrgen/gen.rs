@@ -584,3 +584,16 @@ pub fn generate(attrs_xml: &str, ocs_xml: &str, amavis_xml: &str) -> Result<Stri
     out.push_str("];\n");
     Ok(out)
 }
+
+/// Names of the amavisd-new attributes the generator knows LDAP facts for (used by tests).
+#[allow(dead_code)]
+pub fn amavis_names() -> impl Iterator<Item = &'static str> {
+    AMAVIS_LDAP.iter().map(|(n, ..)| *n)
+}
+
+/// The XML type names the generator knows, in the order of `zimbra_prov::attrs::ALL_TYPES`
+/// (used by tests to keep the two in step).
+#[allow(dead_code)]
+pub fn type_names() -> impl Iterator<Item = &'static str> {
+    TYPES.iter().map(|(x, _)| *x)
+}
