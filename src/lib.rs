@@ -25,4 +25,6 @@
 
 pub mod attrs;
 pub mod model;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 pub mod zmprov;

@@ -1,0 +1,543 @@
+//! proptest strategies for Zimbra addresses and directories (feature `proptest`).
+//!
+//! Other crates use these to property-test their own code against realistic Zimbra data: every
+//! generated [`Directory`] is built by zmprov commands (so it holds exactly what Zimbra would
+//! store), and comes with the script that built it, so a failing case can be replayed by hand.
+//!
+//! The generated directories cover what shapes mail routing: local and alias domains, accounts in
+//! every status, LMTP / SMTP / `[host]` / `error:` transports, aliases, distribution lists with
+//! internal and external members, forwarding with and without local delivery, catch-all
+//! accounts, split-domain catch-alls with a domain transport, alias domains with catch-all
+//! forwarding, canonical addresses and canonical catch-alls.
+//!
+//! ```
+//! use proptest::prelude::*;
+//! use zimbra_prov::model::MailRecipient;
+//! use zimbra_prov::strategy::{directory, DirectorySpec};
+//!
+//! proptest! {
+//!     #![proptest_config(ProptestConfig::with_cases(16))]
+//!     // in a test file this function would carry #[test]
+//!     fn every_account_has_a_delivery_address(g in directory(DirectorySpec::default())) {
+//!         for a in g.directory.accounts() {
+//!             prop_assert_eq!(a.delivery_addresses().unwrap(), vec![a.name.clone()], "{}", g.script);
+//!         }
+//!     }
+//! }
+//! # every_account_has_a_delivery_address();
+//! ```
+
+use proptest::prelude::*;
+
+use crate::model::{AccountStatus, Address, Directory, DomainName};
+use crate::zmprov;
+
+/// What [`directory`] generates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DirectorySpec {
+    /// Mailbox servers (`cs` with `zimbraServiceEnabled mailbox`).
+    pub servers: Vec<String>,
+    /// Local domains (all created).
+    pub domains: Vec<String>,
+    /// Names available for alias domains (some are created).
+    pub alias_domains: Vec<String>,
+    /// Hosts outside this directory that transports and forwards may point at.
+    pub foreign_hosts: Vec<String>,
+    /// Local parts to draw from (a small pool makes collisions and catch-all hits likely).
+    pub local_parts: Vec<String>,
+    /// Upper bound on generated operations.
+    pub max_ops: usize,
+}
+
+impl Default for DirectorySpec {
+    fn default() -> Self {
+        DirectorySpec {
+            servers: vec!["mbx1.example.com".into(), "mbx2.example.com".into()],
+            domains: vec!["example.com".into(), "example.org".into()],
+            alias_domains: vec!["alias.example.net".into()],
+            foreign_hosts: vec!["exchange.example.com".into(), "mx.partner.test".into()],
+            local_parts: [
+                "alice", "bob", "carol", "dave", "eve", "info", "sales", "team",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            max_ops: 24,
+        }
+    }
+}
+
+/// A generated directory and the zmprov script that built it.
+#[derive(Debug, Clone)]
+pub struct GeneratedDirectory {
+    /// The zmprov commands that built `directory` (each applied without error).
+    pub script: String,
+    /// The directory.
+    pub directory: Directory,
+    /// The spec it was generated from.
+    pub spec: DirectorySpec,
+}
+
+impl GeneratedDirectory {
+    /// Addresses worth routing: every name, alias, list and member, one unknown local part per
+    /// domain, an address in an unknown domain, and mixed-case and `+ext` variants of a few.
+    pub fn interesting_addresses(&self) -> Vec<String> {
+        let d = &self.directory;
+        let mut out: Vec<String> = Vec::new();
+        for a in d.accounts() {
+            out.push(a.name.to_string());
+            out.extend(
+                a.attrs
+                    .strs("zimbraMailAlias")
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+        }
+        for l in d.lists() {
+            out.push(l.name.to_string());
+            out.extend(
+                l.attrs
+                    .strs("zimbraMailForwardingAddress")
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+        }
+        for dom in d.domains() {
+            out.push(format!("nobody-here@{}", dom.name));
+        }
+        out.push("someone@unknown-domain.test".into());
+        let variants: Vec<String> = out
+            .iter()
+            .take(3)
+            .flat_map(|a| {
+                let upper = a.to_ascii_uppercase();
+                let ext = a.replacen('@', "+tag@", 1);
+                [upper, ext]
+            })
+            .collect();
+        out.extend(variants);
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// One generated provisioning step; [`directory`] turns a list of these into zmprov lines.
+#[derive(Debug, Clone)]
+enum Op {
+    Account {
+        local: usize,
+        domain: usize,
+        status: AccountStatus,
+        transport: TransportChoice,
+    },
+    Forward {
+        local: usize,
+        domain: usize,
+        to_local: usize,
+        to_domain: usize,
+        external: bool,
+        local_delivery_disabled: bool,
+        pref: bool,
+    },
+    Alias {
+        local: usize,
+        domain: usize,
+        alias_local: usize,
+        alias_domain: usize,
+    },
+    List {
+        local: usize,
+        domain: usize,
+        members: Vec<(usize, usize, bool)>,
+    },
+    CatchAllAccount {
+        local: usize,
+        domain: usize,
+    },
+    SplitDomain {
+        domain: usize,
+        host: usize,
+    },
+    AliasDomain {
+        alias: usize,
+        target: usize,
+        forwarding: bool,
+    },
+    Canonical {
+        local: usize,
+        domain: usize,
+        to_local: usize,
+        to_domain: usize,
+    },
+    CanonicalCatchAll {
+        domain: usize,
+        to_domain: usize,
+    },
+    DisableMail {
+        local: usize,
+        domain: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum TransportChoice {
+    Default,
+    Lmtp(usize),
+    Smtp {
+        host: usize,
+        bracketed: bool,
+        port: bool,
+    },
+    Error,
+}
+
+/// Any [`AccountStatus`], weighted towards `active`.
+pub fn account_status() -> impl Strategy<Value = AccountStatus> {
+    prop_oneof![
+        6 => Just(AccountStatus::Active),
+        1 => Just(AccountStatus::Maintenance),
+        1 => Just(AccountStatus::Locked),
+        1 => Just(AccountStatus::Closed),
+        1 => Just(AccountStatus::Lockout),
+        1 => Just(AccountStatus::Pending),
+    ]
+}
+
+/// A domain name from a small set of labels (so that generated names collide usefully).
+pub fn domain_name() -> impl Strategy<Value = DomainName> {
+    (
+        prop::sample::select(vec!["example", "mail", "corp", "zimbra", "split"]),
+        prop::sample::select(vec!["com", "org", "net", "test"]),
+    )
+        .prop_map(|(a, b)| DomainName::parse(&format!("{a}.{b}")).expect("valid by construction"))
+}
+
+/// An address with a local part from `spec.local_parts` in one of `spec.domains`.
+pub fn address(spec: &DirectorySpec) -> impl Strategy<Value = Address> {
+    (
+        prop::sample::select(spec.local_parts.clone()),
+        prop::sample::select(spec.domains.clone()),
+    )
+        .prop_map(|(l, d)| Address::parse(&format!("{l}@{d}")).expect("valid by construction"))
+}
+
+fn transport_choice() -> impl Strategy<Value = TransportChoice> {
+    prop_oneof![
+        6 => Just(TransportChoice::Default),
+        2 => (0usize..4).prop_map(TransportChoice::Lmtp),
+        3 => (0usize..4, any::<bool>(), any::<bool>()).prop_map(|(host, bracketed, port)| TransportChoice::Smtp { host, bracketed, port }),
+        1 => Just(TransportChoice::Error),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let ix = || 0usize..16;
+    prop_oneof![
+        8 => (ix(), ix(), account_status(), transport_choice()).prop_map(|(local, domain, status, transport)| Op::Account { local, domain, status, transport }),
+        2 => (ix(), ix(), ix(), ix(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(local, domain, to_local, to_domain, external, local_delivery_disabled, pref)| Op::Forward { local, domain, to_local, to_domain, external, local_delivery_disabled, pref }),
+        2 => (ix(), ix(), ix(), ix()).prop_map(|(local, domain, alias_local, alias_domain)| Op::Alias { local, domain, alias_local, alias_domain }),
+        2 => (ix(), ix(), prop::collection::vec((ix(), ix(), any::<bool>()), 1..4)).prop_map(|(local, domain, members)| Op::List { local, domain, members }),
+        1 => (ix(), ix()).prop_map(|(local, domain)| Op::CatchAllAccount { local, domain }),
+        1 => (ix(), ix()).prop_map(|(domain, host)| Op::SplitDomain { domain, host }),
+        1 => (ix(), ix(), any::<bool>()).prop_map(|(alias, target, forwarding)| Op::AliasDomain { alias, target, forwarding }),
+        1 => (ix(), ix(), ix(), ix()).prop_map(|(local, domain, to_local, to_domain)| Op::Canonical { local, domain, to_local, to_domain }),
+        1 => (ix(), ix()).prop_map(|(domain, to_domain)| Op::CanonicalCatchAll { domain, to_domain }),
+        1 => (ix(), ix()).prop_map(|(local, domain)| Op::DisableMail { local, domain }),
+    ]
+}
+
+fn pick<T: Clone>(v: &[T], i: usize) -> Option<T> {
+    if v.is_empty() {
+        None
+    } else {
+        v.get(i % v.len()).cloned()
+    }
+}
+
+impl Op {
+    fn to_line(&self, s: &DirectorySpec) -> Option<String> {
+        let addr = |l: usize, d: usize| {
+            Some(format!(
+                "{}@{}",
+                pick(&s.local_parts, l)?,
+                pick(&s.domains, d)?
+            ))
+        };
+        Some(match self {
+            Op::Account {
+                local,
+                domain,
+                status,
+                transport,
+            } => {
+                let t = match transport {
+                    TransportChoice::Default => String::new(),
+                    TransportChoice::Lmtp(h) => {
+                        format!(" zimbraMailHost {}", pick(&s.servers, *h)?)
+                    }
+                    TransportChoice::Smtp {
+                        host,
+                        bracketed,
+                        port,
+                    } => {
+                        let h = pick(&s.foreign_hosts, *host)?;
+                        let h = if *bracketed { format!("[{h}]") } else { h };
+                        format!(
+                            " zimbraMailTransport smtp:{h}{}",
+                            if *port { ":25" } else { "" }
+                        )
+                    }
+                    TransportChoice::Error => {
+                        " zimbraMailTransport 'error:5.1.6 mailbox has moved'".into()
+                    }
+                };
+                format!(
+                    "ca {} pw zimbraAccountStatus {status}{t}",
+                    addr(*local, *domain)?
+                )
+            }
+            Op::Forward {
+                local,
+                domain,
+                to_local,
+                to_domain,
+                external,
+                local_delivery_disabled,
+                pref,
+            } => {
+                let to = if *external {
+                    format!(
+                        "{}@{}",
+                        pick(&s.local_parts, *to_local)?,
+                        pick(&s.foreign_hosts, *to_domain)?
+                    )
+                } else {
+                    addr(*to_local, *to_domain)?
+                };
+                let attr = if *pref {
+                    "zimbraPrefMailForwardingAddress"
+                } else {
+                    "+zimbraMailForwardingAddress"
+                };
+                let mut line = format!("ma {} {attr} {to}", addr(*local, *domain)?);
+                if *local_delivery_disabled {
+                    line.push_str(" zimbraPrefMailLocalDeliveryDisabled TRUE");
+                }
+                line
+            }
+            Op::Alias {
+                local,
+                domain,
+                alias_local,
+                alias_domain,
+            } => {
+                let doms: Vec<String> = s.domains.iter().chain(&s.alias_domains).cloned().collect();
+                format!(
+                    "aaa {} {}@{}",
+                    addr(*local, *domain)?,
+                    pick(&s.local_parts, *alias_local)?,
+                    pick(&doms, *alias_domain)?
+                )
+            }
+            Op::List {
+                local,
+                domain,
+                members,
+            } => {
+                let list = format!("list-{}", addr(*local, *domain)?);
+                let mut ms = Vec::new();
+                for (l, d, ext) in members {
+                    ms.push(if *ext {
+                        format!(
+                            "{}@{}",
+                            pick(&s.local_parts, *l)?,
+                            pick(&s.foreign_hosts, *d)?
+                        )
+                    } else {
+                        addr(*l, *d)?
+                    });
+                }
+                format!("cdl {list}\nadlm {list} {}", ms.join(" "))
+            }
+            Op::CatchAllAccount { local, domain } => {
+                format!(
+                    "ma {} zimbraMailCatchAllAddress @{}",
+                    addr(*local, *domain)?,
+                    pick(&s.domains, *domain)?
+                )
+            }
+            Op::SplitDomain { domain, host } => {
+                let d = pick(&s.domains, *domain)?;
+                format!(
+                    "md {d} zimbraMailCatchAllAddress @{d} zimbraMailCatchAllForwardingAddress @{d} zimbraMailTransport smtp:{}",
+                    pick(&s.foreign_hosts, *host)?
+                )
+            }
+            Op::AliasDomain {
+                alias,
+                target,
+                forwarding,
+            } => {
+                let a = pick(&s.alias_domains, *alias)?;
+                let t = pick(&s.domains, *target)?;
+                if *forwarding {
+                    format!("cad {a} {t} zimbraMailCatchAllForwardingAddress @{t}")
+                } else {
+                    format!("cad {a} {t}")
+                }
+            }
+            Op::Canonical {
+                local,
+                domain,
+                to_local,
+                to_domain,
+            } => {
+                format!(
+                    "ma {} zimbraMailCanonicalAddress {}",
+                    addr(*local, *domain)?,
+                    addr(*to_local, *to_domain)?
+                )
+            }
+            Op::CanonicalCatchAll { domain, to_domain } => {
+                let d = pick(&s.domains, *domain)?;
+                format!(
+                    "md {d} zimbraMailCatchAllAddress @{d} zimbraMailCatchAllCanonicalAddress @{}",
+                    pick(&s.domains, *to_domain)?
+                )
+            }
+            Op::DisableMail { local, domain } => {
+                format!("ma {} zimbraMailStatus disabled", addr(*local, *domain)?)
+            }
+        })
+    }
+}
+
+/// Build a directory from `spec` and a list of operations: servers and domains first, then each
+/// operation's zmprov lines, keeping only the lines that apply without error.
+fn build(spec: &DirectorySpec, ops: &[Op]) -> GeneratedDirectory {
+    let mut dir = Directory::new();
+    let mut script = String::new();
+    let apply = |dir: &mut Directory, line: &str, script: &mut String| {
+        let mut trial = dir.clone();
+        if zmprov::run(&mut trial, line).is_ok() {
+            *dir = trial;
+            script.push_str(line);
+            script.push('\n');
+        }
+    };
+    for s in &spec.servers {
+        apply(
+            &mut dir,
+            &format!("cs {s} zimbraServiceEnabled mailbox"),
+            &mut script,
+        );
+    }
+    for d in &spec.domains {
+        apply(&mut dir, &format!("cd {d}"), &mut script);
+    }
+    for op in ops {
+        if let Some(lines) = op.to_line(spec) {
+            apply(&mut dir, &lines, &mut script);
+        }
+    }
+    GeneratedDirectory {
+        script,
+        directory: dir,
+        spec: spec.clone(),
+    }
+}
+
+/// A directory generated from `spec` (see the module docs for what it contains).
+pub fn directory(spec: DirectorySpec) -> impl Strategy<Value = GeneratedDirectory> {
+    let max = spec.max_ops.max(1);
+    prop::collection::vec(op(), 1..=max).prop_map(move |ops| build(&spec, &ops))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MailRecipient;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn scripts_replay_to_the_same_directory(g in directory(DirectorySpec::default())) {
+            let mut again = Directory::new();
+            zmprov::run(&mut again, &g.script).unwrap();
+            prop_assert_eq!(again, g.directory);
+        }
+
+        #[test]
+        fn generated_values_are_typed(g in directory(DirectorySpec::default())) {
+            for a in g.directory.accounts() {
+                prop_assert!(a.status().unwrap().is_some());
+                let _ = a.transport().unwrap();
+                let _ = a.pref_forwarding_addresses().unwrap();
+                let _ = a.catch_all_addresses().unwrap();
+            }
+            prop_assert!(!g.interesting_addresses().is_empty());
+        }
+    }
+
+    #[test]
+    fn the_generator_reaches_every_feature() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let mut runner = TestRunner::deterministic();
+        let strat = directory(DirectorySpec {
+            max_ops: 40,
+            ..DirectorySpec::default()
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let g = strat.new_tree(&mut runner).unwrap().current();
+            for line in g.script.lines() {
+                let word = line.split_whitespace().next().unwrap_or("").to_string();
+                seen.insert(word);
+                for key in [
+                    "zimbraMailCatchAllForwardingAddress",
+                    "zimbraMailCatchAllCanonicalAddress",
+                    "zimbraPrefMailLocalDeliveryDisabled",
+                    "zimbraMailCanonicalAddress",
+                    "error:",
+                    "smtp:[",
+                    "zimbraMailStatus disabled",
+                    "closed",
+                    "maintenance",
+                ] {
+                    if line.contains(key) {
+                        seen.insert(key.to_string());
+                    }
+                }
+            }
+        }
+        for want in [
+            "cs",
+            "cd",
+            "ca",
+            "ma",
+            "aaa",
+            "cdl",
+            "adlm",
+            "md",
+            "cad",
+            "zimbraMailCatchAllForwardingAddress",
+            "zimbraMailCatchAllCanonicalAddress",
+            "zimbraPrefMailLocalDeliveryDisabled",
+            "zimbraMailCanonicalAddress",
+            "error:",
+            "smtp:[",
+            "zimbraMailStatus disabled",
+            "closed",
+            "maintenance",
+        ] {
+            assert!(
+                seen.contains(want),
+                "generator never produced {want}: {seen:?}"
+            );
+        }
+    }
+}
