@@ -28,3 +28,8 @@ pub mod model;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 pub mod zmprov;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
