@@ -22,3 +22,6 @@
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod dn;
+pub mod ldif;
