@@ -357,7 +357,13 @@ impl Dn {
                 value,
             }),
             Event::RdnEnd { start, end } => {
-                let text = s.get(start..end).unwrap_or_default().trim().to_string();
+                // `end` is just after the last significant byte, so an escaped
+                // trailing space (`cn=a\ `) stays in the RDN's text.
+                let text = s
+                    .get(start..end)
+                    .unwrap_or_default()
+                    .trim_start()
+                    .to_string();
                 rdns.push(Rdn::assemble(text, std::mem::take(&mut avas)));
             }
         })?;
@@ -685,6 +691,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
     }
     let mut i = 0usize;
     let mut rdn_start = 0usize;
+    let mut sig_end;
     loop {
         // attribute type
         i = skip_sp(i);
@@ -730,6 +737,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
             if i == hs {
                 return Err(err(i, DnErrorReason::BadHexString));
             }
+            sig_end = i;
             let j = skip_sp(i);
             if !matches!(b.get(j), None | Some(b',') | Some(b'+')) {
                 return Err(err(j, DnErrorReason::BadHexString));
@@ -738,6 +746,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
             value = AttrValue::Ber(bytes);
         } else {
             let vs = i;
+            sig_end = i;
             // Unescaped text is borrowed; escapes switch to an owned buffer.
             let mut owned: Option<Vec<u8>> = None;
             let mut keep_len = 0usize; // length of value up to last significant byte
@@ -769,6 +778,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
                         buf.push(byte);
                         len += 1;
                         keep_len = len;
+                        sig_end = i;
                     }
                     b'"' | b';' | b'<' | b'>' | 0 => {
                         return Err(err(i, DnErrorReason::UnescapedSpecial));
@@ -781,6 +791,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
                         i += 1;
                         if c != b' ' {
                             keep_len = len;
+                            sig_end = i;
                         }
                     }
                 }
@@ -802,7 +813,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
             None => {
                 sink(Event::RdnEnd {
                     start: rdn_start,
-                    end: i,
+                    end: sig_end,
                 });
                 return Ok(());
             }
@@ -810,7 +821,7 @@ fn scan<'a>(s: &'a str, mut sink: impl FnMut(Event<'a>)) -> Result<(), DnError> 
             Some(b',') => {
                 sink(Event::RdnEnd {
                     start: rdn_start,
-                    end: i,
+                    end: sig_end,
                 });
                 i += 1;
                 rdn_start = i;
@@ -988,6 +999,13 @@ mod tests {
         assert_eq!(moved.as_deref(), Some("uid=a,ou=people,ou=x,dc=org"));
         assert!(d.rebase(&dn("dc=org"), &dom).is_none());
         assert_eq!(root.parent(), None);
+        let esc = dn(r"cn=a\ , ou=b\20 ,dc=x");
+        assert_eq!(esc.rdns()[0].as_str(), r"cn=a\ ");
+        assert_eq!(esc.rdns()[1].as_str(), r"ou=b\20");
+        let moved = esc
+            .rebase(&dn("dc=x"), &dn("dc=y"))
+            .map(|m| m.as_str().to_string());
+        assert_eq!(moved.as_deref(), Some(r"cn=a\ ,ou=b\20,dc=y"));
         assert_eq!(Dn::parse("").map(|d| d.is_root()), Ok(true));
         assert_eq!(dom.rebase(&dom, &root).map(|d| d.is_root()), Some(true));
     }
