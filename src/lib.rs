@@ -24,6 +24,8 @@
 #![forbid(unsafe_code)]
 
 pub mod attrs;
+pub mod dn;
+pub mod ldif;
 pub mod model;
 #[cfg(feature = "proptest")]
 pub mod strategy;
