@@ -43,7 +43,9 @@ fn services_available() -> bool {
         return true;
     }
     if std::env::var("ZIMBRA_PROV_SKIP_SERVICES").as_deref() == Ok("1") {
-        println!("skipped: OpenLDAP not installed (missing {missing:?}); ZIMBRA_PROV_SKIP_SERVICES=1");
+        println!(
+            "skipped: OpenLDAP not installed (missing {missing:?}); ZIMBRA_PROV_SKIP_SERVICES=1"
+        );
         return false;
     }
     panic!(
@@ -94,7 +96,8 @@ impl Slapd {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("zp-ldap-{tag}-{}-{nanos}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("zp-ldap-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(dir.join("db")).expect("create temp dir");
         let schema = dir.join("zimbra.schema");
         std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
@@ -167,7 +170,10 @@ impl Slapd {
                 let log = std::fs::read_to_string(slapd.dir.join("slapd.log")).unwrap_or_default();
                 panic!("slapd exited with {status}:\n{log}");
             }
-            assert!(Instant::now() < deadline, "slapd did not answer within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "slapd did not answer within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         slapd
@@ -194,7 +200,11 @@ impl Slapd {
             .arg(&self.conf)
             .output()
             .expect("run slapcat");
-        assert!(out.status.success(), "slapcat: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "slapcat: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let entries: Vec<Entry> = Reader::new(&out.stdout[..])
             .map(|r| match r.expect("slapcat LDIF parses") {
                 Record::Entry(e) => e,
@@ -211,10 +221,7 @@ fn write_ldif(path: &Path, entries: &[Entry]) {
     for e in entries {
         w.write_entry(e).expect("write entry");
     }
-    w.into_inner()
-        .expect("flush")
-        .flush()
-        .expect("flush file");
+    w.into_inner().expect("flush").flush().expect("flush file");
 }
 
 const OPERATIONAL: &[&str] = &[
@@ -260,8 +267,9 @@ fn entry(d: &str, attrs: &[(&str, &[u8])]) -> Entry {
 /// COS gold, the rest in COS default, a DL and an alias) and other.org (12 accounts on
 /// mail2, domain default COS gold).
 fn directory() -> Vec<Entry> {
-    let base = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ldap/base.ldif"))
-        .expect("read base.ldif");
+    let base =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ldap/base.ldif"))
+            .expect("read base.ldif");
     let mut out: Vec<Entry> = Reader::new(&base[..])
         .map(|r| match r.expect("base.ldif parses") {
             Record::Entry(e) => e,
@@ -276,7 +284,12 @@ fn directory() -> Vec<Entry> {
         let domain = format!("{name}.{tld}");
         out.push(entry(
             &format!("dc={tld}"),
-            &[("objectClass", b"dcObject"), ("objectClass", b"organization"), ("dc", tld.as_bytes()), ("o", tld.as_bytes())],
+            &[
+                ("objectClass", b"dcObject"),
+                ("objectClass", b"organization"),
+                ("dc", tld.as_bytes()),
+                ("o", tld.as_bytes()),
+            ],
         ));
         let ddn = format!("dc={name},dc={tld}");
         let mut d = entry(
@@ -287,7 +300,10 @@ fn directory() -> Vec<Entry> {
                 ("objectClass", b"zimbraDomain"),
                 ("dc", name.as_bytes()),
                 ("o", format!("{domain} domain").as_bytes()),
-                ("zimbraId", format!("9a0b1c2d-3e4f-4a5b-8c6d-{:012x}", accounts).as_bytes()),
+                (
+                    "zimbraId",
+                    format!("9a0b1c2d-3e4f-4a5b-8c6d-{:012x}", accounts).as_bytes(),
+                ),
                 ("zimbraDomainName", domain.as_bytes()),
                 ("zimbraDomainType", b"local"),
                 ("zimbraDomainStatus", b"active"),
@@ -300,11 +316,19 @@ fn directory() -> Vec<Entry> {
         out.push(d);
         out.push(entry(
             &format!("ou=people,{ddn}"),
-            &[("objectClass", b"organizationalRole"), ("ou", b"people"), ("cn", b"people")],
+            &[
+                ("objectClass", b"organizationalRole"),
+                ("ou", b"people"),
+                ("cn", b"people"),
+            ],
         ));
         out.push(entry(
             &format!("cn=groups,{ddn}"),
-            &[("objectClass", b"organizationalRole"), ("cn", b"groups"), ("description", b"dynamic groups base")],
+            &[
+                ("objectClass", b"organizationalRole"),
+                ("cn", b"groups"),
+                ("description", b"dynamic groups base"),
+            ],
         ));
         for i in 0..accounts {
             let local = format!("user{i:02}");
@@ -319,12 +343,18 @@ fn directory() -> Vec<Entry> {
                     ("cn", format!("Zoë Müller {i}").as_bytes()),
                     ("sn", "Müller".as_bytes()),
                     ("mail", addr.as_bytes()),
-                    ("zimbraId", format!("5a8c2b1e-3d4f-4a6b-9c8d-{:06x}{:06x}", accounts, i).as_bytes()),
+                    (
+                        "zimbraId",
+                        format!("5a8c2b1e-3d4f-4a6b-9c8d-{:06x}{:06x}", accounts, i).as_bytes(),
+                    ),
                     ("zimbraAccountStatus", b"active"),
                     ("zimbraMailStatus", b"enabled"),
                     ("zimbraMailDeliveryAddress", addr.as_bytes()),
                     ("zimbraMailHost", host.as_bytes()),
-                    ("zimbraMailTransport", format!("lmtp:{host}:7025").as_bytes()),
+                    (
+                        "zimbraMailTransport",
+                        format!("lmtp:{host}:7025").as_bytes(),
+                    ),
                     ("zimbraCreateTimestamp", b"20240102030405Z"),
                 ],
             );
@@ -345,10 +375,19 @@ fn directory() -> Vec<Entry> {
                 ("uid", b"team"),
                 ("mail", format!("team@{domain}").as_bytes()),
                 ("zimbraMailAlias", format!("team@{domain}").as_bytes()),
-                ("zimbraId", format!("6b7c8d9e-0f1a-4b2c-8d3e-{:012x}", accounts).as_bytes()),
+                (
+                    "zimbraId",
+                    format!("6b7c8d9e-0f1a-4b2c-8d3e-{:012x}", accounts).as_bytes(),
+                ),
                 ("zimbraMailStatus", b"enabled"),
-                ("zimbraMailForwardingAddress", format!("user00@{domain}").as_bytes()),
-                ("zimbraMailForwardingAddress", format!("user01@{domain}").as_bytes()),
+                (
+                    "zimbraMailForwardingAddress",
+                    format!("user00@{domain}").as_bytes(),
+                ),
+                (
+                    "zimbraMailForwardingAddress",
+                    format!("user01@{domain}").as_bytes(),
+                ),
             ],
         ));
         out.push(entry(
@@ -356,8 +395,14 @@ fn directory() -> Vec<Entry> {
             &[
                 ("objectClass", b"zimbraAlias"),
                 ("uid", b"alias"),
-                ("zimbraId", format!("7c8d9e0f-1a2b-4c3d-9e4f-{:012x}", accounts).as_bytes()),
-                ("zimbraAliasTargetId", format!("5a8c2b1e-3d4f-4a6b-9c8d-{:06x}{:06x}", accounts, 2).as_bytes()),
+                (
+                    "zimbraId",
+                    format!("7c8d9e0f-1a2b-4c3d-9e4f-{:012x}", accounts).as_bytes(),
+                ),
+                (
+                    "zimbraAliasTargetId",
+                    format!("5a8c2b1e-3d4f-4a6b-9c8d-{:06x}{:06x}", accounts, 2).as_bytes(),
+                ),
             ],
         ));
     }
@@ -381,7 +426,10 @@ fn reads_back_the_whole_tree_past_the_size_limit() {
         return;
     }
     let loaded = directory();
-    assert!(loaded.len() > 5 * SIZE_LIMIT, "data must exceed the size limit");
+    assert!(
+        loaded.len() > 5 * SIZE_LIMIT,
+        "data must exceed the size limit"
+    );
     let slapd = Slapd::start("tree", &loaded);
 
     // Paged: every entry, attribute and value byte, in the order loaded.
@@ -403,11 +451,16 @@ fn reads_back_the_whole_tree_past_the_size_limit() {
     }
     assert_eq!(summary.entries, loaded.len() as u64);
     let pages = loaded.len().div_ceil(7) as u64;
-    assert!(summary.pages == pages || summary.pages == pages + 1, "{summary:?}");
+    assert!(
+        summary.pages == pages || summary.pages == pages + 1,
+        "{summary:?}"
+    );
     assert_eq!(reports.len() as u64, summary.pages);
     assert!(reports.windows(2).all(|w| w[0].entries <= w[1].entries));
     assert!(reports.iter().all(|p| p.phase == Phase::Tree));
-    assert!(reports.last().is_some_and(|p| p.phase_done && p.entries == summary.entries));
+    assert!(reports
+        .last()
+        .is_some_and(|p| p.phase_done && p.entries == summary.entries));
 
     // The same through the iterator and the read_entries conversion point.
     let mut progress_calls = 0u64;
@@ -517,7 +570,10 @@ fn connection_errors_are_typed() {
         .bind(ADMIN, "wrong")
         .connect()
         .expect_err("bad password");
-    assert!(matches!(&err, LdapError::Bind { code: 49, dn, .. } if dn == ADMIN), "{err}");
+    assert!(
+        matches!(&err, LdapError::Bind { code: 49, dn, .. } if dn == ADMIN),
+        "{err}"
+    );
     assert!(err.to_string().contains("invalidCredentials"), "{err}");
 
     let closed = free_port();
@@ -527,7 +583,9 @@ fn connection_errors_are_typed() {
         .expect_err("closed port");
     assert!(matches!(err, LdapError::Connect { .. }), "{err}");
 
-    let err = ConnectOptions::new("http://x").connect().expect_err("scheme");
+    let err = ConnectOptions::new("http://x")
+        .connect()
+        .expect_err("scheme");
     assert!(matches!(err, LdapError::Url { .. }), "{err}");
     let err = ConnectOptions::new("ldaps://x")
         .starttls(true)
@@ -542,4 +600,349 @@ fn connection_errors_are_typed() {
         .connect()
         .expect_err("no TLS configured");
     assert!(matches!(err, LdapError::Connect { .. }), "{err}");
+}
+
+/// Applies `changes` to the canonical model the way the server does for these simple cases.
+fn apply_model(model: &mut Canon, changes: &[Change]) {
+    for c in changes {
+        let key = c.dn.normalized().to_string();
+        match &c.op {
+            ChangeOp::Add(attrs) => {
+                let mut m: BTreeMap<String, BTreeSet<Vec<u8>>> = BTreeMap::new();
+                for a in attrs {
+                    m.entry(a.description.to_ascii_lowercase())
+                        .or_default()
+                        .insert(a.value.clone());
+                }
+                model.insert(key, m);
+            }
+            ChangeOp::Delete => {
+                model.remove(&key);
+            }
+            ChangeOp::Modify(mods) => {
+                let e = model.get_mut(&key).expect("modified entry exists in model");
+                for m in mods {
+                    let a = m.attribute.to_ascii_lowercase();
+                    let vals: BTreeSet<Vec<u8>> = m.values.iter().cloned().collect();
+                    match m.op {
+                        ModOp::Add => e.entry(a).or_default().extend(vals),
+                        ModOp::Replace | ModOp::Delete if m.values.is_empty() => {
+                            e.remove(&a);
+                        }
+                        ModOp::Replace => {
+                            e.insert(a, vals);
+                        }
+                        ModOp::Delete => {
+                            let set = e.entry(a.clone()).or_default();
+                            set.retain(|v| !vals.contains(v));
+                            if set.is_empty() {
+                                e.remove(&a);
+                            }
+                        }
+                        ModOp::Increment => panic!("not modelled"),
+                    }
+                }
+            }
+            ChangeOp::ModDn {
+                new_rdn,
+                delete_old_rdn,
+                new_superior,
+            } => {
+                let parent = new_superior
+                    .clone()
+                    .or_else(|| c.dn.parent())
+                    .expect("parent");
+                let target = parent.child(new_rdn.clone());
+                let mut e = model.remove(&key).expect("moved entry exists in model");
+                let ava = |r: &Rdn| {
+                    let a = r.avas().first().expect("ava");
+                    (
+                        a.attr_type().to_ascii_lowercase(),
+                        a.text().expect("text").as_bytes().to_vec(),
+                    )
+                };
+                if *delete_old_rdn {
+                    let (t, v) = ava(c.dn.rdn().expect("rdn"));
+                    if let Some(s) = e.get_mut(&t) {
+                        s.remove(&v);
+                    }
+                }
+                let (t, v) = ava(new_rdn);
+                e.entry(t).or_default().insert(v);
+                model.insert(target.normalized().to_string(), e);
+            }
+        }
+    }
+}
+
+fn add(d: &str, attrs: &[(&str, &str)]) -> Change {
+    Change::new(
+        dn(d),
+        ChangeOp::Add(attrs.iter().map(|(n, v)| Attr::new(*n, *v)).collect()),
+    )
+}
+
+fn modify(d: &str, mods: &[(ModOp, &str, &[&str])]) -> Change {
+    Change::new(
+        dn(d),
+        ChangeOp::Modify(
+            mods.iter()
+                .map(|(op, a, vs)| Modification {
+                    op: *op,
+                    attribute: a.to_string(),
+                    values: vs.iter().map(|v| v.as_bytes().to_vec()).collect(),
+                })
+                .collect(),
+        ),
+    )
+}
+
+fn moddn(d: &str, rdn: &str, delete_old: bool, sup: Option<&str>) -> Change {
+    Change::new(
+        dn(d),
+        ChangeOp::ModDn {
+            new_rdn: Rdn::parse(rdn).unwrap_or_else(|e| panic!("{rdn}: {e}")),
+            delete_old_rdn: delete_old,
+            new_superior: sup.map(dn),
+        },
+    )
+}
+
+fn account_add(local: &str, domain_dn: &str, addr: &str, id: &str) -> Change {
+    add(
+        &format!("uid={local},ou=people,{domain_dn}"),
+        &[
+            ("objectClass", "inetOrgPerson"),
+            ("objectClass", "zimbraAccount"),
+            ("uid", local),
+            ("cn", local),
+            ("sn", local),
+            ("mail", addr),
+            ("zimbraId", id),
+            ("zimbraAccountStatus", "active"),
+            ("zimbraMailDeliveryAddress", addr),
+            ("zimbraMailHost", "mail2.example.com"),
+        ],
+    )
+}
+
+const PEOPLE: &str = "ou=people,dc=example,dc=com";
+
+#[test]
+fn applies_a_move_plan_exactly() {
+    if !services_available() {
+        return;
+    }
+    let loaded = directory();
+    let slapd = Slapd::start("apply", &loaded);
+    let before = slapd.slapcat();
+    assert_eq!(before, canon(&loaded));
+    let changes = vec![
+        add(
+            "dc=net",
+            &[
+                ("objectClass", "dcObject"),
+                ("objectClass", "organization"),
+                ("dc", "net"),
+                ("o", "net"),
+            ],
+        ),
+        add(
+            "dc=new,dc=net",
+            &[
+                ("objectClass", "dcObject"),
+                ("objectClass", "organization"),
+                ("objectClass", "zimbraDomain"),
+                ("dc", "new"),
+                ("o", "new.net domain"),
+                ("zimbraId", "9a0b1c2d-3e4f-4a5b-8c6d-000000000099"),
+                ("zimbraDomainName", "new.net"),
+                ("zimbraDomainType", "local"),
+            ],
+        ),
+        add(
+            "ou=people,dc=new,dc=net",
+            &[
+                ("objectClass", "organizationalRole"),
+                ("ou", "people"),
+                ("cn", "people"),
+            ],
+        ),
+        Change::new(dn(&format!("uid=user05,{PEOPLE}")), ChangeOp::Delete),
+        account_add(
+            "user05",
+            "dc=new,dc=net",
+            "user05@new.net",
+            "5a8c2b1e-3d4f-4a6b-9c8d-000019000005",
+        ),
+        modify(
+            &format!("uid=team,{PEOPLE}"),
+            &[
+                (
+                    ModOp::Delete,
+                    "zimbraMailForwardingAddress",
+                    &["user01@example.com"],
+                ),
+                (
+                    ModOp::Add,
+                    "zimbraMailForwardingAddress",
+                    &["user05@new.net"],
+                ),
+            ],
+        ),
+        modify(
+            &format!("uid=user03,{PEOPLE}"),
+            &[
+                (ModOp::Replace, "zimbraMailHost", &["mail2.example.com"]),
+                (
+                    ModOp::Replace,
+                    "zimbraMailTransport",
+                    &["lmtp:mail2.example.com:7025"],
+                ),
+                (
+                    ModOp::Add,
+                    "zimbraMailAlias",
+                    &["u3@example.com", "three@example.com"],
+                ),
+                (ModOp::Replace, "description", &[]),
+            ],
+        ),
+        modify(
+            &format!("uid=user01,{PEOPLE}"),
+            &[
+                (ModOp::Delete, "description", &[]),
+                (ModOp::Delete, "jpegPhoto", &[]),
+            ],
+        ),
+        moddn(&format!("uid=user04,{PEOPLE}"), "uid=user04b", true, None),
+        moddn(
+            &format!("uid=user06,{PEOPLE}"),
+            "uid=user06",
+            false,
+            Some("ou=people,dc=new,dc=net"),
+        ),
+        Change::new(dn(&format!("uid=alias,{PEOPLE}")), ChangeOp::Delete),
+    ];
+    let mut expected = before.clone();
+    apply_model(&mut expected, &changes);
+    let plan = Plan::new(changes).unwrap_or_else(|e| panic!("{e}"));
+
+    // Over the ldapi socket this time.
+    let ldapi = ConnectOptions::new(slapd.ldapi_url()).bind(ADMIN, PASSWORD);
+    let mut sink = LdapSink::connect(&ldapi).unwrap_or_else(|e| panic!("{e}"));
+    let dry = sink.dry_run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert!(dry.warnings.is_empty(), "{dry}");
+    assert_eq!(dry.operations.len(), plan.len());
+    assert_eq!(slapd.slapcat(), before, "a dry run must write nothing");
+
+    let mut sent = Vec::new();
+    let report = sink.apply(plan.clone(), |op| sent.push(op.index));
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(sent, (0..plan.len()).collect::<Vec<_>>());
+    assert_eq!(report.applied, plan.operations());
+    let after = slapd.slapcat();
+    assert_ne!(after, before);
+    assert_eq!(after, expected);
+}
+
+#[test]
+fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
+    if !services_available() {
+        return;
+    }
+    let loaded = directory();
+    let slapd = Slapd::start("partial", &loaded);
+    let before = slapd.slapcat();
+    let missing_parent = "uid=x,ou=people,dc=missing,dc=com";
+    let changes = vec![
+        modify(
+            &format!("uid=user07,{PEOPLE}"),
+            &[(ModOp::Replace, "description", &["first"])],
+        ),
+        modify(
+            &format!("uid=user08,{PEOPLE}"),
+            &[(ModOp::Replace, "description", &["second"])],
+        ),
+        account_add(
+            "x",
+            "dc=missing,dc=com",
+            "x@missing.com",
+            "5a8c2b1e-3d4f-4a6b-9c8d-0000000000aa",
+        ),
+        modify(
+            &format!("uid=user09,{PEOPLE}"),
+            &[(ModOp::Replace, "description", &["never"])],
+        ),
+        Change::new(dn(&format!("uid=user10,{PEOPLE}")), ChangeOp::Delete),
+    ];
+    let plan = Plan::new(changes.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = LdapSink::connect(&slapd.options()).unwrap_or_else(|e| panic!("{e}"));
+
+    // The dry run predicts the failure and writes nothing.
+    let dry = sink.dry_run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dry.warnings.len(), 1, "{dry}");
+    assert_eq!(dry.warnings[0].index, 2);
+    assert!(
+        dry.warnings[0].message.contains("dc=missing,dc=com"),
+        "{dry}"
+    );
+    assert_eq!(slapd.slapcat(), before);
+
+    let report = sink.apply(plan, |_| {});
+    let idx =
+        |ops: &[zimbra_prov::ldap::Operation]| ops.iter().map(|o| o.index).collect::<Vec<_>>();
+    assert_eq!(idx(&report.applied), vec![0, 1], "{report}");
+    assert_eq!(idx(&report.not_applied), vec![3, 4], "{report}");
+    let failed = report.failed.as_ref().expect("a failure");
+    assert_eq!(failed.operation.index, 2);
+    let server = failed.error.server().expect("a server error");
+    assert_eq!(
+        (server.operation, server.code, server.dn.as_str()),
+        ("add", 32, missing_parent)
+    );
+    assert!(report.to_string().contains(missing_parent), "{report}");
+    let mut expected = before.clone();
+    apply_model(&mut expected, &changes[..2]);
+    assert_eq!(
+        slapd.slapcat(),
+        expected,
+        "exactly the reported prefix is on the server"
+    );
+
+    // A schema violation: the server's message names the missing attribute; with the DN.
+    let no_status = add(
+        &format!("uid=nostatus,{PEOPLE}"),
+        &[
+            ("objectClass", "inetOrgPerson"),
+            ("objectClass", "zimbraAccount"),
+            ("uid", "nostatus"),
+            ("cn", "n"),
+            ("sn", "n"),
+            ("zimbraId", "5a8c2b1e-3d4f-4a6b-9c8d-0000000000bb"),
+        ],
+    );
+    let changes2 = vec![
+        modify(
+            &format!("uid=user11,{PEOPLE}"),
+            &[(ModOp::Add, "zimbraMailAlias", &["eleven@example.com"])],
+        ),
+        no_status,
+        Change::new(dn(&format!("uid=user12,{PEOPLE}")), ChangeOp::Delete),
+    ];
+    let report = sink.apply(
+        Plan::new(changes2.clone()).unwrap_or_else(|e| panic!("{e}")),
+        |_| {},
+    );
+    assert_eq!(idx(&report.applied), vec![0]);
+    assert_eq!(idx(&report.not_applied), vec![2]);
+    let failed = report.failed.as_ref().expect("a failure");
+    let server = failed.error.server().expect("a server error");
+    assert_eq!(server.code, 65, "{server}");
+    assert!(server.message.contains("zimbraAccountStatus"), "{server}");
+    assert!(failed
+        .error
+        .to_string()
+        .contains("uid=nostatus,ou=people,dc=example,dc=com"));
+    apply_model(&mut expected, &changes2[..1]);
+    assert_eq!(slapd.slapcat(), expected);
 }
