@@ -946,3 +946,120 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
     apply_model(&mut expected, &changes2[..1]);
     assert_eq!(slapd.slapcat(), expected);
 }
+
+/// Builds the examples with the features this test was built with (a no-op when `cargo test`
+/// already built them) and returns the path of `name`.
+fn example(name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut features = vec!["ldap"];
+    if cfg!(feature = "proptest") {
+        features.push("proptest");
+    }
+    let out = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--example", name, "--features"])
+        .arg(features.join(","))
+        .output()
+        .expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "building example {name}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exe = std::env::current_exe().expect("test path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("examples").join(name);
+    assert!(bin.exists(), "example binary {} missing", bin.display());
+    bin
+}
+
+#[test]
+fn export_domain_and_apply_move_a_domain_between_servers() {
+    if !services_available() {
+        return;
+    }
+    let loaded = directory();
+    let source_server = Slapd::start("cli-src", &loaded);
+    // The target has the configuration branch and dc=com, but not the domain nor the COS
+    // and server the domain uses.
+    let moved: std::collections::HashSet<Dn> = [
+        "cn=default,cn=cos,cn=zimbra",
+        "cn=gold,cn=cos,cn=zimbra",
+        "cn=mail1.example.com,cn=servers,cn=zimbra",
+    ]
+    .into_iter()
+    .map(dn)
+    .collect();
+    let domain = dn("dc=example,dc=com");
+    let target: Vec<Entry> = loaded
+        .iter()
+        .filter(|e| !e.dn.is_under(&domain) && !moved.contains(&e.dn))
+        .cloned()
+        .collect();
+    let target_server = Slapd::start("cli-dst", &target);
+
+    let pw = source_server.dir.join("pw");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
+    let out_file = source_server.dir.join("example.com.ldif");
+    let run = |cmd: &mut Command| {
+        let o = cmd.output().expect("run example");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = run(Command::new(example("export_domain"))
+        .args([
+            "--url",
+            &source_server.url(),
+            "--bind-dn",
+            ADMIN,
+            "--password-file",
+        ])
+        .arg(&pw)
+        .args(["--domain", "example.com", "--page-size", "6", "--out"])
+        .arg(&out_file));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("domain:") && err.contains("(done)"),
+        "progress on stderr: {err}"
+    );
+
+    let apply = example("apply");
+    let args = |dry: bool| {
+        let mut c = Command::new(&apply);
+        c.args([
+            "--url",
+            &target_server.url(),
+            "--bind-dn",
+            ADMIN,
+            "--password-file",
+        ])
+        .arg(&pw);
+        if dry {
+            c.arg("--dry-run");
+        }
+        c.arg(&out_file);
+        c
+    };
+    let before = target_server.slapcat();
+    let (code, out, err) = run(&mut args(true));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("dry run: "), "{out}");
+    assert_eq!(target_server.slapcat(), before);
+
+    let (code, out, err) = run(&mut args(false));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        target_server.slapcat(),
+        canon(&loaded),
+        "the target now holds the domain"
+    );
+
+    // Applying the same file again fails on the first add and says so.
+    let (code, out, _) = run(&mut args(false));
+    assert_eq!(code, Some(1));
+    assert!(out.starts_with("applied 0 of"), "{out}");
+    assert!(out.contains("entryAlreadyExists (68)"), "{out}");
+}
