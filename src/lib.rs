@@ -20,11 +20,14 @@
 //! | [`zmprov`] | parse and apply zmprov scripts with Zimbra's semantics and errors |
 //! | [`dn`] | RFC 4514 distinguished names |
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
+//! | `ldap` | (feature `ldap`) read a live directory with paged searches; apply change sets with an exact report |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod attrs;
 pub mod dn;
+#[cfg(feature = "ldap")]
+pub mod ldap;
 pub mod ldif;
 pub mod model;
 #[cfg(feature = "proptest")]
