@@ -1,5 +1,5 @@
 //! A zmprov script interpreter: parse scripts into typed [`Command`]s and apply them to a
-//! [`Directory`] with Zimbra's semantics, callbacks and error messages.
+//! [`Directory`](crate::model::Directory) with Zimbra's semantics, callbacks and error messages.
 //!
 //! ```
 //! use zimbra_prov::model::{Directory, MailRecipient};
