@@ -24,5 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attrs;
+pub mod dn;
+pub mod ldif;
 pub mod model;
 pub mod zmprov;
