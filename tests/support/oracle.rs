@@ -496,6 +496,8 @@ pub struct OracleStats {
     pub loads: u32,
     /// Total time of [`Oracle::load_ldif`] calls.
     pub load_time: Duration,
+    /// The last load's phases: slapadd, slapd up, queue emptied, Postfix reloaded.
+    pub last_load_phases: [Duration; 4],
     /// Addresses routed.
     pub routed: u64,
     /// Total time of [`Oracle::route`] calls.
@@ -517,10 +519,14 @@ impl fmt::Display for OracleStats {
         };
         write!(
             f,
-            "start {:.0} ms; {} directories loaded, {:.0} ms each; {} addresses routed, {:.2} ms each ({:.0}/s); {} RCPT probes, {:.2} ms each",
+            "start {:.0} ms; {} directories loaded, {:.0} ms each (last: slapadd {:.0} ms, slapd up {:.0} ms, postsuper {:.0} ms, reload {:.0} ms); {} addresses routed, {:.2} ms each ({:.0}/s); {} RCPT probes, {:.2} ms each",
             self.start.as_secs_f64() * 1000.0,
             self.loads,
             per(self.load_time, u64::from(self.loads)),
+            self.last_load_phases[0].as_secs_f64() * 1000.0,
+            self.last_load_phases[1].as_secs_f64() * 1000.0,
+            self.last_load_phases[2].as_secs_f64() * 1000.0,
+            self.last_load_phases[3].as_secs_f64() * 1000.0,
             self.routed,
             per(self.route_time, self.routed),
             if self.route_time.is_zero() {
@@ -998,16 +1004,25 @@ impl Oracle {
         if loaded.is_err() {
             let _ = self.load_db("");
         }
+        let t_slapadd = t0.elapsed();
         self.start_slapd()?;
         loaded?;
+        let t_slapd = t0.elapsed();
         // nothing from an earlier directory may be delivered later
         run(Command::new(POSTSUPER)
             .arg("-c")
             .arg(self.pf_dir())
             .arg("-d")
             .arg("ALL"))?;
+        let t_queue = t0.elapsed();
         self.reload_postfix()?;
         let took = t0.elapsed();
+        self.stats.last_load_phases = [
+            t_slapadd,
+            t_slapd - t_slapadd,
+            t_queue - t_slapd,
+            took - t_queue,
+        ];
         self.stats.loads += 1;
         self.stats.load_time += took;
         Ok(took)
