@@ -558,11 +558,22 @@ pub fn services_or_skip(test: &str) -> bool {
 }
 
 fn missing_services() -> Vec<String> {
-    REQUIRED
+    let mut missing: Vec<String> = REQUIRED
         .iter()
         .filter(|p| !Path::new(p).exists())
         .map(|p| p.to_string())
-        .collect()
+        .collect();
+    // `postfix start` and a private mail_owner need root
+    let root = fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    });
+    if !root {
+        missing.push("root privileges (effective uid 0, for postfix start)".to_string());
+    }
+    missing
 }
 
 /// A running oracle: one slapd and one Postfix instance, stopped on drop.
