@@ -343,10 +343,10 @@ impl Directory {
             .set("objectClass", ["organizationalRole", "zimbraGlobalConfig"]);
         dir.config.attrs.set_one("cn", "config");
         for def in attrs::all() {
-            if !def.global_config_values.is_empty() {
+            if !def.global_config_values.is_empty() && !dir.config.attrs.contains(def.name) {
                 dir.config
                     .attrs
-                    .set(def.name, def.global_config_values.iter().copied());
+                    .push_new(def.name, def.global_config_values.iter().copied());
             }
         }
         for (name, id) in [

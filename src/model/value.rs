@@ -202,6 +202,20 @@ impl AttrBag {
         }
     }
 
+    /// Append an attribute known not to be present yet (no duplicate check; used to build large
+    /// bags such as a fresh global config in linear time).
+    pub(crate) fn push_new<I, V>(&mut self, name: &str, values: I)
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<AttrValue>,
+    {
+        debug_assert!(self.position(name).is_none(), "{name} is already present");
+        self.attrs.push(Attr {
+            name: name.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        });
+    }
+
     /// Set `name` to the single value `value`.
     pub fn set_one(&mut self, name: &str, value: impl Into<AttrValue>) {
         self.set(name, [value.into()]);
