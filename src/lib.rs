@@ -20,10 +20,12 @@
 //! | [`zmprov`] | parse and apply zmprov scripts with Zimbra's semantics and errors |
 //! | [`dn`] | RFC 4514 distinguished names |
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
+//! | [`dit`] | Zimbra's LDAP layout <-> typed model, lossless slapcat read/write, domain move plans |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod attrs;
+pub mod dit;
 pub mod dn;
 pub mod ldif;
 pub mod model;
