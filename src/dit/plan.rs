@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::classify::{classify, domain_of_dn, EntryKind};
 use super::read::EntryReader;
-use super::write::{entries, synthesize_parent, write_entries, WriteOptions};
+use super::write::{synthesize_parent, write_directory, write_entries, WriteOptions};
 use super::DitError;
 use crate::dn::Dn;
 use crate::ldif::{Change, ChangeOp, ModOp, Modification, Writer, WriterOptions};
@@ -673,7 +673,8 @@ pub fn plan_move_ldif<S: BufRead, T: BufRead>(
     )
 }
 
-/// [`plan_move`] over two typed directories.
+/// [`plan_move`] over two typed directories, each completed with the parent entries Zimbra
+/// creates (as [`write_directory`] with [`WriteOptions::slapadd`] writes them).
 ///
 /// ```
 /// use zimbra_prov::{dit, model::Directory, zmprov};
@@ -701,9 +702,16 @@ pub fn plan_move_dirs(
     domain: &str,
     opts: &MoveOptions,
 ) -> Result<MovePlan, DitError> {
+    // Both sides as they would be in LDAP: with the parent entries Zimbra creates.
+    let as_ldap = |dir: &Directory| -> Result<Vec<u8>, DitError> {
+        let mut out = Vec::new();
+        write_directory(dir, &mut out, &WriteOptions::slapadd())?;
+        Ok(out)
+    };
+    let (s, t) = (as_ldap(source)?, as_ldap(target)?);
     plan_move(
-        entries(source)?.into_iter().map(Ok),
-        entries(target)?.into_iter().map(Ok),
+        EntryReader::new(&s[..]),
+        EntryReader::new(&t[..]),
         domain,
         opts,
     )
