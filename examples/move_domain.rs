@@ -79,12 +79,19 @@ fn open(path: &str) -> Result<BufReader<File>, String> {
         .map_err(|e| format!("{path}: {e}"))
 }
 
+/// Prints to stdout, ignoring a closed pipe (`move_domain ... | head` must not panic).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 fn run(args: &Args) -> Result<bool, String> {
     let plan = dit::plan_move_ldif(open(&args.from)?, open(&args.to)?, &args.domain, &args.opts)
         .map_err(|e| e.to_string())?;
-    print!("{plan}");
+    let _ = write!(std::io::stdout().lock(), "{plan}");
     if !plan.is_clean() {
-        println!("nothing written: resolve the conflicts first");
+        say!("nothing written: resolve the conflicts first");
         return Ok(false);
     }
     // Write to a temporary name first so that a failed write leaves no partial OUT.ldif.
@@ -98,14 +105,14 @@ fn run(args: &Args) -> Result<bool, String> {
         Ok::<u64, String>(n)
     };
     let n = write(&args.out, &|w| plan.write_ldif(w))?;
-    println!("wrote {n} entries to {}", args.out);
+    say!("wrote {n} entries to {}", args.out);
     match (&args.changes, plan.changes.is_empty()) {
         (Some(path), _) => {
             let n = write(path, &|w| plan.write_changes(w))?;
-            println!("wrote {n} change records to {path} (apply with ldapmodify)");
+            say!("wrote {n} change records to {path} (apply with ldapmodify)");
         }
         (None, false) => {
-            println!(
+            say!(
                 "warning: {} change record(s) for existing target entries not written (use --changes FILE)",
                 plan.changes.len()
             );
