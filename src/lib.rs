@@ -21,10 +21,12 @@
 //! | [`dn`] | RFC 4514 distinguished names |
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
 //! | `ldap` | (feature `ldap`) read a live directory with paged searches; apply change sets with an exact report |
+//! | [`dit`] | Zimbra's LDAP layout <-> typed model, lossless slapcat read/write, domain move plans |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod attrs;
+pub mod dit;
 pub mod dn;
 #[cfg(feature = "ldap")]
 pub mod ldap;

@@ -1,0 +1,176 @@
+//! Move plans without slapd: conflicts of every kind, COS handling, merges into existing
+//! parent entries.
+
+use zimbra_prov::dit::{self, Conflict, EntryKind, MoveOptions};
+use zimbra_prov::ldif::ChangeOp;
+use zimbra_prov::model::{Directory, IdGenerator};
+use zimbra_prov::zmprov;
+
+fn dir(seed: u64, script: &str) -> Directory {
+    let mut d = Directory::new();
+    d.ids = IdGenerator::new(seed);
+    zmprov::run(&mut d, script).expect("script");
+    d
+}
+
+const GOLD: &str = "6a0d0c2e-1111-4111-8111-000000000001";
+
+fn src() -> Directory {
+    dir(
+        1,
+        &format!(
+            "cs mbx1.old.net\ncc gold zimbraId {GOLD}\ncd company.com\ncd other.org\n\
+             ca bob@company.com pw zimbraCOSId {GOLD}\nca carol@other.org pw\n\
+             aaa carol@other.org c@company.com\n"
+        ),
+    )
+}
+
+#[test]
+fn missing_cos_host_and_foreign_alias_target_are_reported() {
+    let dst = dir(2, "cs mbx9.new.net\n");
+    let opts = MoveOptions {
+        copy_missing_cos: false,
+        ..Default::default()
+    };
+    let plan = dit::plan_move_dirs(&src(), &dst, "company.com", &opts).expect("plan");
+    let text = plan.to_string();
+    assert!(
+        plan.conflicts.iter().any(
+            |c| matches!(c, Conflict::CosMissing { cos_name: Some(n), count: 1, .. } if n == "gold")
+        ),
+        "{text}"
+    );
+    assert!(
+        plan.conflicts
+            .iter()
+            .any(|c| matches!(c, Conflict::MailHostUnknown { host, .. } if host == "mbx1.old.net")),
+        "{text}"
+    );
+    assert!(
+        plan.conflicts.iter().any(
+            |c| matches!(c, Conflict::AliasTargetNotMoved { alias, .. } if alias == "c@company.com")
+        ),
+        "{text}"
+    );
+    assert!(text.contains("CONFLICT mail host mbx1.old.net"), "{text}");
+}
+
+#[test]
+fn cos_is_mapped_by_name_or_explicitly_or_copied() {
+    let mut dst = dir(2, "cs mbx9.new.net\ncc gold\ncc silver\n");
+    dst.ids = IdGenerator::new(3);
+    let map = vec![("mbx1.old.net".to_string(), "mbx9.new.net".to_string())];
+    let mut s = src();
+    let _ = s.remove_account("carol@other.org");
+    let _ = s.remove_alias("c@company.com");
+    let by_name = MoveOptions {
+        map_hosts: map.clone(),
+        ..Default::default()
+    };
+    let plan = dit::plan_move_dirs(&s, &dst, "company.com", &by_name).expect("plan");
+    assert!(plan.is_clean(), "{plan}");
+    let gold_id = dst
+        .cos("gold")
+        .and_then(|c| c.attrs.first("zimbraId"))
+        .expect("gold")
+        .to_string();
+    let bob = plan
+        .entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Account)
+        .expect("bob");
+    assert_eq!(bob.attrs.first("zimbraCOSId"), Some(gold_id.as_str()));
+    assert_eq!(plan.counts().get(&EntryKind::Cos), None);
+
+    let explicit = MoveOptions {
+        map_hosts: map.clone(),
+        cos_map: vec![("gold".into(), "silver".into())],
+        ..Default::default()
+    };
+    let plan = dit::plan_move_dirs(&s, &dst, "company.com", &explicit).expect("plan");
+    let silver_id = dst
+        .cos("silver")
+        .and_then(|c| c.attrs.first("zimbraId"))
+        .expect("silver")
+        .to_string();
+    let bob = plan
+        .entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Account)
+        .expect("bob");
+    assert_eq!(bob.attrs.first("zimbraCOSId"), Some(silver_id.as_str()));
+
+    let bad = MoveOptions {
+        map_hosts: map.clone(),
+        cos_map: vec![("gold".into(), "bronze".into())],
+        ..Default::default()
+    };
+    let plan = dit::plan_move_dirs(&s, &dst, "company.com", &bad).expect("plan");
+    assert!(
+        plan.conflicts
+            .iter()
+            .any(|c| matches!(c, Conflict::CosMapTargetMissing { .. })),
+        "{plan}"
+    );
+
+    let copy = MoveOptions {
+        map_hosts: map,
+        ..Default::default()
+    };
+    let plan =
+        dit::plan_move_dirs(&s, &dir(4, "cs mbx9.new.net\n"), "company.com", &copy).expect("plan");
+    assert!(plan.is_clean(), "{plan}");
+    assert!(plan
+        .entries
+        .iter()
+        .any(|e| e.dn == "cn=gold,cn=cos,cn=zimbra"));
+}
+
+#[test]
+fn existing_parent_dc_entry_becomes_the_domain_by_a_change_record() {
+    // the target has sub.company.com, so dc=company,dc=com exists as a plain parent entry
+    let dst = dir(2, "cs mbx1.old.net\ncd sub.company.com\n");
+    let mut s = src();
+    let _ = s.remove_alias("c@company.com");
+    let plan = dit::plan_move_dirs(&s, &dst, "company.com", &MoveOptions::default()).expect("plan");
+    assert!(plan.is_clean(), "{plan}");
+    assert_eq!(plan.changes.len(), 1);
+    let c = &plan.changes[0];
+    assert_eq!(c.dn.as_str(), "dc=company,dc=com");
+    let ChangeOp::Modify(mods) = &c.op else {
+        panic!("not a modify")
+    };
+    assert!(mods
+        .iter()
+        .any(|m| m.attribute == "objectClass" && m.values.contains(&b"zimbraDomain".to_vec())));
+    assert!(plan.entries.iter().all(|e| e.dn != "dc=company,dc=com"));
+    assert!(plan
+        .entries
+        .iter()
+        .any(|e| e.dn == "ou=people,dc=company,dc=com"));
+    let mut out = Vec::new();
+    assert_eq!(plan.write_changes(&mut out).expect("changes"), 1);
+    assert!(String::from_utf8_lossy(&out).contains("changetype: modify"));
+}
+
+#[test]
+fn unknown_domain_and_bad_rename_are_errors() {
+    let s = src();
+    let d = dir(2, "");
+    assert!(matches!(
+        dit::plan_move_dirs(&s, &d, "nowhere.org", &MoveOptions::default()),
+        Err(dit::DitError::DomainNotFound { .. })
+    ));
+    let bad = MoveOptions {
+        rename: Some("bad..name".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        dit::plan_move_dirs(&s, &d, "company.com", &bad),
+        Err(dit::DitError::BadOption {
+            option: "rename",
+            ..
+        })
+    ));
+}
