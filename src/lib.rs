@@ -20,9 +20,12 @@
 //! | [`zmprov`] | parse and apply zmprov scripts with Zimbra's semantics and errors |
 //! | [`dn`] | RFC 4514 distinguished names |
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
+//! | [`route`] | topology (Zimbra and foreign MTAs, DNS), the Zimbra MTA's per-recipient decision, multi-hop simulation and traces |
+//! | [`scenario`] | TOML scenario files: directories, MTAs, DNS, expectations and migration steps |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod attrs;
 pub mod model;
+pub mod route;
 pub mod zmprov;
