@@ -28,4 +28,5 @@
 pub mod attrs;
 pub mod model;
 pub mod route;
+pub mod scenario;
 pub mod zmprov;

@@ -682,6 +682,18 @@ impl Sim<'_> {
                 }
             }
             MtaKind::Foreign(f) => {
+                let mut rcpt = rcpt.to_string();
+                if let Some((_, new)) = f
+                    .aliases
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&rcpt))
+                {
+                    node.steps
+                        .push(Step::new(Stage::Foreign, format!("alias {rcpt} -> {new}")));
+                    rcpt = new.clone();
+                    node.recipient = new.clone();
+                }
+                let rcpt = rcpt.as_str();
                 let lc = rcpt.to_ascii_lowercase();
                 let domain = lc.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
                 let route = |key: &str| {

@@ -36,7 +36,8 @@ pub enum UnknownPolicy {
 
 /// A table-driven non-Zimbra MTA (Exchange, Sendmail, an MTA head or mail filter, a provider).
 ///
-/// Its decision for a recipient, in order: a per-address route; a mailbox of one of its domains
+/// Its decision for a recipient, in order: an address rewrite (`aliases`, one level, like an MTA
+/// head's user lookup); a per-address route; a mailbox of one of its domains
 /// (delivered); an unknown recipient of its domains ([`UnknownPolicy`]); a per-domain route; the
 /// relay host; else the recipient domain (MX lookup when `dns_lookups`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -45,6 +46,8 @@ pub struct ForeignMta {
     pub domains: Vec<String>,
     /// Addresses it holds mailboxes for (compared case-insensitively).
     pub mailboxes: Vec<String>,
+    /// Address rewrites applied first: address → new address (case-insensitive keys).
+    pub aliases: BTreeMap<String, String>,
     /// Per-address and per-domain routes: key → next hop (`host`, `[host]:port`, `smtp:host`).
     pub routes: BTreeMap<String, String>,
     /// Unknown recipients of its domains.
