@@ -937,7 +937,7 @@ impl ZimbraMta {
     ) -> Result<Vec<String>, String> {
         let p = &self.params;
         let mut argv: Vec<String> = vec![addr.to_string()];
-        let mut been_here: HashSet<String> = HashSet::new();
+        let mut been_here = BeenHere::default();
         let mut recorded = 0usize;
         let mut arg = 0;
         while arg < argv.len() {
@@ -956,8 +956,7 @@ impl ZimbraMta {
             }
             let mut count = 0usize;
             loop {
-                let cur_lc = argv[arg].to_ascii_lowercase();
-                if been_here.contains(&cur_lc) {
+                if been_here.contains(&argv[arg]) {
                     break;
                 }
                 if count >= p.virtual_alias_recursion_limit {
@@ -1027,14 +1026,16 @@ impl ZimbraMta {
                     }
                 }
                 if self_hit {
-                    been_here.insert(cur_lc);
+                    been_here.insert(&cur);
                 }
             }
             arg += 1;
         }
         // duplicate elimination (cleanup delivers each recipient once)
-        let mut seen = HashSet::new();
-        argv.retain(|a| seen.insert(a.to_ascii_lowercase()));
+        if argv.len() > 1 {
+            let mut seen = HashSet::new();
+            argv.retain(|a| seen.insert(a.to_ascii_lowercase()));
+        }
         Ok(argv)
     }
 
@@ -1334,6 +1335,39 @@ impl ZimbraMta {
                         .unwrap_or_else(|| "(none)".into())
                 )),
             ),
+        }
+    }
+}
+
+/// Postfix's `been_here` set of addresses that expanded into themselves: a short list, a hash
+/// set once it grows (large lists).
+#[derive(Default)]
+struct BeenHere {
+    small: Vec<String>,
+    big: HashSet<String>,
+}
+
+impl BeenHere {
+    fn contains(&self, a: &str) -> bool {
+        if self.big.is_empty() {
+            self.small.iter().any(|x| x.eq_ignore_ascii_case(a))
+        } else {
+            self.big.contains(&a.to_ascii_lowercase())
+        }
+    }
+
+    fn insert(&mut self, a: &str) {
+        if self.big.is_empty() && self.small.len() < 32 {
+            self.small.push(a.to_string());
+        } else {
+            if self.big.is_empty() {
+                self.big = self
+                    .small
+                    .drain(..)
+                    .map(|x| x.to_ascii_lowercase())
+                    .collect();
+            }
+            self.big.insert(a.to_ascii_lowercase());
         }
     }
 }
