@@ -22,6 +22,8 @@
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
 //! | `ldap` | (feature `ldap`) read a live directory with paged searches; apply change sets with an exact report |
 //! | [`dit`] | Zimbra's LDAP layout <-> typed model, lossless slapcat read/write, domain move plans |
+//! | [`route`] | topology (Zimbra and foreign MTAs, DNS), the Zimbra MTA's per-recipient decision, multi-hop simulation and traces |
+//! | [`scenario`] | TOML scenario files: directories, MTAs, DNS, expectations and migration steps |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -34,6 +36,8 @@ pub mod ldif;
 pub mod model;
 #[cfg(feature = "proptest")]
 pub mod strategy;
+pub mod route;
+pub mod scenario;
 pub mod zmprov;
 
 /// The README's examples, compiled and run as doc tests.
