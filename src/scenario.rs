@@ -10,7 +10,7 @@
 //! cd example.org
 //! ca bob@example.org secret zimbraMailTransport smtp:exchange.example.org:25
 //! """
-//! # ldif = "zcs.ldif"          # a slapcat file relative to this file (needs an LDIF loader)
+//! # ldif = "zcs.ldif"          # alternatively a slapcat file, path relative to this file
 //! [[mta]]
 //! name = "primary"
 //! kind = "zimbra"              # zimbra | foreign
@@ -53,8 +53,8 @@
 //! list must equal the leaves' outcomes as a multiset; `at` and `mailbox` compare as sets; `dsn`
 //! must be the status of every leaf that has one; `via` must equal every leaf's MTA path.
 //!
-//! Errors name the file, the line and the key. LDIF directories need a loader
-//! ([`LoadOptions::ldif_loader`]) — the extension point for the `dit` module.
+//! Errors name the file, the line and the key. LDIF directories are read with
+//! [`crate::dit::read_directory`] unless [`LoadOptions::ldif_loader`] supplies another reader.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -105,11 +105,18 @@ pub enum ScenarioError {
 /// Reads an LDIF file (slapcat output) into a [`Directory`].
 pub type LdifLoader = dyn Fn(&Path) -> Result<Directory, String>;
 
+/// The default [`LdifLoader`]: a slapcat LDIF read by [`crate::dit::read_directory`].
+pub fn read_ldif_directory(path: &Path) -> Result<Directory, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::dit::read_directory(std::io::BufReader::new(file))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Options for loading scenarios.
 #[derive(Default)]
 pub struct LoadOptions<'a> {
-    /// How `ldif = "file"` directories are read (the `dit` module provides one). Without a
-    /// loader such a directory is an error.
+    /// How `ldif = "file"` directories are read; `None` reads them as slapcat LDIF with
+    /// [`read_ldif_directory`].
     pub ldif_loader: Option<&'a LdifLoader>,
 }
 
@@ -715,17 +722,11 @@ impl Scenario {
                         Some(b) => b.join(l.get_ref()),
                         None => PathBuf::from(l.get_ref()),
                     };
-                    match cx.opts.ldif_loader {
-                        Some(load) => load(&path)
-                            .map_err(|m| cx.invalid(l.span().start, "directory.ldif", m))?,
-                        None => {
-                            return Err(cx.invalid(
-                                l.span().start,
-                                "directory.ldif",
-                                "LDIF directories need an LDIF loader (LoadOptions::ldif_loader, provided by the dit module)",
-                            ))
-                        }
-                    }
+                    let loaded = match cx.opts.ldif_loader {
+                        Some(load) => load(&path),
+                        None => read_ldif_directory(&path),
+                    };
+                    loaded.map_err(|m| cx.invalid(l.span().start, "directory.ldif", m))?
                 }
                 _ => {
                     return Err(cx.invalid(

@@ -76,7 +76,7 @@ fn scenario_errors_name_file_line_and_key() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("l.toml:3: directory.ldif: LDIF directories need an LDIF loader"),
+        e.contains("l.toml:3: directory.ldif: d.ldif: No such file"),
         "{e}"
     );
 }
@@ -232,4 +232,77 @@ fn route_tool_contract() {
         .0,
         Some(2)
     );
+}
+
+#[test]
+fn route_decide_contract() {
+    let exe = route_bin();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let o = Command::new(&exe)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let ldif = "tests/scenarios/data/zsec.ldif";
+    let (code, out, _) = run(&[
+        "decide",
+        ldif,
+        "zu@example.com",
+        "ZU@Example.com",
+        "nobody@example.com",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        "zu@example.com -> lmtp:secondary.example.com:7025\n\
+         ZU@Example.com -> lmtp:secondary.example.com:7025 <zu@example.com>\n\
+         nobody@example.com -> smtp:primary.example.com\n"
+    );
+    // --addrs FILE: one per line, comments and blank lines skipped, after the positional ones
+    let dir = std::env::temp_dir().join(format!("route-decide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("addrs");
+    std::fs::write(&list, "# addresses\n\nzu@example.com\nx@elsewhere.test\n").unwrap();
+    let (code, out, _) = run(&["decide", ldif, "--addrs", list.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        "zu@example.com -> lmtp:secondary.example.com:7025\nx@elsewhere.test -> smtp:primary.example.com\n"
+    );
+    // the relayhost and old-address-filter knobs reach the decision
+    let (_, out, _) = run(&[
+        "decide",
+        ldif,
+        "--relayhost",
+        "[relay.test]",
+        "x@elsewhere.test",
+        "nobody@example.com",
+    ]);
+    assert_eq!(
+        out,
+        "x@elsewhere.test -> smtp:[relay.test]\nnobody@example.com -> smtp:primary.example.com\n",
+        "--relayhost replaces zimbraMtaRelayHost for remote mail; the domain transport still wins"
+    );
+    let (code, out, _) = run(&["decide", ldif, "--old-address-filter", "zu@example.com"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(0),
+            "zu@example.com -> lmtp:secondary.example.com:7025\n"
+        )
+    );
+    // errors: a missing LDIF, no addresses, an unknown option
+    let (code, _, err) = run(&["decide", "tests/scenarios/data/missing.ldif", "a@b.c"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing.ldif"), "{err}");
+    assert_eq!(run(&["decide", ldif]).0, Some(2));
+    assert_eq!(run(&["decide", ldif, "--bogus", "a@b.c"]).0, Some(2));
+    std::fs::remove_dir_all(&dir).ok();
 }
