@@ -58,6 +58,21 @@ struct Line {
     start: usize,
     end: usize,
     no: u64,
+    /// What the single-pass scan of [`scan_line`] already established, if anything.
+    pre: Pre,
+}
+
+/// Facts a logical line was found to have by the fast scan in [`scan_line`]: the
+/// description is valid, `colon` is the absolute offset of its `:` in `buf` and `vstart`
+/// that of the value (after the separator spaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pre {
+    /// Nothing known: [`Reader::split`] does the full checks.
+    None,
+    /// Plain value, checked SAFE: only ASCII without NUL and CR.
+    Plain { colon: usize, vstart: usize },
+    /// Base64 value (not yet decoded or checked).
+    B64 { colon: usize, vstart: usize },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -245,6 +260,266 @@ fn is_mod_keyword(d: &[u8]) -> Option<ModOp> {
     }
 }
 
+/// Base64 sextet tables pre-shifted into place for a 4-character quad; an invalid
+/// character sets bit 31.
+const B64_TABLES: [[u32; 256]; 4] = {
+    let mut t = [[1u32 << 31; 256]; 4];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        let c = alphabet[i] as usize;
+        let v = i as u32;
+        t[0][c] = v << 18;
+        t[1][c] = v << 12;
+        t[2][c] = v << 6;
+        t[3][c] = v;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes canonical padded standard base64 (what [`B64`] accepts) onto `out`; false,
+/// leaving `out` with garbage appended, for anything else, which the caller then hands to
+/// [`B64`] for the exact verdict.
+fn decode_b64_fast(text: &[u8], out: &mut Vec<u8>) -> bool {
+    if text.len() % 4 != 0 {
+        return false;
+    }
+    let [t0, t1, t2, t3] = &B64_TABLES;
+    let quad = |q: &[u8]| -> u32 {
+        match *q {
+            [a, b, c, d] => t0[a as usize] | t1[b as usize] | t2[c as usize] | t3[d as usize],
+            _ => 1 << 31,
+        }
+    };
+    let (body, last) = text.split_at(text.len().saturating_sub(4));
+    let start = out.len();
+    out.resize(start + body.len() / 4 * 3, 0);
+    let mut bad = 0u32;
+    let dst = out.get_mut(start..).unwrap_or_default();
+    for (q, o) in body.chunks_exact(4).zip(dst.chunks_exact_mut(3)) {
+        let v = quad(q);
+        bad |= v;
+        let [_, x, y, z] = v.to_be_bytes();
+        o.copy_from_slice(&[x, y, z]);
+    }
+    if bad & (1 << 31) != 0 {
+        return false;
+    }
+    match *last {
+        [] => true,
+        [a, b, b'=', b'='] => {
+            let v = t0[a as usize] | t1[b as usize];
+            // canonical: the unused low bits of the last sextet are zero
+            if v & (1 << 31) != 0 || v & 0xffff != 0 {
+                return false;
+            }
+            out.push((v >> 16) as u8);
+            true
+        }
+        [a, b, c, b'='] => {
+            let v = t0[a as usize] | t1[b as usize] | t2[c as usize];
+            if v & (1 << 31) != 0 || v & 0xff != 0 {
+                return false;
+            }
+            out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8]);
+            true
+        }
+        _ => {
+            let v = quad(last);
+            if v & (1 << 31) != 0 {
+                return false;
+            }
+            let [_, x, y, z] = v.to_be_bytes();
+            out.extend_from_slice(&[x, y, z]);
+            true
+        }
+    }
+}
+
+/// Bytes a DN attribute value may hold in [`dn_fast_ok`]: printable ASCII other than
+/// space and the RFC 4514 specials `"#+,;<>\\=`, plus any byte of a non-ASCII character.
+const DN_PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x21;
+    while i < 256 {
+        t[i] = !matches!(
+            i as u8,
+            b'"' | b'#' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | b'=' | 0x7f
+        );
+        i += 1;
+    }
+    t
+};
+
+/// True for the common DN shape `type=value,type=value...` with keystring types and
+/// values without escapes, spaces or specials: such a DN is always valid RFC 4514, so
+/// [`Dn::validate`] (which handles everything else) can be skipped. False says nothing.
+fn dn_fast_ok(b: &[u8]) -> bool {
+    let mut i = 0;
+    loop {
+        match b.get(i) {
+            Some(&c) if CLASS[c as usize] == 3 => i += 1,
+            _ => return false,
+        }
+        while b.get(i).is_some_and(|&c| CLASS[c as usize] != 0) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            return false;
+        }
+        i += 1;
+        let vs = i;
+        while b.get(i).is_some_and(|&c| DN_PLAIN[c as usize]) {
+            i += 1;
+        }
+        if i == vs {
+            return false;
+        }
+        match b.get(i) {
+            None => return true,
+            Some(b',') | Some(b'+') => i += 1,
+            Some(_) => return false,
+        }
+    }
+}
+
+/// Byte classes: bit 0 = ALPHA, DIGIT or `-` (a keystring character), bit 1 = ALPHA.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if c.is_ascii_alphabetic() {
+            t[i] = 3;
+        } else if c.is_ascii_digit() || c == b'-' {
+            t[i] = 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit of each byte lane) the bytes of `x` that are NUL, LF, CR or non-ASCII.
+/// The lowest marked lane is exact (the classic zero-byte test only over-marks lanes
+/// above a real hit), which is all the scan relies on.
+#[inline(always)]
+fn special_lanes(x: u64) -> u64 {
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    (zero(x) | zero(x ^ (ONES * 0x0a)) | zero(x ^ (ONES * 0x0d)) | x) & HIGHS
+}
+
+/// Result of [`scan_line`], offsets relative to the start of the scanned slice.
+#[derive(Debug, Clone, Copy)]
+struct Scanned {
+    /// Length of the line's content (without LF or CRLF).
+    len: usize,
+    /// Bytes to consume (content plus terminator).
+    consume: usize,
+    colon: usize,
+    vstart: usize,
+    b64: bool,
+    /// A continuation line follows.
+    folded: bool,
+}
+
+/// One pass over a complete, unfolded physical line at the start of `avail` whose
+/// description is a valid `ALPHA *(ALNUM / "-") *(";" 1*(ALNUM / "-"))` and whose value is
+/// plain SAFE ASCII (no NUL, CR or byte above 0x7f) or base64 text of ASCII bytes.
+/// Anything else (comments, blank lines, URLs, non-ASCII, errors,
+/// a line not yet wholly in `avail`) gives `None` and the caller takes the general path,
+/// which does every check and reports errors; so this only ever accepts lines that path
+/// accepts, with the same result.
+#[inline]
+fn scan_line(avail: &[u8], max_line: usize) -> Option<Scanned> {
+    // the first `:` (8 bytes at a time); a line without one runs into the next
+    // line, and the description check below then fails
+    let mut i = 0;
+    let colon = loop {
+        let x = u64::from_le_bytes(avail.get(i..i + 8)?.try_into().ok()?);
+        let y = x ^ (ONES * u64::from(b':'));
+        let m = y.wrapping_sub(ONES) & !y & HIGHS;
+        if m != 0 {
+            break i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    };
+    let desc = avail.get(..colon)?;
+    let simple = desc.iter().fold(1u8, |a, &c| a & CLASS[c as usize]) != 0;
+    let ok = match desc.first() {
+        Some(&c) if simple && c.is_ascii_alphabetic() => true,
+        _ => valid_description_bytes(desc),
+    };
+    if !ok {
+        return None;
+    }
+    let (b64, mut j) = match avail.get(colon + 1) {
+        Some(b':') => (true, colon + 2),
+        Some(b'<') => return None,
+        _ => (false, colon + 1),
+    };
+    while avail.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    let vstart = j;
+    let (len, consume) = scan_rest(avail, j)?;
+    // The general path counts a trailing CR against the line limit too.
+    if consume - 1 > max_line {
+        return None;
+    }
+    let folded = match avail.get(consume) {
+        None => return None,
+        Some(&c) => c == b' ',
+    };
+    // A folded line whose value starts on a continuation line may have more separator
+    // spaces there: the general path finds where its value starts.
+    if folded && vstart >= len {
+        return None;
+    }
+    Some(Scanned {
+        len,
+        consume,
+        colon,
+        vstart,
+        b64,
+        folded,
+    })
+}
+
+/// Finds the end of the physical line at the start of `avail`, from offset `j` on, and
+/// returns (content length, bytes to consume with the LF or CRLF); `None` if a NUL, a CR
+/// not before the LF, or a byte above 0x7f comes first, or the line is not wholly in
+/// `avail`.
+#[inline]
+fn scan_rest(avail: &[u8], mut j: usize) -> Option<(usize, usize)> {
+    loop {
+        if let Some(chunk) = avail.get(j..j + 8) {
+            let x = u64::from_le_bytes(chunk.try_into().ok()?);
+            let m = special_lanes(x);
+            if m == 0 {
+                j += 8;
+                continue;
+            }
+            j += (m.trailing_zeros() / 8) as usize;
+        } else {
+            let c = *avail.get(j)?;
+            if !matches!(c, 0 | b'\n' | b'\r' | 0x80..=0xff) {
+                j += 1;
+                continue;
+            }
+        }
+        break;
+    }
+    match avail.get(j) {
+        Some(b'\n') => Some((j, j + 1)),
+        Some(b'\r') if avail.get(j + 1) == Some(&b'\n') => Some((j, j + 2)),
+        _ => None,
+    }
+}
+
 impl<R: BufRead> Reader<R> {
     /// A reader with default options.
     pub fn new(inner: R) -> Reader<R> {
@@ -398,6 +673,35 @@ impl<R: BufRead> Reader<R> {
         Ok(got)
     }
 
+    /// Appends the continuation lines of the logical line that started at `start` in
+    /// `buf`. True if all of them were scanned by [`scan_rest`] (so their bytes are SAFE
+    /// ASCII); false if some went through the general path, which makes the same checks
+    /// the general path always makes.
+    fn read_continuations(&mut self, start: usize) -> PResult<bool> {
+        let mut fast = true;
+        while self.peek()? == Some(b' ') {
+            if fast {
+                let avail = self.inner.fill_buf().unwrap_or_default();
+                if let Some((len, consume)) = scan_rest(avail, 1) {
+                    // the general path counts a CR before the LF against the limit
+                    if self.buf.len() - start + (consume - 2) <= self.opts.max_line_bytes {
+                        self.buf
+                            .extend_from_slice(avail.get(1..len).unwrap_or_default());
+                        self.inner.consume(consume);
+                        self.bytes += consume as u64;
+                        self.line_no += 1;
+                        continue;
+                    }
+                }
+                fast = false;
+            }
+            self.inner.consume(1);
+            self.bytes += 1;
+            self.read_physical(start)?;
+        }
+        Ok(fast)
+    }
+
     /// Reads the logical lines of the next record into `lines`; false at EOF.
     fn read_lines(&mut self) -> PResult<bool> {
         self.buf.clear();
@@ -405,6 +709,52 @@ impl<R: BufRead> Reader<R> {
         loop {
             let start = self.buf.len();
             let no = self.line_no + 1;
+            let avail = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err((no, K::Io(e))),
+            };
+            if avail.first() == Some(&b'\n') {
+                self.inner.consume(1);
+                self.bytes += 1;
+                self.line_no += 1;
+                if self.lines.is_empty() {
+                    continue;
+                }
+                break;
+            }
+            if let Some(f) = scan_line(avail, self.opts.max_line_bytes) {
+                self.buf
+                    .extend_from_slice(avail.get(..f.len).unwrap_or_default());
+                self.inner.consume(f.consume);
+                self.bytes += f.consume as u64;
+                self.line_no += 1;
+                let (colon, vstart) = (start + f.colon, start + f.vstart);
+                let mut pre = if f.b64 {
+                    Pre::B64 { colon, vstart }
+                } else {
+                    Pre::Plain { colon, vstart }
+                };
+                if f.folded && !self.read_continuations(start)? {
+                    pre = Pre::None;
+                }
+                self.lines.push(Line {
+                    start,
+                    end: self.buf.len(),
+                    no,
+                    pre,
+                });
+                if self.buf.len() > self.opts.max_record_bytes {
+                    return Err((
+                        no,
+                        K::LimitExceeded {
+                            what: Limit::Record,
+                            limit: self.opts.max_record_bytes,
+                        },
+                    ));
+                }
+                continue;
+            }
             if !self.read_physical(start)? {
                 break;
             }
@@ -431,6 +781,7 @@ impl<R: BufRead> Reader<R> {
                 start,
                 end: self.buf.len(),
                 no,
+                pre: Pre::None,
             });
             if self.buf.len() > self.opts.max_record_bytes {
                 return Err((
@@ -449,6 +800,15 @@ impl<R: BufRead> Reader<R> {
 
     /// Splits a logical line into description span, value kind and value span.
     fn split(&self, l: Line) -> PResult<((usize, usize), ValKind, usize, usize)> {
+        match l.pre {
+            Pre::Plain { colon, vstart } => {
+                return Ok(((l.start, colon), ValKind::Plain, vstart, l.end))
+            }
+            Pre::B64 { colon, vstart } => {
+                return Ok(((l.start, colon), ValKind::B64, vstart, l.end))
+            }
+            Pre::None => {}
+        }
         let text = self.buf.get(l.start..l.end).unwrap_or_default();
         let Some(colon) = memchr::memchr(b':', text) else {
             return Err((l.no, K::MissingColon));
@@ -528,6 +888,10 @@ impl<R: BufRead> Reader<R> {
             ));
         }
         let start = self.decoded.len();
+        if decode_b64_fast(text, &mut self.decoded) {
+            return Ok(Span::Dec(start, self.decoded.len()));
+        }
+        self.decoded.truncate(start);
         if B64.decode_vec(text, &mut self.decoded).is_err() {
             self.decoded.truncate(start);
             return Err((
@@ -595,12 +959,24 @@ impl<R: BufRead> Reader<R> {
     }
 
     /// Resolves the value of line `l` into a span.
+    #[inline]
     fn value(&mut self, l: Line) -> PResult<((usize, usize), Span)> {
+        if let Pre::Plain { colon, vstart } = l.pre {
+            // checked SAFE by the scan; only the limits are left (else the general
+            // path below reports them)
+            if l.end - vstart <= self.opts.max_value_bytes
+                && self.buf.len() + self.decoded.len() <= self.opts.max_record_bytes
+            {
+                return Ok(((l.start, colon), Span::Buf(vstart, l.end)));
+            }
+        }
         let (desc, kind, vs, ve) = self.split(l)?;
         let span = match kind {
             ValKind::Plain => {
                 let v = self.buf.get(vs..ve).unwrap_or_default();
-                self.check_plain(v, desc, l.no)?;
+                if !matches!(l.pre, Pre::Plain { .. }) {
+                    self.check_plain(v, desc, l.no)?;
+                }
                 if v.len() > self.opts.max_value_bytes {
                     return Err((
                         l.no,
@@ -730,7 +1106,9 @@ impl<R: BufRead> Reader<R> {
             let Ok(dn_text) = std::str::from_utf8(dn_bytes) else {
                 return Err((dn_line.no, K::DnNotUtf8));
             };
-            Dn::validate(dn_text).map_err(|e| (dn_line.no, K::InvalidDn(e)))?;
+            if !dn_fast_ok(dn_bytes) {
+                Dn::validate(dn_text).map_err(|e| (dn_line.no, K::InvalidDn(e)))?;
+            }
         }
         let rest = lines.get(first + 1..).unwrap_or_default();
         // control lines, then changetype => change record
@@ -1167,5 +1545,175 @@ mod tests {
             "{r:?}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Everything a reader yields, as text: records, errors with their lines, the end.
+    fn transcript(input: impl BufRead, opts: &ReaderOptions) -> Vec<String> {
+        let mut r = Reader::with_options(input, opts.clone());
+        let mut out = Vec::new();
+        loop {
+            match r.next_ref() {
+                Ok(Some(rec)) => {
+                    let attrs: Vec<_> = rec.attributes().collect();
+                    out.push(format!("{} {} {:?}", rec.line(), rec.dn(), attrs));
+                    out.push(format!("{:?}", rec.to_record()));
+                }
+                Ok(None) => {
+                    // (after an error, how far the input was consumed depends on the
+                    // buffer size, in the general path too)
+                    out.push(format!("{} {}", r.line_number(), r.bytes_read()));
+                    break;
+                }
+                Err(e) => {
+                    out.push(format!("{e} / {e:?}"));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn token() -> impl proptest::strategy::Strategy<Value = &'static [u8]> {
+        proptest::sample::select(vec![
+            &b"dn"[..],
+            b"DN",
+            b"cn",
+            b"CN;lang-en",
+            b"cn;",
+            b";x",
+            b"description",
+            b"2.5.4.3",
+            b"02.5",
+            b"c n",
+            b"objectClass",
+            b"changetype",
+            b"control",
+            b"version",
+            b"x-y;binary;a-b",
+            b"\xc3\xa9",
+            b": ",
+            b":",
+            b":: ",
+            b"::",
+            b":< ",
+            b":  ",
+            b" : ",
+            b"abc",
+            b" lead",
+            b"Zm9v",
+            b"Zm9=",
+            b"Zm8=",
+            b"Zg==",
+            b"Zh==",
+            b"Zm9vYmFy",
+            b"====",
+            b"\x00",
+            b"\r",
+            b"\t",
+            b"uid=a,ou=people,dc=b",
+            b"cn=a\\,b",
+            b"cn=x y,dc=z",
+            b"=",
+            b"modify",
+            b"add",
+            b"delete",
+            b"replace: cn",
+            b"-",
+            b"1",
+            b"2",
+            b"a-long-plain-value-that-spans-several-eight-byte-chunks",
+            b"\n",
+            b"\n",
+            b"\n",
+            b"\r\n",
+            b"\n ",
+            b"\n  ",
+            b"\n\n",
+            b"\n#c\n",
+            b"\n#c\n x\n",
+            b"\n\r\n",
+        ])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The one-pass fast scan must give exactly what the general path gives: a
+        /// one-byte buffer never holds a whole line, so it always takes the general path.
+        #[test]
+        fn fast_path_matches_general_path(
+            toks in proptest::collection::vec(token(), 0..60),
+            small in proptest::prelude::any::<bool>(),
+        ) {
+            let text: Vec<u8> = toks.concat();
+            let opts = if small {
+                ReaderOptions { max_line_bytes: 24, max_value_bytes: 6, max_record_bytes: 90,
+                                ..ReaderOptions::default() }
+            } else {
+                ReaderOptions::default()
+            };
+            let fast = transcript(&text[..], &opts);
+            let slow = transcript(std::io::BufReader::with_capacity(1, &text[..]), &opts);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn fast_base64_agrees_with_engine(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            junk in proptest::collection::vec(
+                proptest::sample::select(b"AZaz09+/=-_ \n\xff".to_vec()), 0..24),
+        ) {
+            let good = B64.encode(&bytes);
+            let mut out = vec![7u8];
+            proptest::prop_assert!(decode_b64_fast(good.as_bytes(), &mut out));
+            proptest::prop_assert_eq!(out.get(1..), Some(&bytes[..]));
+            for text in [junk.clone(), [good.as_bytes(), &junk[..]].concat()] {
+                let mut out = Vec::new();
+                if decode_b64_fast(&text, &mut out) {
+                    proptest::prop_assert_eq!(B64.decode(&text).ok(), Some(out));
+                }
+            }
+        }
+
+        #[test]
+        fn fast_dn_check_only_accepts_valid_dns(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["uid", "=", ",", "+", "a", "é", "1.2", "-", " ",
+                                              "\\", "#", "x;", "ou=people", "dc=example"]),
+                0..12),
+        ) {
+            let dn: String = parts.concat();
+            if dn_fast_ok(dn.as_bytes()) {
+                proptest::prop_assert!(Dn::validate(&dn).is_ok(), "{}", dn);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_checks_cover_the_common_shapes() {
+        assert!(dn_fast_ok(b"uid=user0,ou=people,dc=domain0,dc=com"));
+        assert!(dn_fast_ok(b"cn=a+uid=b,dc=x"));
+        assert!(!dn_fast_ok(b"cn=a,") && !dn_fast_ok(b"") && !dn_fast_ok(b"cn=a b"));
+        let mut out = Vec::new();
+        assert!(decode_b64_fast(b"Wm/DqyBPJ0JyaWVu", &mut out) && out == "Zoë O'Brien".as_bytes());
+        out.clear();
+        assert!(!decode_b64_fast(b"Zh==", &mut out) && B64.decode("Zh==").is_err());
+        let f = scan_line(b"cn;lang-de:: Zm9v\r\nx", 100);
+        assert!(
+            matches!(
+                f,
+                Some(Scanned {
+                    len: 17,
+                    consume: 19,
+                    colon: 10,
+                    vstart: 13,
+                    b64: true,
+                    folded: false
+                })
+            ),
+            "{f:?}"
+        );
+        assert!(scan_line(b"cn: a\x00b\nx", 100).is_none());
+        assert!(scan_line(b"cn: a\n", 100).is_none(), "needs the next byte");
     }
 }
