@@ -68,6 +68,19 @@ impl Default for DirectorySpec {
     }
 }
 
+impl DirectorySpec {
+    /// The same spec with at most `n` generated operations (bigger directories).
+    ///
+    /// ```
+    /// use zimbra_prov::strategy::DirectorySpec;
+    /// assert_eq!(DirectorySpec::default().with_max_ops(40).max_ops, 40);
+    /// ```
+    pub fn with_max_ops(mut self, n: usize) -> Self {
+        self.max_ops = n;
+        self
+    }
+}
+
 /// A generated directory and the zmprov script that built it.
 #[derive(Debug, Clone)]
 pub struct GeneratedDirectory {

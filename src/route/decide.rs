@@ -22,11 +22,15 @@
 //!    `user+ext@domain`, `user@domain`, `@domain`; the first result value wins; an `@other`
 //!    result keeps the local part; the unmatched `+ext` is put back (`propagate_unmatched_extensions`
 //!    contains `canonical`); repeated until the address maps to itself, at most 10 times
-//!    (Postfix's `cleanup_map11`), beyond which the message is deferred.
+//!    (Postfix's `cleanup_map11`); past that Postfix only logs a warning and keeps the address
+//!    reached by the tenth rewrite (observed with the oracle).
 //! 4. **Virtual** (`virtual_alias_maps` = ldap-vam.cf): Postfix's `cleanup_map1n` algorithm —
 //!    each address is looked up (same key order), the first result replaces it and the others are
 //!    appended; an address may expand into itself once (then it is final); `@other` results keep
-//!    the local part; more than `virtual_alias_expansion_limit` addresses or a nesting deeper than
+//!    the local part — but when the *first* value of a multi-value result is `@other`, Postfix
+//!    prepends the local part to the whole comma-joined result and treats it as one address,
+//!    which grows on every lookup until the 1,000-character address limit defers the message
+//!    (observed with the oracle: a domain catch-all and an account catch-all on one domain); more than `virtual_alias_expansion_limit` addresses or a nesting deeper than
 //!    `virtual_alias_recursion_limit` refuses the message with `4.6.0` (a defer). Entries with
 //!    `zimbraMailStatus=disabled` are invisible. Duplicate final recipients are delivered once.
 //! 5. **Resolve** (trivial-rewrite) for each final recipient: the address class from the domain
@@ -449,14 +453,19 @@ impl Decision {
     pub fn items(&self) -> Vec<String> {
         match &self.verdict {
             Verdict::Rejected { reply, .. } => vec![format!("reject ({reply})")],
-            Verdict::Deferred { text, .. } => vec![format!("defer (cleanup: {text})")],
+            // cleanup reports every alias-expansion refusal as "4.6.0 Alias expansion error";
+            // the detailed warning (in `text`) goes to the log only
+            Verdict::Deferred { dsn, .. } => {
+                vec![format!("defer (cleanup: Alias expansion error [{dsn}])")]
+            }
             Verdict::Accepted { deliveries } => {
                 let mut v: Vec<(String, String)> = deliveries
                     .iter()
                     .map(|d| {
                         let mut item = d.action.item();
-                        if d.recipient != self.input {
-                            item.push_str(&format!(" <{}>", d.recipient));
+                        let shown = external_form(&d.recipient);
+                        if shown != self.input {
+                            item.push_str(&format!(" <{shown}>"));
                         }
                         (d.recipient.to_ascii_lowercase(), item)
                     })
@@ -553,11 +562,60 @@ impl Rec<'_> {
     }
 }
 
+/// The internal (unquoted, unescaped) form of a local part: `"a b"` → `a b`.
+fn internal_local(local: &str) -> std::borrow::Cow<'_, str> {
+    match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        Some(inner) => {
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => out.extend(chars.next()),
+                    c => out.push(c),
+                }
+            }
+            std::borrow::Cow::Owned(out)
+        }
+        None => std::borrow::Cow::Borrowed(local),
+    }
+}
+
+/// An address in the external form Postfix logs and reports: a local part that is empty or has
+/// characters special in RFC 5322 is quoted (`""@example.org`, `"a b"@example.org`).
+pub fn external_form(addr: &str) -> String {
+    let (local, domain) = match addr.rfind('@') {
+        Some(i) => (&addr[..i], &addr[i..]),
+        None => (addr, ""),
+    };
+    let already = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    let special = |c: char| "()<>@,;:\\\".[] ".contains(c) || c.is_control();
+    let dots_ok = !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");
+    if already || (!local.is_empty() && dots_ok && !local.chars().any(|c| special(c) && c != '.')) {
+        return addr.to_string();
+    }
+    let mut q = String::with_capacity(local.len() + 2 + domain.len());
+    q.push('"');
+    for c in local.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q.push_str(domain);
+    q
+}
+
+/// Postfix's `virtual_alias_address_length_limit` default: a longer alias result defers the
+/// message.
+const VIRTUAL_ADDRESS_LENGTH_LIMIT: usize = 1000;
+
 /// Result of applying a lookup result to an address (Postfix `mail_addr_map`).
 fn map_value(value: &str, addr: &str, found: &Found<'_>, propagate: bool) -> String {
     let (local, _) = split_addr(addr);
     let mut out = if value.starts_with('@') {
-        format!("{local}{value}")
+        // Postfix works on the internal (unquoted) form: `"a b"@x` is `a b@x` inside
+        format!("{}{value}", internal_local(local))
     } else {
         value.to_string()
     };
@@ -902,16 +960,22 @@ impl ZimbraMta {
                 }
                 return Ok(cur);
             };
-            let first = f
+            let values: Vec<&str> = f
                 .hits
                 .iter()
                 .filter_map(|h| self.index.rec(h.rec))
-                .flat_map(|r| r.canonical.iter())
-                .next();
-            let Some(value) = first else {
-                return Ok(cur);
+                .flat_map(|r| r.canonical.iter().map(|v| &**v))
+                .collect();
+            let next = match values.as_slice() {
+                [] => return Ok(cur),
+                // as in virtual expansion: an `@domain` first value rewrites the whole
+                // comma-joined result into one address (observed with the oracle)
+                [first, _, ..] if first.starts_with('@') => {
+                    map_value(&values.join(","), &cur, &f, self.params.propagate_canonical)
+                }
+                // cleanup_map11 keeps the first address of a multi-valued result
+                [first, ..] => map_value(first, &cur, &f, self.params.propagate_canonical),
             };
-            let next = map_value(value, &cur, &f, self.params.propagate_canonical);
             let h = f.hits.first().copied();
             let same = next.eq_ignore_ascii_case(&cur);
             rec.add(|| {
@@ -924,9 +988,18 @@ impl ZimbraMta {
             }
             cur = next;
         }
-        Err(format!(
-            "unreasonable canonical_maps map nesting for {addr} -- message not accepted, try again later"
-        ))
+        // Postfix's cleanup (cleanup_map11) stops after 10 rewrites, logs "unreasonable
+        // canonical_maps map nesting" and keeps the address it has reached; the message is
+        // not refused (observed with the oracle: two domains whose catch-all canonical
+        // addresses point at each other end on the tenth rewrite)
+        rec.add(|| {
+            Step::new(
+                Stage::Canonical,
+                format!("{cur}: more than 10 rewrites; Postfix warns about canonical_maps nesting and keeps {cur}"),
+            )
+            .table("ldap-canonical.cf")
+        });
+        Ok(cur)
     }
 
     fn virtual_expand(
@@ -984,20 +1057,51 @@ impl ZimbraMta {
                     }
                     break;
                 };
-                let mut results: Vec<String> = Vec::new();
-                for h in f.hits {
-                    if let Some(r) = self.index.rec(h.rec) {
-                        for v in r.vam.iter() {
-                            let first = results.is_empty();
-                            // only the first address of a multi-address result gets the
-                            // `@domain` rewrite (virtual(5) RESULT ADDRESS REWRITING)
-                            if !first && v.starts_with('@') {
-                                results.push(v.to_string());
-                            } else {
-                                results.push(map_value(v, &cur, &f, p.propagate_virtual));
-                            }
-                        }
+                let values: Vec<&str> = f
+                    .hits
+                    .iter()
+                    .filter_map(|h| self.index.rec(h.rec))
+                    .flat_map(|r| r.vam.iter().map(|v| &**v))
+                    .collect();
+                let results: Vec<String> = match values.as_slice() {
+                    // Postfix's mail_addr_map() rewrites `@domain` on the *whole* result string
+                    // (the values joined by commas) and quotes it as one address: a
+                    // multi-value result whose first value is `@domain` (e.g. a domain
+                    // catch-all and an account catch-all answering the same `@domain` key)
+                    // becomes one address with a local part like `user@domain,other`, which
+                    // grows on every lookup until cleanup gives up (observed with the oracle).
+                    [first, _, ..] if first.starts_with('@') => {
+                        vec![map_value(&values.join(","), &cur, &f, p.propagate_virtual)]
                     }
+                    // otherwise only the first value gets the `@domain` rewrite (virtual(5)
+                    // RESULT ADDRESS REWRITING); a later `@domain` stays as it is
+                    _ => values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            if i > 0 && v.starts_with('@') {
+                                v.to_string()
+                            } else {
+                                map_value(v, &cur, &f, p.propagate_virtual)
+                            }
+                        })
+                        .collect(),
+                };
+                if let Some(long) = results
+                    .iter()
+                    .find(|r| r.len() > VIRTUAL_ADDRESS_LENGTH_LIMIT)
+                {
+                    let shown: String = long.chars().take(300).collect();
+                    rec.add(|| {
+                        Step::new(
+                            Stage::Virtual,
+                            format!(
+                                "a result longer than {VIRTUAL_ADDRESS_LENGTH_LIMIT} characters (virtual_alias_address_length_limit)"
+                            ),
+                        )
+                        .table("ldap-vam.cf")
+                    });
+                    return Err(format!("unreasonable virtual_alias_maps result {shown}... -- message not accepted, try again later"));
                 }
                 if recorded < 32 {
                     recorded += 1;
@@ -1403,6 +1507,36 @@ enum Class {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn external_form_quotes_like_postfix() {
+        assert_eq!(
+            super::external_form("alice@example.org"),
+            "alice@example.org"
+        );
+        assert_eq!(super::external_form("@example.org"), "\"\"@example.org");
+        assert_eq!(
+            super::external_form("a b@example.org"),
+            "\"a b\"@example.org"
+        );
+        assert_eq!(
+            super::external_form("\"a b\"@example.org"),
+            "\"a b\"@example.org"
+        );
+        assert_eq!(
+            super::external_form("first.last@example.org"),
+            "first.last@example.org"
+        );
+        assert_eq!(
+            super::external_form("a..b@example.org"),
+            "\"a..b\"@example.org"
+        );
+        assert_eq!(
+            super::external_form("x@y@example.org"),
+            "\"x@y\"@example.org"
+        );
+    }
+
     use super::*;
     use crate::zmprov;
 
@@ -1470,7 +1604,7 @@ mod tests {
         let dir = edge_dir();
         let mta = oracle_mta(&dir, false);
         let expected = [
-            "loopa@example.com -> defer (cleanup: unreasonable virtual_alias_maps map nesting for loopa@example.com -- message not accepted, try again later)",
+            "loopa@example.com -> defer (cleanup: Alias expansion error [4.6.0])",
             "gina@example.com -> lmtp:primary.example.com:7025 <bob@example.com> | lmtp:primary.example.com:7025",
             "hank@example.com -> smtp:secondary.example.com",
             "ivan@other.test -> bounce (error: other.test [5.0.0])",

@@ -188,6 +188,50 @@ fn split_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
     }
 }
 
+/// The values of the attributes `attrs` in the order the entry stores its attributes, split on
+/// commas (`zimbraPrefMailForwardingAddress` holds a list).
+fn values_in_entry_order(bag: &AttrBag, attrs: &[&str], out: &mut Vec<Box<str>>) {
+    for a in bag.iter() {
+        if attrs.iter().any(|x| x.eq_ignore_ascii_case(&a.name)) {
+            for v in a.values.iter().filter_map(|v| v.as_str()) {
+                out.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(Into::into),
+                );
+            }
+        }
+    }
+}
+
+/// Each entry's position in directory order: parents before children, siblings by normalized
+/// RDN (the order `dit::write_directory` writes and slapd therefore returns). When several
+/// entries answer one lookup key, Postfix joins their values in the order slapd returns the
+/// entries, and that order changes the result (see `decide`).
+fn dit_ranks(recs: &[Rec]) -> Vec<u32> {
+    let mut keyed: Vec<(String, usize)> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let key = match crate::dn::Dn::parse(&r.dn) {
+                Ok(dn) => {
+                    let parts: Vec<&str> = dn.rdns().iter().rev().map(|x| x.normalized()).collect();
+                    parts.join("\u{1}")
+                }
+                Err(_) => r.dn.to_ascii_lowercase(),
+            };
+            (key, i)
+        })
+        .collect();
+    keyed.sort();
+    let mut rank = vec![0u32; recs.len()];
+    for (pos, (_, i)) in keyed.into_iter().enumerate() {
+        rank[i] = pos as u32;
+    }
+    rank
+}
+
 struct Builder {
     idx: MtaIndex,
     vam: FxMap<Box<str>, Vec<Hit>>,
@@ -215,15 +259,29 @@ impl Builder {
         if !bag.has_value_ci(n::MAIL_STATUS, MailStatus::Enabled.as_ref()) {
             return;
         }
+        // result values come in the entry's own attribute order, as slapd returns them and
+        // Postfix's LDAP client reads them (not in result_attribute order)
         let mut vam = Vec::new();
-        split_values(bag, n::MAIL_DELIVERY_ADDRESS, &mut vam);
-        split_values(bag, n::MAIL_FORWARDING_ADDRESS, &mut vam);
-        split_values(bag, n::PREF_MAIL_FORWARDING_ADDRESS, &mut vam);
-        split_values(bag, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, &mut vam);
+        values_in_entry_order(
+            bag,
+            &[
+                n::MAIL_DELIVERY_ADDRESS,
+                n::MAIL_FORWARDING_ADDRESS,
+                n::PREF_MAIL_FORWARDING_ADDRESS,
+                n::MAIL_CATCH_ALL_FORWARDING_ADDRESS,
+            ],
+            &mut vam,
+        );
         vam.extend(extra_vam.iter().cloned());
         let mut canonical = Vec::new();
-        split_values(bag, n::MAIL_CANONICAL_ADDRESS, &mut canonical);
-        split_values(bag, n::MAIL_CATCH_ALL_CANONICAL_ADDRESS, &mut canonical);
+        values_in_entry_order(
+            bag,
+            &[
+                n::MAIL_CANONICAL_ADDRESS,
+                n::MAIL_CATCH_ALL_CANONICAL_ADDRESS,
+            ],
+            &mut canonical,
+        );
         let transport: Vec<Box<str>> = bag
             .strs(n::MAIL_TRANSPORT)
             .into_iter()
@@ -423,6 +481,22 @@ impl MtaIndex {
             vmm,
             split,
         } = b;
+        let rank = dit_ranks(&idx.recs);
+        let order = |mut m: FxMap<Box<str>, Vec<Hit>>| {
+            for hits in m.values_mut() {
+                if hits.len() > 1 {
+                    hits.sort_by_key(|h| rank[h.rec as usize]);
+                }
+            }
+            m
+        };
+        let (vam, canonical, transport, vmm, split) = (
+            order(vam),
+            order(canonical),
+            order(transport),
+            order(vmm),
+            order(split),
+        );
         idx.transport_has_dot_keys = transport.keys().any(|k| k.starts_with('.'));
         idx.transport_has_star_key = transport.contains_key("*");
         idx.vam = freeze(vam);
