@@ -1165,7 +1165,7 @@ const SILVER_SRC: &str = "6a0d0c2e-1111-4111-8111-000000000002";
 /// The source installation of the move tests, built with the crate's zmprov and written as
 /// `dit` writes a directory for slapadd: company.com on mbx1.old.net, accounts in COS gold
 /// (the target has one of that name: mapped) and silver (the target lacks it: copied), an
-/// alias and a list; other.org stays behind.
+/// alias and a list; other.org stays behind. Returned as the `slapcat` of that directory.
 fn move_source_ldif() -> Vec<u8> {
     let mut d = Directory::new();
     d.ids = IdGenerator::new(11);
@@ -1190,7 +1190,15 @@ fn move_source_ldif() -> Vec<u8> {
     .expect("source script");
     let mut out = Vec::new();
     dit::write_directory(&d, &mut out, &WriteOptions::slapadd()).expect("write source");
-    out
+    // Through slapadd and slapcat, as a real source dump is: with entryUUID, entryCSN,
+    // createTimestamp and the rest, which an LDAP add may not set.
+    let (dir, conf) = temp_config("move-src");
+    let _cleanup = TempDir(dir.clone());
+    std::fs::write(dir.join("source.ldif"), &out).expect("write source.ldif");
+    offline(SLAPADD, &conf, &dir.join("source.ldif"));
+    let dump = ldif_bytes(&slapcat_entries(&conf));
+    assert!(dump.windows(10).any(|w| w == b"entryUUID:"));
+    dump
 }
 
 /// The target of the move tests: the live fixture plus `lists.migrate.company.com`, so
@@ -1481,7 +1489,9 @@ fn a_move_plan_failing_in_the_middle_reports_the_exact_prefix() {
 
 #[test]
 fn a_move_plan_with_conflicts_is_refused_before_any_operation() {
-    // No server needed: the refusal happens before connecting.
+    if !services_available() {
+        return;
+    }
     let target = move_target();
     let src = move_source_ldif();
     // Without the host map the target has no server for mbx1.old.net.
@@ -1503,4 +1513,88 @@ fn a_move_plan_with_conflicts_is_refused_before_any_operation() {
         }
         other => panic!("expected MoveConflicts, got {other:?}"),
     }
+}
+
+#[test]
+fn apply_move_from_plans_against_the_live_target_and_applies() {
+    if !services_available() {
+        return;
+    }
+    let target = move_target();
+    let slapd = Slapd::start("cli-move", &target);
+    let src = move_source_ldif();
+    let src_file = slapd.dir.join("source.ldif");
+    std::fs::write(&src_file, &src).expect("write source");
+    let pw = slapd.dir.join("pw");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
+    let apply = example("apply");
+    let run = |dry: bool, map_host: bool| {
+        let mut c = Command::new(&apply);
+        c.args(["--url", &slapd.url(), "--bind-dn", ADMIN, "--password-file"])
+            .arg(&pw);
+        if dry {
+            c.arg("--dry-run");
+        }
+        c.arg("--move-from").arg(&src_file).args([
+            "--domain",
+            "company.com",
+            "--rename",
+            "migrate.company.com",
+        ]);
+        if map_host {
+            c.args(["--map-host", "mbx1.old.net=mail1.example.com"]);
+        }
+        let o = c.output().expect("run apply");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let before = slapd.slapcat();
+
+    // Without the host map: refused with the conflict, nothing sent.
+    let (code, out, err) = run(false, false);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("conflict") && err.contains("mbx1.old.net"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(slapd.slapcat(), before);
+
+    let (code, out, err) = run(true, true);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("dry run: 10 operations"), "{out}");
+    assert!(
+        err.contains("move of company.com as migrate.company.com"),
+        "{err}"
+    );
+    assert_eq!(slapd.slapcat(), before);
+
+    let (code, out, err) = run(false, true);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("applied 10 of 10 operations"), "{out}");
+    let plan = dit::plan_move_ldif(
+        &src[..],
+        &ldif_bytes(&target)[..],
+        "company.com",
+        &move_options(),
+    )
+    .expect("plan");
+    assert_same_entries(
+        &canon_all(&slapcat_entries(&slapd.conf)),
+        &canon_all(&offline_route("cli-move-offline", &target, &plan)),
+    );
+
+    // Bad usage: a change file and --move-from together.
+    let o = Command::new(&apply)
+        .args(["--url", &slapd.url(), "--bind-dn", ADMIN, "--password-file"])
+        .arg(&pw)
+        .arg("--move-from")
+        .arg(&src_file)
+        .args(["--domain", "company.com", "changes.ldif"])
+        .output()
+        .expect("run apply");
+    assert_eq!(o.status.code(), Some(2));
 }
