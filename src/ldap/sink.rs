@@ -992,6 +992,105 @@ mod tests {
         );
     }
 
+    fn planned(dn: &str, attrs: &[(&str, &str)]) -> crate::dit::PlannedEntry {
+        let mut bag = AttrBag::new();
+        for (n, v) in attrs {
+            bag.add(n, *v);
+        }
+        crate::dit::PlannedEntry {
+            kind: crate::dit::EntryKind::Container,
+            dn: dn.to_string(),
+            source_dn: None,
+            attrs: bag,
+        }
+    }
+
+    fn move_plan(entries: Vec<crate::dit::PlannedEntry>, changes: Vec<Change>) -> MovePlan {
+        MovePlan {
+            domain: "example.com".into(),
+            new_domain: "example.com".into(),
+            alias_domains: Vec::new(),
+            conflicts: Vec::new(),
+            entries,
+            changes,
+            follow_ups: Vec::new(),
+            id_map: Default::default(),
+        }
+    }
+
+    #[test]
+    fn move_plans_become_adds_then_changes_without_server_attributes() {
+        let people = planned(
+            "ou=people,dc=example,dc=com",
+            &[
+                ("objectClass", "organizationalRole"),
+                ("ou", "people"),
+                ("cn", "people"),
+                ("entryUUID", "0b7f6a62-1b1c-4a3e-9d3a-2f7c0e6f4a11"),
+                ("createTimestamp", "20240101000000Z"),
+                ("creatorsName", "cn=admin"),
+                ("structuralObjectClass", "organizationalRole"),
+            ],
+        );
+        let change = modify(
+            "dc=example,dc=com",
+            ModOp::Replace,
+            "zimbraMailStatus",
+            &["enabled"],
+        );
+        let plan = Plan::from_move(&move_plan(vec![people], vec![change.clone()]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ops = plan.operations();
+        assert_eq!(ops.len(), 2);
+        let ChangeOp::Add(attrs) = &ops[0].change.op else {
+            panic!("first operation is not an add: {}", ops[0]);
+        };
+        let names: Vec<&str> = attrs.iter().map(|a| a.description.as_str()).collect();
+        assert_eq!(names, ["objectClass", "ou", "cn"]);
+        assert_eq!(ops[1].change, change);
+        assert_eq!(ops[1].index, 1);
+    }
+
+    #[test]
+    fn move_plans_with_conflicts_or_bad_entries_are_refused() {
+        let mut conflicting = move_plan(Vec::new(), Vec::new());
+        conflicting.conflicts.push(crate::dit::Conflict::DnExists {
+            dn: "dc=example,dc=com".into(),
+        });
+        let err = Plan::from_move(&conflicting).unwrap_err();
+        assert!(
+            matches!(&err, LdapError::MoveConflicts { domain, conflicts } if domain == "example.com" && conflicts.len() == 1),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("entry dc=example,dc=com already exists"),
+            "{err}"
+        );
+
+        let bad_dn = planned(
+            "ou=people,,dc=example",
+            &[("objectClass", "organizationalRole")],
+        );
+        let no_rdn = planned(
+            "ou=people,dc=example,dc=com",
+            &[("objectClass", "organizationalRole"), ("cn", "people")],
+        );
+        match Plan::from_move(&move_plan(vec![bad_dn], Vec::new())) {
+            Err(LdapError::Validation { problems }) => {
+                assert_eq!(problems.len(), 1);
+                assert!(problems[0].message.contains("invalid DN"), "{problems:?}");
+            }
+            other => panic!("expected a DN problem, got {other:?}"),
+        }
+        match Plan::from_move(&move_plan(vec![no_rdn], Vec::new())) {
+            Err(LdapError::Validation { problems }) => {
+                assert!(problems[0].message.contains("RDN"), "{problems:?}");
+            }
+            other => panic!("expected an RDN problem, got {other:?}"),
+        }
+    }
+
     #[test]
     fn report_accounts_for_every_operation() {
         let plan = Plan::new(vec![account("a"), account("b"), account("c")])
