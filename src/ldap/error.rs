@@ -223,6 +223,19 @@ pub enum LdapError {
         /// Every problem found, in change order.
         problems: Vec<Problem>,
     },
+    /// A move plan with conflicts was given to [`Plan::from_move`](super::Plan::from_move);
+    /// nothing was sent to the server.
+    #[error("the move plan of {domain} has {} conflict(s), nothing applied:\n{}", conflicts.len(), conflicts.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
+    MoveConflicts {
+        /// The domain the plan moves.
+        domain: String,
+        /// Every conflict of the plan.
+        conflicts: Vec<crate::dit::Conflict>,
+    },
+    /// The entries read from the server do not make a directory (two entries with the same
+    /// DN, a DN the reader refuses).
+    #[error("reading the directory: {0}")]
+    Directory(#[source] crate::dit::DitError),
     /// The consumer of exported entries failed (for example, writing the LDIF file).
     #[error("entry consumer failed: {0}")]
     Consumer(#[source] Box<dyn std::error::Error + Send + Sync>),

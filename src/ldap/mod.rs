@@ -10,21 +10,67 @@
 //!   as [`ldif::Entry`](crate::ldif::Entry) values in the server's attribute and value order,
 //!   with a progress callback; [`Export::Tree`] or [`Export::Domain`] (the domain's subtree
 //!   plus the COS and server entries it uses). [`LdapSource::entries`] turns that into an
-//!   iterator.
+//!   iterator; [`LdapSource::read_directory`] types it into a
+//!   [`Directory`](crate::model::Directory).
 //! - [`Plan`] / [`validate`]: a change set checked before anything is sent (record sanity,
-//!   attribute descriptions, duplicate values, Zimbra catalog value checks, order within the set).
+//!   attribute descriptions, duplicate values, Zimbra catalog value checks, order within the set);
+//!   [`Plan::from_move`] builds one from a `dit` move plan, refusing one with conflicts.
 //! - [`LdapSink`]: [`LdapSink::dry_run`] lists the operations and predicts refusals with
 //!   read-only searches; [`LdapSink::apply`] sends them in order, stops at the first refusal
 //!   and returns an [`ApplyReport`] (applied prefix, the failed operation with the server's
 //!   code, message and DN, and the operations never sent).
 //!
+//! # How live reads, `dit`, move plans and the sink fit together
+//!
+//! The offline route of a domain move is `slapcat` → [`dit::plan_move_ldif`] → `slapadd`
+//! of [`MovePlan::write_ldif`] (+ `ldapmodify` of [`MovePlan::write_changes`]) on a stopped
+//! target. This module puts live servers at either end without changing anything in between:
+//!
+//! | step | offline | live |
+//! |------|---------|------|
+//! | read a directory | [`dit::read_directory`] of a `slapcat` file | [`LdapSource::read_directory`] ([`Export::Tree`] or [`Export::Domain`]) |
+//! | stream entries to a planner | [`dit::EntryReader`] | [`LdapSource::entries`] mapped with [`to_raw_entry`], via [`read_entries`] |
+//! | plan the move | [`dit::plan_move`] / [`dit::plan_move_dirs`] / [`dit::plan_move_ldif`] | the same functions |
+//! | refuse conflicts | [`MovePlan::write_ldif`] errs | [`Plan::from_move`] errs with [`LdapError::MoveConflicts`] |
+//! | write | `slapadd` the entries, then `ldapmodify` the changes | [`LdapSink::apply`] of [`Plan::from_move`]: adds in the plan's (parent-first) order, then the changes |
+//!
+//! Both routes end in the same entries (the live tests compare `slapcat` of both, value by
+//! value, apart from the operational attributes each server generates), and the live route
+//! says exactly how far it got ([`ApplyReport`]).
+//!
+//! ```no_run
+//! use zimbra_prov::{dit, ldap::{ConnectOptions, Export, LdapSink, LdapSource, Plan, SourceOptions}};
+//! let src = ConnectOptions::new("ldap://old-zimbra:389")
+//!     .bind("uid=zimbra,cn=admins,cn=zimbra", "old-secret");
+//! let dst = ConnectOptions::new("ldap://new-zimbra:389")
+//!     .bind("uid=zimbra,cn=admins,cn=zimbra", "new-secret");
+//! // The moved domain (with its COS and servers) from the source, the whole target.
+//! let (source, _) = LdapSource::connect(&src, SourceOptions::default())?
+//!     .read_directory(&Export::Domain("company.com".into()), |_| {})?;
+//! let (target, _) = LdapSource::connect(&dst, SourceOptions::default())?
+//!     .read_directory(&Export::Tree, |p| eprintln!("target: {} entries", p.entries))?;
+//! let opts = dit::MoveOptions {
+//!     rename: Some("migrate.company.com".into()),
+//!     map_hosts: vec![("mbx1.old.net".into(), "mbx9.new.net".into())],
+//!     ..Default::default()
+//! };
+//! let moved = dit::plan_move_dirs(&source, &target, "company.com", &opts)?;
+//! print!("{moved}"); // conflicts, counts, follow-ups
+//! let plan = Plan::from_move(&moved)?; // refuses conflicts and invalid values, sends nothing
+//! let mut sink = LdapSink::connect(&dst)?;
+//! print!("{}", sink.dry_run(&plan)?);
+//! let report = sink.apply(plan, |op| eprintln!("{op}"));
+//! print!("{report}"); // applied prefix, the failed operation, the rest
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Wiring entries into a reader
 //!
 //! [`read_entries`] is the conversion point from a live server to code that consumes an
-//! iterator of entries (for example a `dit::read_directory`-style reader building a
-//! `model::Directory`): it hands the reader a plain `Iterator<Item = Entry>` that ends at
-//! the first LDAP error, and returns that error in preference to whatever the reader made of
-//! the truncated stream.
+//! iterator of entries (such as [`dit::plan_move`], or [`dit::directory_from_entries`],
+//! which [`LdapSource::read_directory`] uses): it hands the reader a plain
+//! `Iterator<Item = Entry>` that ends at the first LDAP error, and returns that error in
+//! preference to whatever the reader made of the truncated stream.
 //!
 //! ```no_run
 //! use zimbra_prov::ldap::{read_entries, ConnectOptions, Export, LdapSource, SourceOptions};
@@ -44,6 +90,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! [`dit::read_directory`]: crate::dit::read_directory
+//! [`dit::EntryReader`]: crate::dit::EntryReader
+//! [`dit::plan_move`]: crate::dit::plan_move
+//! [`dit::plan_move_dirs`]: crate::dit::plan_move_dirs
+//! [`dit::plan_move_ldif`]: crate::dit::plan_move_ldif
+//! [`dit::directory_from_entries`]: crate::dit::directory_from_entries
+//! [`MovePlan::write_ldif`]: crate::dit::MovePlan::write_ldif
+//! [`MovePlan::write_changes`]: crate::dit::MovePlan::write_changes
+//!
 //! Value order inside one attribute of an add or modify is not preserved on the wire (the
 //! client library takes values as sets; LDAP attribute values are unordered); attribute order
 //! is.
@@ -62,6 +117,32 @@ pub use source::{
 };
 
 use crate::ldif::Entry;
+use crate::model::{AttrBag, RawEntry};
+
+/// Converts an entry as read from the server into the [`RawEntry`] the
+/// [`dit`](crate::dit) readers and planners take: the DN text, attribute order, value order
+/// and bytes are kept as they are.
+///
+/// ```
+/// use zimbra_prov::{dn::Dn, ldif::Entry, ldap::to_raw_entry};
+/// let mut e = Entry::new(Dn::parse("uid=a,ou=people,dc=example,dc=com").unwrap());
+/// e.push("objectClass", "zimbraAccount");
+/// e.push("jpegPhoto", vec![0xff, 0x00]);
+/// let raw = to_raw_entry(e);
+/// assert_eq!(raw.dn, "uid=a,ou=people,dc=example,dc=com");
+/// assert_eq!(raw.attrs.first("objectClass"), Some("zimbraAccount"));
+/// assert_eq!(raw.attrs.values("jpegPhoto")[0].as_bytes(), &[0xff, 0x00]);
+/// ```
+pub fn to_raw_entry(entry: Entry) -> RawEntry {
+    let mut attrs = AttrBag::new();
+    for a in entry.attrs {
+        attrs.add(&a.description, a.value);
+    }
+    RawEntry {
+        dn: entry.dn.to_string(),
+        attrs,
+    }
+}
 
 /// Why [`read_entries`] failed: reading from the server, or the reader itself.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,10 @@ use ldap3::{LdapConn, LdapResult, Mod, Scope};
 use super::conn::ConnectOptions;
 use super::error::{LdapError, Problem, ServerError};
 use crate::attrs;
+use crate::dit::MovePlan;
 use crate::dn::{AttrValue, Dn};
 use crate::ldif::{same_description, valid_description, Attr, Change, ChangeOp, ModOp};
+use crate::model::AttrBag;
 
 /// One change of a [`Plan`], with its position in the change set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +125,83 @@ impl Plan {
         })
     }
 
+    /// Turns a [`dit::MovePlan`](crate::dit::MovePlan) into the operations that carry it out
+    /// on a live target, the online equivalent of `slapadd` of [`MovePlan::write_ldif`]
+    /// followed by `ldapmodify` of [`MovePlan::write_changes`]:
+    ///
+    /// 1. one add per [`MovePlan::entries`] entry, in the plan's order (parents before
+    ///    children), attribute and value order kept;
+    /// 2. then the plan's [`MovePlan::changes`] (modifications of entries the target already
+    ///    has), as they are.
+    ///
+    /// Refused before anything is sent: a plan with conflicts ([`LdapError::MoveConflicts`],
+    /// every [`Conflict`](crate::dit::Conflict) in the error), and anything [`Plan::new`]
+    /// refuses ([`LdapError::Validation`]: DN syntax, record sanity, catalog value checks;
+    /// change numbers count the adds first, then the changes).
+    ///
+    /// The operational attributes a server keeps for itself and refuses from a client
+    /// (`entryUUID`, `entryCSN`, `createTimestamp`, `creatorsName`, `modifyTimestamp`,
+    /// `modifiersName`, `structuralObjectClass`, `contextCSN` and the computed
+    /// `entryDN`, `hasSubordinates`, `subschemaSubentry`, `numSubordinates`) are left out of
+    /// the adds: a plan built from `slapcat` dumps carries the source's values, which
+    /// `slapadd` keeps but an LDAP add cannot set; the target server generates its own.
+    ///
+    /// ```
+    /// use zimbra_prov::{dit, ldap::{LdapError, Plan}, model::Directory, zmprov};
+    /// let mut src = Directory::new();
+    /// zmprov::run(&mut src, "cs mbx1.old.net\ncd company.com\nca bob@company.com pw")?;
+    /// let mut dst = Directory::new();
+    /// dst.ids = zimbra_prov::model::IdGenerator::new(2);
+    /// zmprov::run(&mut dst, "cs mbx9.new.net\ncd other.org")?;
+    /// let opts = dit::MoveOptions {
+    ///     map_hosts: vec![("mbx1.old.net".into(), "mbx9.new.net".into())],
+    ///     ..Default::default()
+    /// };
+    /// let moved = dit::plan_move_dirs(&src, &dst, "company.com", &opts)?;
+    /// let plan = Plan::from_move(&moved)?;
+    /// assert_eq!(plan.len(), moved.entries.len() + moved.changes.len());
+    /// assert!(plan.operations().iter().any(|op| op.to_string()
+    ///     .starts_with(&format!("#{} add uid=bob,ou=people,dc=company,dc=com", op.index + 1))));
+    ///
+    /// // Without the host map the target has no server for mbx1.old.net: refused, nothing sent.
+    /// let conflicting = dit::plan_move_dirs(&src, &dst, "company.com", &Default::default())?;
+    /// let err = Plan::from_move(&conflicting).unwrap_err();
+    /// assert!(matches!(&err, LdapError::MoveConflicts { conflicts, .. } if !conflicts.is_empty()));
+    /// assert!(err.to_string().contains("mbx1.old.net"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`MovePlan::write_ldif`]: crate::dit::MovePlan::write_ldif
+    /// [`MovePlan::write_changes`]: crate::dit::MovePlan::write_changes
+    /// [`MovePlan::entries`]: crate::dit::MovePlan::entries
+    /// [`MovePlan::changes`]: crate::dit::MovePlan::changes
+    pub fn from_move(plan: &MovePlan) -> Result<Plan, LdapError> {
+        if !plan.conflicts.is_empty() {
+            return Err(LdapError::MoveConflicts {
+                domain: plan.domain.clone(),
+                conflicts: plan.conflicts.clone(),
+            });
+        }
+        let mut problems = Vec::new();
+        let mut changes = Vec::with_capacity(plan.entries.len() + plan.changes.len());
+        for (index, e) in plan.entries.iter().enumerate() {
+            match Dn::parse(&e.dn) {
+                Ok(dn) => changes.push(Change::new(dn, ChangeOp::Add(add_attrs(&e.attrs)))),
+                Err(err) => problems.push(Problem {
+                    index,
+                    line: 0,
+                    dn: e.dn.clone(),
+                    message: format!("invalid DN: {err}"),
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(LdapError::Validation { problems });
+        }
+        changes.extend(plan.changes.iter().cloned());
+        Plan::new(changes)
+    }
+
     /// The operations, in the order they will be sent.
     pub fn operations(&self) -> &[Operation] {
         &self.ops
@@ -137,6 +216,37 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+}
+
+/// Operational attributes a client cannot set (the server keeps or computes them).
+const SERVER_GENERATED: [&str; 12] = [
+    "structuralObjectClass",
+    "entryUUID",
+    "entryCSN",
+    "createTimestamp",
+    "creatorsName",
+    "modifyTimestamp",
+    "modifiersName",
+    "contextCSN",
+    "entryDN",
+    "hasSubordinates",
+    "subschemaSubentry",
+    "numSubordinates",
+];
+
+/// The attribute lines of an add for a planned entry, without [`SERVER_GENERATED`] ones.
+fn add_attrs(attrs: &AttrBag) -> Vec<Attr> {
+    let mut out = Vec::new();
+    for a in attrs.iter() {
+        let ty = a.name.split(';').next().unwrap_or_default();
+        if SERVER_GENERATED.iter().any(|g| g.eq_ignore_ascii_case(ty)) {
+            continue;
+        }
+        for v in &a.values {
+            out.push(Attr::new(a.name.to_string(), v.as_bytes()));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -880,6 +990,105 @@ mod tests {
             vec![1, 3, 5],
             "{got:?}"
         );
+    }
+
+    fn planned(dn: &str, attrs: &[(&str, &str)]) -> crate::dit::PlannedEntry {
+        let mut bag = AttrBag::new();
+        for (n, v) in attrs {
+            bag.add(n, *v);
+        }
+        crate::dit::PlannedEntry {
+            kind: crate::dit::EntryKind::Container,
+            dn: dn.to_string(),
+            source_dn: None,
+            attrs: bag,
+        }
+    }
+
+    fn move_plan(entries: Vec<crate::dit::PlannedEntry>, changes: Vec<Change>) -> MovePlan {
+        MovePlan {
+            domain: "example.com".into(),
+            new_domain: "example.com".into(),
+            alias_domains: Vec::new(),
+            conflicts: Vec::new(),
+            entries,
+            changes,
+            follow_ups: Vec::new(),
+            id_map: Default::default(),
+        }
+    }
+
+    #[test]
+    fn move_plans_become_adds_then_changes_without_server_attributes() {
+        let people = planned(
+            "ou=people,dc=example,dc=com",
+            &[
+                ("objectClass", "organizationalRole"),
+                ("ou", "people"),
+                ("cn", "people"),
+                ("entryUUID", "0b7f6a62-1b1c-4a3e-9d3a-2f7c0e6f4a11"),
+                ("createTimestamp", "20240101000000Z"),
+                ("creatorsName", "cn=admin"),
+                ("structuralObjectClass", "organizationalRole"),
+            ],
+        );
+        let change = modify(
+            "dc=example,dc=com",
+            ModOp::Replace,
+            "zimbraMailStatus",
+            &["enabled"],
+        );
+        let plan = Plan::from_move(&move_plan(vec![people], vec![change.clone()]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ops = plan.operations();
+        assert_eq!(ops.len(), 2);
+        let ChangeOp::Add(attrs) = &ops[0].change.op else {
+            panic!("first operation is not an add: {}", ops[0]);
+        };
+        let names: Vec<&str> = attrs.iter().map(|a| a.description.as_str()).collect();
+        assert_eq!(names, ["objectClass", "ou", "cn"]);
+        assert_eq!(ops[1].change, change);
+        assert_eq!(ops[1].index, 1);
+    }
+
+    #[test]
+    fn move_plans_with_conflicts_or_bad_entries_are_refused() {
+        let mut conflicting = move_plan(Vec::new(), Vec::new());
+        conflicting.conflicts.push(crate::dit::Conflict::DnExists {
+            dn: "dc=example,dc=com".into(),
+        });
+        let err = Plan::from_move(&conflicting).unwrap_err();
+        assert!(
+            matches!(&err, LdapError::MoveConflicts { domain, conflicts } if domain == "example.com" && conflicts.len() == 1),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("entry dc=example,dc=com already exists"),
+            "{err}"
+        );
+
+        let bad_dn = planned(
+            "ou=people,,dc=example",
+            &[("objectClass", "organizationalRole")],
+        );
+        let no_rdn = planned(
+            "ou=people,dc=example,dc=com",
+            &[("objectClass", "organizationalRole"), ("cn", "people")],
+        );
+        match Plan::from_move(&move_plan(vec![bad_dn], Vec::new())) {
+            Err(LdapError::Validation { problems }) => {
+                assert_eq!(problems.len(), 1);
+                assert!(problems[0].message.contains("invalid DN"), "{problems:?}");
+            }
+            other => panic!("expected a DN problem, got {other:?}"),
+        }
+        match Plan::from_move(&move_plan(vec![no_rdn], Vec::new())) {
+            Err(LdapError::Validation { problems }) => {
+                assert!(problems[0].message.contains("RDN"), "{problems:?}");
+            }
+            other => panic!("expected an RDN problem, got {other:?}"),
+        }
     }
 
     #[test]

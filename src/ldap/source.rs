@@ -9,8 +9,11 @@ use ldap3::{LdapConn, Scope};
 
 use super::conn::ConnectOptions;
 use super::error::{LdapError, ServerError};
+use super::{read_entries, to_raw_entry, ReadError};
+use crate::dit::directory_from_entries;
 use crate::dn::Dn;
 use crate::ldif::Entry;
+use crate::model::Directory;
 
 /// OID of the simple paged results control (RFC 2696).
 pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
@@ -225,29 +228,96 @@ impl LdapSource {
     /// about two pages. `progress` is called on the iterating thread. After the last
     /// entry, [`Entries::summary`] holds the [`ExportSummary`].
     pub fn entries(self, what: Export, progress: impl FnMut(&Progress) + 'static) -> Entries {
-        let cap = usize::try_from(self.opts.page_size.max(16)).unwrap_or(16);
-        let (tx, rx) = mpsc::sync_channel::<Msg>(cap);
+        let (tx, rx) = mpsc::sync_channel::<Msg>(self.channel_capacity());
         let mut source = self;
-        std::thread::spawn(move || {
-            let tx2 = tx.clone();
-            let res = source.export(
-                &what,
-                |e| {
-                    tx.send(Msg::Entry(Box::new(e)))
-                        .map_err(|_| LdapError::Consumer("the entry iterator was dropped".into()))
-                },
-                |p| {
-                    let _ = tx2.send(Msg::Progress(*p));
-                },
-            );
-            let _ = tx2.send(Msg::Done(res));
-        });
+        std::thread::spawn(move || source.export_to(&what, &tx));
         Entries {
-            rx,
-            progress: Box::new(progress),
-            summary: None,
-            finished: false,
+            pump: Pump::new(rx, Box::new(progress)),
         }
+    }
+
+    /// Reads the whole tree or one domain (see [`Export`]) into a typed
+    /// [`Directory`](crate::model::Directory), the way [`dit::read_directory`] reads a
+    /// `slapcat` file: entries are converted with [`to_raw_entry`](super::to_raw_entry)
+    /// (DN text, attribute order, value bytes as the server sent them) and typed by
+    /// [`dit::directory_from_entries`] while the search is still running, so no second copy
+    /// of the directory is held. `progress` is called on the calling thread.
+    ///
+    /// Returns the directory and the export's summary (COS and servers a domain uses but the
+    /// server lacks). A server or transport error ends the read with that error, never with
+    /// a directory built from a truncated stream; a directory the reader refuses (two entries
+    /// with the same DN) is [`LdapError::Directory`].
+    ///
+    /// A domain export holds the domain's subtree, its COS and servers, but not the parent
+    /// `dc=` entries above the domain nor the `cn=zimbra` containers:
+    /// [`dit::write_directory`] with [`dit::WriteOptions::slapadd`] and
+    /// [`dit::plan_move_dirs`] complete those.
+    ///
+    /// ```no_run
+    /// use zimbra_prov::ldap::{ConnectOptions, Export, LdapSource, SourceOptions};
+    /// let conn = ConnectOptions::new("ldap://zimbra-ldap:389")
+    ///     .bind("uid=zimbra,cn=admins,cn=zimbra", "secret");
+    /// let mut source = LdapSource::connect(&conn, SourceOptions::default())?;
+    /// let (dir, summary) = source.read_directory(&Export::Domain("example.com".into()), |p| {
+    ///     eprintln!("{}: {} entries", p.phase, p.entries)
+    /// })?;
+    /// println!("{} accounts, missing COS {:?}", dir.account_count(), summary.missing_cos);
+    /// # Ok::<(), zimbra_prov::ldap::LdapError>(())
+    /// ```
+    ///
+    /// [`dit::read_directory`]: crate::dit::read_directory
+    /// [`dit::directory_from_entries`]: crate::dit::directory_from_entries
+    /// [`dit::write_directory`]: crate::dit::write_directory
+    /// [`dit::WriteOptions::slapadd`]: crate::dit::WriteOptions::slapadd
+    /// [`dit::plan_move_dirs`]: crate::dit::plan_move_dirs
+    pub fn read_directory(
+        &mut self,
+        what: &Export,
+        progress: impl FnMut(&Progress),
+    ) -> Result<(Directory, ExportSummary), LdapError> {
+        let (tx, rx) = mpsc::sync_channel::<Msg>(self.channel_capacity());
+        std::thread::scope(|scope| {
+            let this = &mut *self;
+            scope.spawn(move || this.export_to(what, &tx));
+            let mut pump = Pump::new(rx, progress);
+            let res = read_entries(pump.by_ref(), |it| {
+                directory_from_entries(it.map(|e| Ok(to_raw_entry(e))))
+            });
+            // Dropping the receiver ends the export thread (its next send fails) if the
+            // reader stopped early; the scope then joins it.
+            let summary = pump.summary.take();
+            drop(pump);
+            match res {
+                Ok(dir) => summary
+                    .map(|s| (dir, s))
+                    .ok_or_else(|| LdapError::Malformed {
+                        operation: "search",
+                        dn: String::new(),
+                        reason: "the reading thread ended without a result".to_string(),
+                    }),
+                Err(ReadError::Ldap(e)) => Err(e),
+                Err(ReadError::Read(e)) => Err(LdapError::Directory(e)),
+            }
+        })
+    }
+
+    fn channel_capacity(&self) -> usize {
+        usize::try_from(self.opts.page_size.max(16)).unwrap_or(16)
+    }
+
+    /// Runs [`LdapSource::export`], sending entries, progress and the result through `tx`.
+    fn export_to(&mut self, what: &Export, tx: &mpsc::SyncSender<Msg>) {
+        let res = self.export(
+            what,
+            |e| {
+                tx.send(Msg::Entry(Box::new(e)))
+                    .map_err(|_| LdapError::Consumer("the entry iterator was dropped".into()))
+            },
+            |p| {
+                let _ = tx.send(Msg::Progress(*p));
+            },
+        );
+        let _ = tx.send(Msg::Done(res));
     }
 
     fn export_domain(
@@ -535,33 +605,26 @@ enum Msg {
     Done(Result<ExportSummary, LdapError>),
 }
 
-/// Entries of an export, read on a background thread (see [`LdapSource::entries`]).
-///
-/// Yields `Ok(entry)` values and at most one `Err`, after which it ends.
-pub struct Entries {
+/// The receiving end of an export running on another thread.
+struct Pump<P> {
     rx: mpsc::Receiver<Msg>,
-    progress: Box<dyn FnMut(&Progress)>,
+    progress: P,
     summary: Option<ExportSummary>,
     finished: bool,
 }
 
-impl std::fmt::Debug for Entries {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entries")
-            .field("summary", &self.summary)
-            .field("finished", &self.finished)
-            .finish_non_exhaustive()
+impl<P: FnMut(&Progress)> Pump<P> {
+    fn new(rx: mpsc::Receiver<Msg>, progress: P) -> Self {
+        Pump {
+            rx,
+            progress,
+            summary: None,
+            finished: false,
+        }
     }
 }
 
-impl Entries {
-    /// The export's summary, once the iterator has returned `None` after a successful read.
-    pub fn summary(&self) -> Option<&ExportSummary> {
-        self.summary.as_ref()
-    }
-}
-
-impl Iterator for Entries {
+impl<P: FnMut(&Progress)> Iterator for Pump<P> {
     type Item = Result<Entry, LdapError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -588,6 +651,40 @@ impl Iterator for Entries {
             }
         }
         None
+    }
+}
+
+/// Entries of an export, read on a background thread (see [`LdapSource::entries`]).
+///
+/// Yields `Ok(entry)` values and at most one `Err`, after which it ends.
+pub struct Entries {
+    pump: Pump<ProgressFn>,
+}
+
+/// The boxed progress callback of [`Entries`].
+type ProgressFn = Box<dyn FnMut(&Progress)>;
+
+impl std::fmt::Debug for Entries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("summary", &self.pump.summary)
+            .field("finished", &self.pump.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entries {
+    /// The export's summary, once the iterator has returned `None` after a successful read.
+    pub fn summary(&self) -> Option<&ExportSummary> {
+        self.pump.summary.as_ref()
+    }
+}
+
+impl Iterator for Entries {
+    type Item = Result<Entry, LdapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.pump.next()
     }
 }
 
