@@ -901,49 +901,32 @@ impl Cx<'_> {
                 }
             }
         };
-        // RENAME_ENTRIES: accounts, lists, groups of the old domain
-        let accts: Vec<String> = self
-            .dir
-            .accounts()
-            .filter(|a| a.name.domain() == &old)
-            .map(|a| a.name.key())
-            .collect();
-        for k in accts {
-            if let Some(mut a) = self.dir.remove_account(&k) {
-                a.name = a.name.with_domain(&new);
-                a.dn = None;
-                rewrite_bag(&mut a.attrs);
-                let _ = self.dir.insert_account(a);
-            }
+        // RENAME_ENTRIES: accounts, lists, groups of the old domain. The new domain did not
+        // exist, so nothing can already hold their new names.
+        macro_rules! move_entries {
+            ($iter:ident, $remove:ident, $insert:ident) => {{
+                let keys: Vec<String> = self
+                    .dir
+                    .$iter()
+                    .filter(|e| e.name.domain() == &old)
+                    .map(|e| e.name.key())
+                    .collect();
+                for k in keys {
+                    if let Some(mut e) = self.dir.$remove(&k) {
+                        e.name = e.name.with_domain(&new);
+                        e.dn = None;
+                        rewrite_bag(&mut e.attrs);
+                        self.dir
+                            .$insert(e)
+                            .map(drop)
+                            .map_err(|e| model_err(self.line, e))?;
+                    }
+                }
+            }};
         }
-        let lists: Vec<String> = self
-            .dir
-            .lists()
-            .filter(|a| a.name.domain() == &old)
-            .map(|a| a.name.key())
-            .collect();
-        for k in lists {
-            if let Some(mut l) = self.dir.remove_list(&k) {
-                l.name = l.name.with_domain(&new);
-                l.dn = None;
-                rewrite_bag(&mut l.attrs);
-                let _ = self.dir.insert_list(l);
-            }
-        }
-        let groups: Vec<String> = self
-            .dir
-            .groups()
-            .filter(|a| a.name.domain() == &old)
-            .map(|a| a.name.key())
-            .collect();
-        for k in groups {
-            if let Some(mut g) = self.dir.remove_group(&k) {
-                g.name = g.name.with_domain(&new);
-                g.dn = None;
-                rewrite_bag(&mut g.attrs);
-                let _ = self.dir.insert_group(g);
-            }
-        }
+        move_entries!(accounts, remove_account, insert_account);
+        move_entries!(lists, remove_list, insert_list);
+        move_entries!(groups, remove_group, insert_group);
         // aliases in the old domain: those of moved entries move; foreign ones are re-created
         let aliases: Vec<String> = self
             .dir
