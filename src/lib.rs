@@ -21,6 +21,8 @@
 //! | [`dn`] | RFC 4514 distinguished names |
 //! | [`ldif`] | RFC 2849 streaming LDIF reader and writer |
 //! | `ldap` | (feature `ldap`) read a live directory with paged searches; apply change sets with an exact report |
+//! | [`route`] | topology (Zimbra and foreign MTAs, DNS), the Zimbra MTA's per-recipient decision, multi-hop simulation and traces |
+//! | [`scenario`] | TOML scenario files: directories, MTAs, DNS, expectations and migration steps |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -32,6 +34,8 @@ pub mod ldif;
 pub mod model;
 #[cfg(feature = "proptest")]
 pub mod strategy;
+pub mod route;
+pub mod scenario;
 pub mod zmprov;
 
 /// The README's examples, compiled and run as doc tests.

@@ -1,0 +1,469 @@
+//! The per-directory lookup index: one hash map per Zimbra `ldap-*.cf` filter, built once, so
+//! that a routing decision costs a handful of hash lookups instead of LDAP searches.
+//!
+//! Every map mirrors exactly what its filter matches (see `zimbra-facts.md` §1.2):
+//!
+//! | map | filter (all also require `zimbraMailStatus=enabled`) | result |
+//! |---|---|---|
+//! | `vam` | `zimbraMailDeliveryAddress`, `zimbraMailAlias`, `zimbraMailCatchAllAddress` (and `zimbraOldMailAddress` with [`IndexOptions::old_address_filter`]) | delivery, forwarding, pref-forwarding and catch-all-forwarding addresses, plus those of dynamic-group members |
+//! | `canonical` | delivery, alias, catch-all | `zimbraMailCanonicalAddress`, then `zimbraMailCatchAllCanonicalAddress` |
+//! | `transport` | delivery, `zimbraDomainName` | `zimbraMailTransport` |
+//! | `vmm` | delivery | the delivery address |
+//! | `vmd` / `vad` | `zimbraDomainName` with `zimbraDomainType` local / alias | the domain name |
+//! | `split` | delivery, alias, catch-all | `OK` when the entry has a delivery or forwarding address |
+//!
+//! An entry that matches a key but has none of the filter's result attributes is "not found",
+//! as Postfix's LDAP client treats it (postfix-oracle.md §7.3): the key is simply absent here.
+//! Keys are lower-cased (LDAP's case-insensitive equality); values keep their stored case.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::model::{
+    names as n, AccountStatus, AttrBag, Directory, DomainName, MailRecipient, MailStatus,
+};
+
+/// A small, fast, non-cryptographic hasher (the "Fx" multiply-rotate hash) for the index maps.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The attribute through which a lookup key matched an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum MatchAttr {
+    /// `zimbraMailDeliveryAddress`
+    DeliveryAddress,
+    /// `zimbraMailAlias`
+    MailAlias,
+    /// `zimbraOldMailAddress`
+    OldMailAddress,
+    /// `zimbraMailCatchAllAddress`
+    CatchAllAddress,
+    /// `zimbraDomainName`
+    DomainName,
+}
+
+impl MatchAttr {
+    /// The LDAP attribute name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchAttr::DeliveryAddress => n::MAIL_DELIVERY_ADDRESS,
+            MatchAttr::MailAlias => n::MAIL_ALIAS,
+            MatchAttr::OldMailAddress => n::OLD_MAIL_ADDRESS,
+            MatchAttr::CatchAllAddress => n::MAIL_CATCH_ALL_ADDRESS,
+            MatchAttr::DomainName => n::DOMAIN_NAME,
+        }
+    }
+}
+
+/// One match of a lookup key: which entry, through which attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Index of the entry record.
+    pub(crate) rec: u32,
+    /// The attribute that matched.
+    pub attr: MatchAttr,
+}
+
+/// What the index keeps of one LDAP entry the filters can see.
+#[derive(Debug, Clone)]
+pub(crate) struct Rec {
+    /// The entry's DN (as stored, or Zimbra's default DN for the object).
+    pub dn: Box<str>,
+    /// ldap-vam.cf result values (comma-separated values already split), in attribute order.
+    pub vam: Box<[Box<str>]>,
+    /// ldap-canonical.cf result values.
+    pub canonical: Box<[Box<str>]>,
+    /// ldap-transport.cf result values.
+    pub transport: Box<[Box<str>]>,
+}
+
+/// What Zimbra's LMTP server knows of an account (it reads the directory itself, not Postfix's
+/// maps, so disabled accounts are included).
+#[derive(Debug, Clone)]
+pub(crate) struct LmtpRec {
+    /// The account's name.
+    pub name: Box<str>,
+    /// Effective status (`None`: missing or unknown).
+    pub status: Option<AccountStatus>,
+    /// `zimbraMailHost`.
+    pub mail_host: Option<Box<str>>,
+}
+
+/// Options that change what the filters match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexOptions {
+    /// Use the ZCS ≥ 8.8.10 / Carbonio ldap-vam.cf filter that also matches
+    /// `zimbraOldMailAddress`. Off by default, like the oracle's zmmtainit-era filter.
+    pub old_address_filter: bool,
+}
+
+/// The lookup index of one directory, as one Zimbra MTA's Postfix sees it through its maps.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// use zimbra_prov::route::{IndexOptions, MtaIndex};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca a@example.org pw").unwrap();
+/// let idx = MtaIndex::build(&dir, IndexOptions::default());
+/// assert!(idx.is_virtual_mailbox_domain("EXAMPLE.org"));
+/// assert_eq!(idx.entry_count(), 2); // the domain and the account
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MtaIndex {
+    pub(crate) recs: Vec<Rec>,
+    pub(crate) vam: FxMap<Box<str>, Box<[Hit]>>,
+    pub(crate) canonical: FxMap<Box<str>, Box<[Hit]>>,
+    pub(crate) transport: FxMap<Box<str>, Box<[Hit]>>,
+    pub(crate) vmm: FxMap<Box<str>, Box<[Hit]>>,
+    pub(crate) split: FxMap<Box<str>, Box<[Hit]>>,
+    pub(crate) vmd: FxMap<Box<str>, u32>,
+    pub(crate) vad: FxMap<Box<str>, u32>,
+    pub(crate) lmtp: FxMap<Box<str>, LmtpRec>,
+    pub(crate) alias_domains: FxMap<Box<str>, Box<str>>,
+    pub(crate) servers: FxMap<Box<str>, ()>,
+    pub(crate) transport_has_dot_keys: bool,
+    pub(crate) transport_has_star_key: bool,
+    options: IndexOptions,
+}
+
+fn domain_dn(d: &DomainName) -> String {
+    d.labels()
+        .map(|l| format!("dc={l}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Zimbra's default DN of an entry named `local@domain` under `ou=people` (accounts, lists,
+/// aliases) or `cn=groups` (dynamic groups).
+fn person_dn(rdn: &str, local: &str, container: &str, d: &DomainName) -> String {
+    format!("{rdn}={local},{container},{}", domain_dn(d))
+}
+
+fn split_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
+    for v in bag.strs(attr) {
+        for part in v.split(',') {
+            let p = part.trim();
+            if !p.is_empty() {
+                out.push(p.into());
+            }
+        }
+    }
+}
+
+struct Builder {
+    idx: MtaIndex,
+    vam: FxMap<Box<str>, Vec<Hit>>,
+    canonical: FxMap<Box<str>, Vec<Hit>>,
+    transport: FxMap<Box<str>, Vec<Hit>>,
+    vmm: FxMap<Box<str>, Vec<Hit>>,
+    split: FxMap<Box<str>, Vec<Hit>>,
+}
+
+fn push(map: &mut FxMap<Box<str>, Vec<Hit>>, key: &str, hit: Hit) {
+    let v = map.entry(key.to_ascii_lowercase().into()).or_default();
+    if !v.iter().any(|h| h.rec == hit.rec) {
+        v.push(hit);
+    }
+}
+
+fn freeze(m: FxMap<Box<str>, Vec<Hit>>) -> FxMap<Box<str>, Box<[Hit]>> {
+    m.into_iter()
+        .map(|(k, v)| (k, v.into_boxed_slice()))
+        .collect()
+}
+
+impl Builder {
+    fn entry(&mut self, dn: String, bag: &AttrBag, extra_vam: &[Box<str>]) {
+        if !bag.has_value_ci(n::MAIL_STATUS, MailStatus::Enabled.as_ref()) {
+            return;
+        }
+        let mut vam = Vec::new();
+        split_values(bag, n::MAIL_DELIVERY_ADDRESS, &mut vam);
+        split_values(bag, n::MAIL_FORWARDING_ADDRESS, &mut vam);
+        split_values(bag, n::PREF_MAIL_FORWARDING_ADDRESS, &mut vam);
+        split_values(bag, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, &mut vam);
+        vam.extend(extra_vam.iter().cloned());
+        let mut canonical = Vec::new();
+        split_values(bag, n::MAIL_CANONICAL_ADDRESS, &mut canonical);
+        split_values(bag, n::MAIL_CATCH_ALL_CANONICAL_ADDRESS, &mut canonical);
+        let transport: Vec<Box<str>> = bag
+            .strs(n::MAIL_TRANSPORT)
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let split_ok = bag.contains(n::MAIL_DELIVERY_ADDRESS)
+            || bag.contains(n::MAIL_FORWARDING_ADDRESS)
+            || bag.contains(n::PREF_MAIL_FORWARDING_ADDRESS);
+        let rec = self.idx.recs.len() as u32;
+        let has_vam = !vam.is_empty();
+        let has_canon = !canonical.is_empty();
+        let has_transport = !transport.is_empty();
+        self.idx.recs.push(Rec {
+            dn: dn.into(),
+            vam: vam.into_boxed_slice(),
+            canonical: canonical.into_boxed_slice(),
+            transport: transport.into_boxed_slice(),
+        });
+        let old = self.idx.options.old_address_filter;
+        let keyed: [(&str, MatchAttr, bool); 4] = [
+            (n::MAIL_DELIVERY_ADDRESS, MatchAttr::DeliveryAddress, true),
+            (n::MAIL_ALIAS, MatchAttr::MailAlias, true),
+            (n::OLD_MAIL_ADDRESS, MatchAttr::OldMailAddress, old),
+            (n::MAIL_CATCH_ALL_ADDRESS, MatchAttr::CatchAllAddress, true),
+        ];
+        for (attr, m, in_vam) in keyed {
+            for v in bag.strs(attr) {
+                let hit = Hit { rec, attr: m };
+                if in_vam && has_vam {
+                    push(&mut self.vam, v, hit);
+                }
+                if m == MatchAttr::OldMailAddress {
+                    continue;
+                }
+                if has_canon {
+                    push(&mut self.canonical, v, hit);
+                }
+                if split_ok {
+                    push(&mut self.split, v, hit);
+                }
+                if m == MatchAttr::DeliveryAddress {
+                    push(&mut self.vmm, v, hit);
+                    if has_transport {
+                        push(&mut self.transport, v, hit);
+                    }
+                }
+            }
+        }
+        for v in bag.strs(n::DOMAIN_NAME) {
+            let key: Box<str> = v.to_ascii_lowercase().into();
+            if has_transport {
+                push(
+                    &mut self.transport,
+                    v,
+                    Hit {
+                        rec,
+                        attr: MatchAttr::DomainName,
+                    },
+                );
+            }
+            if bag.has_value_ci(n::DOMAIN_TYPE, "local") {
+                self.idx.vmd.entry(key.clone()).or_insert(rec);
+            }
+            if bag.has_value_ci(n::DOMAIN_TYPE, "alias") {
+                self.idx.vad.entry(key).or_insert(rec);
+            }
+        }
+    }
+}
+
+impl MtaIndex {
+    /// Build the index of `dir` (every entry of the directory is considered, whatever its object
+    /// class, as Zimbra's filters do not restrict object classes).
+    pub fn build(dir: &Directory, options: IndexOptions) -> MtaIndex {
+        let mut b = Builder {
+            idx: MtaIndex {
+                options,
+                ..MtaIndex::default()
+            },
+            vam: FxMap::default(),
+            canonical: FxMap::default(),
+            transport: FxMap::default(),
+            vmm: FxMap::default(),
+            split: FxMap::default(),
+        };
+        // dynamic groups: dynlist computes `member` from memberURL; Zimbra's default memberURL
+        // selects the entries whose zimbraMemberOf holds the group's id. DN recursion returns the
+        // members' result attributes whatever their mail status.
+        let mut group_members: FxMap<String, Vec<Box<str>>> = FxMap::default();
+        for g in dir.groups() {
+            if let Some(id) = g.attrs.first(n::ZIMBRA_ID) {
+                group_members.insert(id.to_ascii_lowercase(), Vec::new());
+            }
+        }
+        if !group_members.is_empty() {
+            for a in dir.accounts() {
+                for gid in a.attrs.strs("zimbraMemberOf") {
+                    if let Some(v) = group_members.get_mut(&gid.to_ascii_lowercase()) {
+                        split_values(&a.attrs, n::MAIL_DELIVERY_ADDRESS, v);
+                        split_values(&a.attrs, n::MAIL_FORWARDING_ADDRESS, v);
+                        split_values(&a.attrs, n::PREF_MAIL_FORWARDING_ADDRESS, v);
+                        split_values(&a.attrs, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, v);
+                    }
+                }
+            }
+        }
+        for d in dir.domains() {
+            let dn = d.dn.clone().unwrap_or_else(|| domain_dn(&d.name));
+            b.entry(dn, &d.attrs, &[]);
+            if d.is_alias() {
+                if let Some(t) = d
+                    .attrs
+                    .first(n::DOMAIN_ALIAS_TARGET_ID)
+                    .and_then(|id| dir.domain_by_id(id))
+                {
+                    b.idx
+                        .alias_domains
+                        .insert(d.name.as_str().into(), t.name.as_str().into());
+                }
+            }
+        }
+        for a in dir.accounts() {
+            let dn = a
+                .dn
+                .clone()
+                .unwrap_or_else(|| person_dn("uid", a.name.local(), "ou=people", a.name.domain()));
+            b.entry(dn, &a.attrs, &[]);
+            let rec = LmtpRec {
+                name: a.name.to_string().into(),
+                status: dir.effective_account_status(a),
+                mail_host: a.mail_host().map(Into::into),
+            };
+            for addr in a.attrs.strs(n::MAIL_ALIAS) {
+                b.idx
+                    .lmtp
+                    .entry(addr.to_ascii_lowercase().into())
+                    .or_insert_with(|| rec.clone());
+            }
+            b.idx.lmtp.insert(a.name.key().into(), rec);
+        }
+        for l in dir.lists() {
+            let dn = l
+                .dn
+                .clone()
+                .unwrap_or_else(|| person_dn("uid", l.name.local(), "ou=people", l.name.domain()));
+            b.entry(dn, &l.attrs, &[]);
+        }
+        for g in dir.groups() {
+            let dn = g
+                .dn
+                .clone()
+                .unwrap_or_else(|| person_dn("cn", g.name.local(), "cn=groups", g.name.domain()));
+            let members = g
+                .attrs
+                .first(n::ZIMBRA_ID)
+                .and_then(|id| group_members.get(&id.to_ascii_lowercase()))
+                .cloned()
+                .unwrap_or_default();
+            b.entry(dn, &g.attrs, &members);
+        }
+        for al in dir.aliases() {
+            let dn = al.dn.clone().unwrap_or_else(|| {
+                person_dn("uid", al.name.local(), "ou=people", al.name.domain())
+            });
+            b.entry(dn, &al.attrs, &[]);
+        }
+        for s in dir.servers() {
+            let dn =
+                s.dn.clone()
+                    .unwrap_or_else(|| format!("cn={},cn=servers,cn=zimbra", s.name));
+            b.entry(dn, &s.attrs, &[]);
+            b.idx
+                .servers
+                .insert(s.service_hostname().to_ascii_lowercase().into(), ());
+            b.idx.servers.insert(s.name.to_ascii_lowercase().into(), ());
+        }
+        for c in dir.coses() {
+            let dn =
+                c.dn.clone()
+                    .unwrap_or_else(|| format!("cn={},cn=cos,cn=zimbra", c.name));
+            b.entry(dn, &c.attrs, &[]);
+        }
+        let cdn = dir
+            .config
+            .dn
+            .clone()
+            .unwrap_or_else(|| "cn=config,cn=zimbra".to_string());
+        b.entry(cdn, &dir.config.attrs, &[]);
+        for e in &dir.other_entries {
+            b.entry(e.dn.clone(), &e.attrs, &[]);
+        }
+        let Builder {
+            mut idx,
+            vam,
+            canonical,
+            transport,
+            vmm,
+            split,
+        } = b;
+        idx.transport_has_dot_keys = transport.keys().any(|k| k.starts_with('.'));
+        idx.transport_has_star_key = transport.contains_key("*");
+        idx.vam = freeze(vam);
+        idx.canonical = freeze(canonical);
+        idx.transport = freeze(transport);
+        idx.vmm = freeze(vmm);
+        idx.split = freeze(split);
+        idx
+    }
+
+    /// The options the index was built with.
+    pub fn options(&self) -> IndexOptions {
+        self.options
+    }
+
+    /// Number of entries visible to the filters (`zimbraMailStatus=enabled`).
+    pub fn entry_count(&self) -> usize {
+        self.recs.len()
+    }
+
+    /// Whether `domain` is a Postfix virtual mailbox domain (ldap-vmd.cf matches).
+    pub fn is_virtual_mailbox_domain(&self, domain: &str) -> bool {
+        self.vmd.contains_key(domain.to_ascii_lowercase().as_str())
+    }
+
+    /// Whether `domain` is a Postfix virtual alias domain (ldap-vad.cf matches).
+    pub fn is_virtual_alias_domain(&self, domain: &str) -> bool {
+        self.vad.contains_key(domain.to_ascii_lowercase().as_str())
+    }
+
+    /// Whether the directory has a server entry with this name or `zimbraServiceHostname`.
+    pub fn has_server(&self, host: &str) -> bool {
+        self.servers
+            .contains_key(host.to_ascii_lowercase().as_str())
+    }
+
+    pub(crate) fn dn(&self, rec: u32) -> &str {
+        self.recs.get(rec as usize).map(|r| &*r.dn).unwrap_or("")
+    }
+
+    pub(crate) fn rec(&self, rec: u32) -> Option<&Rec> {
+        self.recs.get(rec as usize)
+    }
+}

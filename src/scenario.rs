@@ -1,0 +1,833 @@
+//! Scenario files (TOML): directories, MTAs, DNS, expectations and the steps of a staged
+//! migration, checked by `route check`.
+//!
+//! ```toml
+//! name = "Split domain: Zimbra primary, Exchange secondary"
+//! [[directory]]
+//! name = "zcs"
+//! zmprov = """
+//! cs primary.example.org
+//! cd example.org
+//! ca bob@example.org secret zimbraMailTransport smtp:exchange.example.org:25
+//! """
+//! # ldif = "zcs.ldif"          # a slapcat file relative to this file (needs an LDIF loader)
+//! [[mta]]
+//! name = "primary"
+//! kind = "zimbra"              # zimbra | foreign
+//! hostname = "primary.example.org"
+//! directory = "zcs"
+//! # zimbra overrides: relayhost, dns_lookups, mynetworks, hopcount_limit, mydestination,
+//! #                   recipient_delimiter, old_address_filter
+//! [[mta]]
+//! name = "exchange"
+//! kind = "foreign"
+//! hostname = "exchange.example.org"
+//! domains = ["example.org"]
+//! mailboxes = ["bob@example.org"]
+//! unknown = "relay"            # reject | relay | bounce
+//! relayhost = "primary.example.org"
+//! # unknown_relay = "...", routes = { "carol@example.org" = "smtp:primary.example.org" },
+//! # aliases = { "a@example.org" = "a@hosting.example.org" },   # rewrites first (an MTA head)
+//! # dns_lookups = true, hopcount_limit = 50
+//! [dns]
+//! mx = { "example.org" = ["10 primary.example.org"] }
+//! a = { "primary.example.org" = "10.0.0.1", "exchange.example.org" = "10.0.0.2" }
+//! [[expect]]
+//! rcpt = "bob@example.org"
+//! from = "internet"            # or an MTA name
+//! outcome = "delivered"        # delivered | bounced | rejected | deferred | looped | left (or a list, one per leaf)
+//! at = "exchange.example.org"  # delivered: mailbox host; otherwise the MTA that decided (or a list)
+//! # dsn = "5.1.1", mailbox = "bob@example.org", via = ["primary", "exchange"]
+//! [[step]]
+//! name = "move bob to Zimbra"
+//! zmprov = { zcs = "ma bob@example.org zimbraMailTransport lmtp:primary.example.org:7025" }
+//! mta = [{ name = "exchange", mailboxes = [] }]   # replaces the listed fields of that MTA
+//! # dns = { mx = { ... }, a = { ... } }           # replaces the listed names' records
+//! [[step.expect]]
+//! rcpt = "bob@example.org"
+//! outcome = "delivered"
+//! at = "primary.example.org"
+//! ```
+//!
+//! Expectation semantics, per leaf of the trace: a single `outcome` must hold for every leaf, a
+//! list must equal the leaves' outcomes as a multiset; `at` and `mailbox` compare as sets; `dsn`
+//! must be the status of every leaf that has one; `via` must equal every leaf's MTA path.
+//!
+//! Errors name the file, the line and the key. LDIF directories need a loader
+//! ([`LoadOptions::ldif_loader`]) — the extension point for the `dit` module.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::Directory;
+use crate::route::{simulate, Dns, Entry, ForeignMta, Mta, Topology, Trace, UnknownPolicy};
+use crate::zmprov;
+
+/// Errors loading a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file cannot be read.
+    #[error("{file}: {message}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// TOML syntax or schema error.
+    #[error("{file}:{line}: {message}")]
+    Toml {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value that parses but does not make sense.
+    #[error("{file}:{line}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Reads an LDIF file (slapcat output) into a [`Directory`].
+pub type LdifLoader = dyn Fn(&Path) -> Result<Directory, String>;
+
+/// Options for loading scenarios.
+#[derive(Default)]
+pub struct LoadOptions<'a> {
+    /// How `ldif = "file"` directories are read (the `dit` module provides one). Without a
+    /// loader such a directory is an error.
+    pub ldif_loader: Option<&'a LdifLoader>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn list(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    directory: Vec<RawDirectory>,
+    #[serde(default)]
+    mta: Vec<RawMta>,
+    #[serde(default)]
+    dns: Option<RawDns>,
+    #[serde(default)]
+    expect: Vec<RawExpect>,
+    #[serde(default)]
+    step: Vec<RawStep>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    name: Spanned<String>,
+    zmprov: Option<Spanned<String>>,
+    ldif: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMta {
+    name: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    hostname: Option<String>,
+    directory: Option<Spanned<String>>,
+    relayhost: Option<String>,
+    dns_lookups: Option<bool>,
+    mynetworks: Option<Vec<String>>,
+    hopcount_limit: Option<u32>,
+    mydestination: Option<Vec<String>>,
+    recipient_delimiter: Option<String>,
+    old_address_filter: Option<bool>,
+    domains: Option<Vec<String>>,
+    mailboxes: Option<Vec<String>>,
+    unknown: Option<UnknownPolicy>,
+    unknown_relay: Option<String>,
+    routes: Option<BTreeMap<String, String>>,
+    aliases: Option<BTreeMap<String, String>>,
+}
+
+impl RawMta {
+    fn patch(&mut self, p: &RawMta) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if p.$f.is_some() { self.$f = p.$f.clone(); } )* };
+        }
+        take!(
+            kind,
+            hostname,
+            directory,
+            relayhost,
+            dns_lookups,
+            mynetworks,
+            hopcount_limit,
+            mydestination,
+            recipient_delimiter,
+            old_address_filter,
+            domains,
+            mailboxes,
+            unknown,
+            unknown_relay,
+            routes,
+            aliases
+        );
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    #[serde(default)]
+    mx: BTreeMap<String, Vec<Spanned<String>>>,
+    #[serde(default)]
+    a: BTreeMap<String, OneOrMany>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    rcpt: Spanned<String>,
+    from: Option<Spanned<String>>,
+    outcome: Spanned<OneOrMany>,
+    at: Option<OneOrMany>,
+    dsn: Option<String>,
+    mailbox: Option<OneOrMany>,
+    via: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    #[serde(default)]
+    zmprov: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    mta: Vec<RawMta>,
+    dns: Option<RawDns>,
+    #[serde(default)]
+    expect: Vec<RawExpect>,
+}
+
+/// One expectation of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// The recipient.
+    pub rcpt: String,
+    /// Where the message enters.
+    pub from: Entry,
+    /// Expected outcome(s): one for every leaf, or one per leaf.
+    pub outcome: Vec<String>,
+    /// Expected hosts (delivered: mailbox host; otherwise the deciding MTA / next hop).
+    pub at: Option<Vec<String>>,
+    /// Expected enhanced status code.
+    pub dsn: Option<String>,
+    /// Expected final mailboxes.
+    pub mailbox: Option<Vec<String>>,
+    /// Expected MTA path.
+    pub via: Option<Vec<String>>,
+    /// Line in the file.
+    pub line: usize,
+}
+
+const OUTCOMES: &[&str] = &[
+    "delivered",
+    "bounced",
+    "rejected",
+    "deferred",
+    "looped",
+    "left",
+];
+
+fn sorted_lc(v: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = v.into_iter().map(|s| s.to_ascii_lowercase()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn leaf_place(d: &crate::route::Disposition) -> String {
+    use crate::route::Disposition as D;
+    match d {
+        D::Delivered { host, .. } => host.clone(),
+        D::Bounced { by, .. } | D::Rejected { by, .. } | D::Deferred { by, .. } => by.clone(),
+        D::Looped { by, .. } => by.clone(),
+        D::LeftTopology { next_hop } => next_hop.clone(),
+    }
+}
+
+impl Expectation {
+    /// What the expectation asks, in words.
+    pub fn describe(&self) -> String {
+        let mut s = self.outcome.join("+");
+        if let Some(at) = &self.at {
+            s.push_str(&format!(" at {}", at.join(",")));
+        }
+        if let Some(m) = &self.mailbox {
+            s.push_str(&format!(" mailbox {}", m.join(",")));
+        }
+        if let Some(d) = &self.dsn {
+            s.push_str(&format!(" dsn {d}"));
+        }
+        if let Some(v) = &self.via {
+            s.push_str(&format!(" via {}", v.join(" > ")));
+        }
+        s
+    }
+
+    /// Compare with a trace: `Ok(what happened)` or `Err(what happened)`.
+    pub fn evaluate(&self, trace: &Trace) -> Result<String, String> {
+        let leaves = trace.leaves();
+        let got = leaves
+            .iter()
+            .map(|l| {
+                let who = if l.recipient.eq_ignore_ascii_case(&self.rcpt) {
+                    String::new()
+                } else {
+                    format!("<{}> ", l.recipient)
+                };
+                let dsn = match l.disposition {
+                    crate::route::Disposition::Delivered { mailbox, .. } => {
+                        format!(" mailbox {mailbox}")
+                    }
+                    d => d.dsn().map(|x| format!(" dsn {x}")).unwrap_or_default(),
+                };
+                format!(
+                    "{who}{} at {}{dsn} via {}",
+                    l.disposition.outcome(),
+                    leaf_place(l.disposition),
+                    l.via.join(" > ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let got = if got.is_empty() {
+            "no leaf".to_string()
+        } else {
+            got
+        };
+        let outcomes: Vec<&str> = leaves.iter().map(|l| l.disposition.outcome()).collect();
+        let mut ok = !leaves.is_empty();
+        if self.outcome.len() == 1 {
+            ok &= outcomes.iter().all(|o| *o == self.outcome[0]);
+        } else {
+            let mut a: Vec<&str> = self.outcome.iter().map(String::as_str).collect();
+            let mut b = outcomes.clone();
+            a.sort();
+            b.sort();
+            ok &= a == b;
+        }
+        if let Some(at) = &self.at {
+            ok &= sorted_lc(at.clone())
+                == sorted_lc(leaves.iter().map(|l| leaf_place(l.disposition)));
+        }
+        if let Some(m) = &self.mailbox {
+            let got: Vec<String> = leaves
+                .iter()
+                .filter_map(|l| match l.disposition {
+                    crate::route::Disposition::Delivered { mailbox, .. } => Some(mailbox.clone()),
+                    _ => None,
+                })
+                .collect();
+            ok &= sorted_lc(m.clone()) == sorted_lc(got);
+        }
+        if let Some(d) = &self.dsn {
+            let dsns: Vec<&str> = leaves.iter().filter_map(|l| l.disposition.dsn()).collect();
+            ok &= !dsns.is_empty() && dsns.iter().all(|x| x == d);
+        }
+        if let Some(v) = &self.via {
+            ok &= leaves
+                .iter()
+                .all(|l| l.via.len() == v.len() && l.via.iter().zip(v).all(|(a, b)| a == b));
+        }
+        if ok {
+            Ok(got)
+        } else {
+            Err(got)
+        }
+    }
+}
+
+/// The state of a scenario at one point: before any step, or after a step.
+#[derive(Debug, Clone)]
+pub struct ScenarioStage {
+    /// `initial` or the step's name.
+    pub name: String,
+    /// The directories by name.
+    pub directories: BTreeMap<String, Directory>,
+    /// The topology.
+    pub topology: Topology,
+    /// The expectations to check at this point.
+    pub expects: Vec<Expectation>,
+}
+
+/// The result of checking one expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckLine {
+    /// The stage.
+    pub stage: String,
+    /// Whether it holds.
+    pub ok: bool,
+    /// `ok RCPT ...` or `FAIL RCPT: expected ..., got ...`.
+    pub text: String,
+}
+
+/// A loaded scenario: every stage built (directories applied, topologies assembled).
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// The file it came from.
+    pub file: String,
+    /// The initial state, then one per step.
+    pub stages: Vec<ScenarioStage>,
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src.as_bytes()
+        .iter()
+        .take(offset.min(src.len()))
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    src: &'a str,
+    dir: Option<&'a Path>,
+    opts: &'a LoadOptions<'a>,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, offset: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid {
+            file: self.file.to_string(),
+            line: line_of(self.src, offset),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn run_zmprov(
+        &self,
+        dir: &mut Directory,
+        script: &Spanned<String>,
+        key: &str,
+    ) -> Result<(), ScenarioError> {
+        zmprov::run(dir, script.get_ref()).map(drop).map_err(|e| {
+            let start = script.span().start;
+            let first = line_of(self.src, start);
+            // a """ string that starts with a newline begins on the next line
+            let skip = usize::from(
+                self.src
+                    .get(start..)
+                    .is_some_and(|s| s.starts_with("\"\"\"\n") || s.starts_with("'''\n")),
+            );
+            ScenarioError::Invalid {
+                file: self.file.to_string(),
+                line: first + skip + e.line.saturating_sub(1),
+                key: key.to_string(),
+                message: e.zmprov_message(),
+            }
+        })
+    }
+
+    fn dns(&self, dns: &mut Dns, raw: &RawDns) -> Result<(), ScenarioError> {
+        for (name, recs) in &raw.mx {
+            let mut v = Vec::new();
+            for r in recs {
+                v.push(
+                    Dns::parse_mx(r.get_ref())
+                        .map_err(|e| self.invalid(r.span().start, "dns.mx", e.to_string()))?,
+                );
+            }
+            if v.is_empty() {
+                dns.mx.remove(&name.to_ascii_lowercase());
+            } else {
+                dns.mx.insert(name.to_ascii_lowercase(), v);
+            }
+        }
+        for (name, a) in &raw.a {
+            let v = a.list();
+            if v.is_empty() {
+                dns.a.remove(&name.to_ascii_lowercase());
+            } else {
+                dns.a.insert(name.to_ascii_lowercase(), v);
+            }
+        }
+        Ok(())
+    }
+
+    fn expects(&self, raw: &[RawExpect]) -> Result<Vec<Expectation>, ScenarioError> {
+        raw.iter()
+            .map(|e| {
+                let outcome = e.outcome.get_ref().list();
+                if let Some(bad) = outcome.iter().find(|o| !OUTCOMES.contains(&o.as_str())) {
+                    return Err(self.invalid(
+                        e.outcome.span().start,
+                        "expect.outcome",
+                        format!(
+                            "unknown outcome {bad:?} (expected one of {})",
+                            OUTCOMES.join(", ")
+                        ),
+                    ));
+                }
+                if outcome.is_empty() {
+                    return Err(self.invalid(
+                        e.outcome.span().start,
+                        "expect.outcome",
+                        "empty list",
+                    ));
+                }
+                Ok(Expectation {
+                    rcpt: e.rcpt.get_ref().clone(),
+                    from: e
+                        .from
+                        .as_ref()
+                        .map(|f| Entry::parse(f.get_ref()))
+                        .unwrap_or(Entry::Internet),
+                    outcome,
+                    at: e.at.as_ref().map(OneOrMany::list),
+                    dsn: e.dsn.clone(),
+                    mailbox: e.mailbox.as_ref().map(OneOrMany::list),
+                    via: e.via.clone(),
+                    line: line_of(self.src, e.rcpt.span().start),
+                })
+            })
+            .collect()
+    }
+
+    fn topology(
+        &self,
+        mtas: &[RawMta],
+        dirs: &BTreeMap<String, Directory>,
+        dns: &Dns,
+        expects: &[Expectation],
+    ) -> Result<Topology, ScenarioError> {
+        let mut topo = Topology::new();
+        topo.dns = dns.clone();
+        for m in mtas {
+            let at = m.name.span().start;
+            let name = m.name.get_ref();
+            let hostname = m.hostname.clone().ok_or_else(|| {
+                self.invalid(at, "mta.hostname", format!("MTA {name:?} has no hostname"))
+            })?;
+            let kind = m.kind.as_ref().ok_or_else(|| {
+                self.invalid(
+                    at,
+                    "mta.kind",
+                    format!("MTA {name:?} has no kind (zimbra | foreign)"),
+                )
+            })?;
+            let mta = match kind.get_ref().as_str() {
+                "zimbra" => {
+                    let d = m.directory.as_ref().ok_or_else(|| {
+                        self.invalid(
+                            at,
+                            "mta.directory",
+                            format!("Zimbra MTA {name:?} needs a directory"),
+                        )
+                    })?;
+                    let dir = dirs.get(d.get_ref()).ok_or_else(|| {
+                        self.invalid(
+                            d.span().start,
+                            "mta.directory",
+                            format!("no directory named {:?}", d.get_ref()),
+                        )
+                    })?;
+                    Mta::zimbra(name, &hostname, dir, |p| {
+                        if let Some(r) = &m.relayhost {
+                            p.relayhost = Some(r.clone()).filter(|r| !r.is_empty());
+                        }
+                        if let Some(v) = m.dns_lookups {
+                            p.dns_lookups = v;
+                        }
+                        if let Some(v) = &m.mynetworks {
+                            p.mynetworks = v.clone();
+                        }
+                        if let Some(v) = m.hopcount_limit {
+                            p.hopcount_limit = v;
+                        }
+                        if let Some(v) = &m.mydestination {
+                            p.mydestination = v.iter().map(|s| s.to_ascii_lowercase()).collect();
+                        }
+                        if let Some(v) = &m.recipient_delimiter {
+                            p.recipient_delimiter = v.clone();
+                        }
+                        if let Some(v) = m.old_address_filter {
+                            p.old_address_filter = v;
+                        }
+                    })
+                }
+                "foreign" => Mta::foreign(
+                    name,
+                    &hostname,
+                    ForeignMta {
+                        domains: m.domains.clone().unwrap_or_default(),
+                        mailboxes: m.mailboxes.clone().unwrap_or_default(),
+                        routes: m.routes.clone().unwrap_or_default(),
+                        aliases: m.aliases.clone().unwrap_or_default(),
+                        unknown: m.unknown.unwrap_or_default(),
+                        unknown_relay: m.unknown_relay.clone().filter(|s| !s.is_empty()),
+                        relayhost: m.relayhost.clone().filter(|s| !s.is_empty()),
+                        dns_lookups: m.dns_lookups.unwrap_or(true),
+                        hopcount_limit: m.hopcount_limit.unwrap_or(50),
+                    },
+                ),
+                other => {
+                    return Err(self.invalid(
+                        kind.span().start,
+                        "mta.kind",
+                        format!("unknown kind {other:?} (expected zimbra or foreign)"),
+                    ))
+                }
+            };
+            topo.add(mta)
+                .map_err(|e| self.invalid(at, "mta.name", e.to_string()))?;
+        }
+        for e in expects {
+            if let Entry::Mta(m) = &e.from {
+                if topo.mta(m).is_none() {
+                    return Err(ScenarioError::Invalid {
+                        file: self.file.to_string(),
+                        line: e.line,
+                        key: "expect.from".into(),
+                        message: format!("no MTA named {m:?} (use \"internet\" or an MTA name)"),
+                    });
+                }
+            }
+        }
+        Ok(topo)
+    }
+}
+
+impl Scenario {
+    /// Load and build a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &LoadOptions::default())
+    }
+
+    /// Load with options (an LDIF loader).
+    pub fn load_with(path: &Path, opts: &LoadOptions<'_>) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        Scenario::parse_in(&src, &file, path.parent(), opts)
+    }
+
+    /// Parse scenario text; `file` names it in errors. `ldif` paths are relative to the
+    /// current directory.
+    ///
+    /// ```
+    /// use zimbra_prov::scenario::{LoadOptions, Scenario};
+    /// let s = Scenario::parse(r#"
+    /// [[directory]]
+    /// name = "zcs"
+    /// zmprov = "cs mx.example.org\ncd example.org\nca a@example.org pw"
+    /// [[mta]]
+    /// name = "mx"
+    /// kind = "zimbra"
+    /// hostname = "mx.example.org"
+    /// directory = "zcs"
+    /// [dns]
+    /// mx = { "example.org" = ["10 mx.example.org"] }
+    /// [[expect]]
+    /// rcpt = "a@example.org"
+    /// outcome = "delivered"
+    /// at = "mx.example.org"
+    /// "#, "inline.toml", &LoadOptions::default()).unwrap();
+    /// assert!(s.check().iter().all(|l| l.ok));
+    /// let err = Scenario::parse("[[mta]]\nname = \"x\"\nkind = \"zimbra\"\nhostname = \"h\"\ndirectory = \"nope\"\n",
+    ///     "bad.toml", &LoadOptions::default()).unwrap_err();
+    /// assert_eq!(err.to_string(), "bad.toml:5: mta.directory: no directory named \"nope\"");
+    /// ```
+    pub fn parse(src: &str, file: &str, opts: &LoadOptions<'_>) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_in(src, file, None, opts)
+    }
+
+    fn parse_in(
+        src: &str,
+        file: &str,
+        base: Option<&Path>,
+        opts: &LoadOptions<'_>,
+    ) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = toml::from_str(src).map_err(|e| ScenarioError::Toml {
+            file: file.to_string(),
+            line: e.span().map(|s| line_of(src, s.start)).unwrap_or(1),
+            message: e.message().to_string(),
+        })?;
+        let cx = Ctx {
+            file,
+            src,
+            dir: base,
+            opts,
+        };
+        // directories
+        let mut dirs: BTreeMap<String, Directory> = BTreeMap::new();
+        for d in &raw.directory {
+            let name = d.name.get_ref().clone();
+            if dirs.contains_key(&name) {
+                return Err(cx.invalid(
+                    d.name.span().start,
+                    "directory.name",
+                    format!("duplicate directory {name:?}"),
+                ));
+            }
+            let dir = match (&d.zmprov, &d.ldif) {
+                (Some(z), None) => {
+                    let mut dir = Directory::new();
+                    cx.run_zmprov(&mut dir, z, "directory.zmprov")?;
+                    dir
+                }
+                (None, Some(l)) => {
+                    let path = match cx.dir {
+                        Some(b) => b.join(l.get_ref()),
+                        None => PathBuf::from(l.get_ref()),
+                    };
+                    match cx.opts.ldif_loader {
+                        Some(load) => load(&path)
+                            .map_err(|m| cx.invalid(l.span().start, "directory.ldif", m))?,
+                        None => {
+                            return Err(cx.invalid(
+                                l.span().start,
+                                "directory.ldif",
+                                "LDIF directories need an LDIF loader (LoadOptions::ldif_loader, provided by the dit module)",
+                            ))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(cx.invalid(
+                        d.name.span().start,
+                        "directory",
+                        "give exactly one of zmprov and ldif",
+                    ))
+                }
+            };
+            dirs.insert(name, dir);
+        }
+        let mut mtas: Vec<RawMta> = raw.mta.clone();
+        let mut dns = Dns::default();
+        if let Some(d) = &raw.dns {
+            cx.dns(&mut dns, d)?;
+        }
+        let expects = cx.expects(&raw.expect)?;
+        let topology = cx.topology(&mtas, &dirs, &dns, &expects)?;
+        let mut stages = vec![ScenarioStage {
+            name: "initial".into(),
+            directories: dirs.clone(),
+            topology,
+            expects,
+        }];
+        for (i, st) in raw.step.iter().enumerate() {
+            for (dname, script) in &st.zmprov {
+                let dir = dirs.get_mut(dname).ok_or_else(|| {
+                    cx.invalid(
+                        script.span().start,
+                        "step.zmprov",
+                        format!("no directory named {dname:?}"),
+                    )
+                })?;
+                cx.run_zmprov(dir, script, "step.zmprov")?;
+            }
+            for p in &st.mta {
+                match mtas
+                    .iter_mut()
+                    .find(|m| m.name.get_ref() == p.name.get_ref())
+                {
+                    Some(m) => m.patch(p),
+                    None => mtas.push(p.clone()),
+                }
+            }
+            if let Some(d) = &st.dns {
+                cx.dns(&mut dns, d)?;
+            }
+            let expects = cx.expects(&st.expect)?;
+            let topology = cx.topology(&mtas, &dirs, &dns, &expects)?;
+            stages.push(ScenarioStage {
+                name: st.name.clone().unwrap_or_else(|| format!("step {}", i + 1)),
+                directories: dirs.clone(),
+                topology,
+                expects,
+            });
+        }
+        Ok(Scenario {
+            name: raw.name.clone().unwrap_or_else(|| file.to_string()),
+            file: file.to_string(),
+            stages,
+        })
+    }
+
+    /// The stage named `name` (`initial` or a step name), or by 0-based number.
+    pub fn stage(&self, name: &str) -> Option<&ScenarioStage> {
+        self.stages
+            .iter()
+            .find(|s| s.name == name)
+            .or_else(|| name.parse::<usize>().ok().and_then(|i| self.stages.get(i)))
+    }
+
+    /// Evaluate every expectation, top level then per step, in order.
+    pub fn check(&self) -> Vec<CheckLine> {
+        let mut out = Vec::new();
+        for st in &self.stages {
+            for e in &st.expects {
+                let trace = simulate(&st.topology, &e.from, &e.rcpt);
+                let from = match &e.from {
+                    Entry::Internet => String::new(),
+                    Entry::Mta(m) => format!(" from {m}"),
+                };
+                let line = match e.evaluate(&trace) {
+                    Ok(got) => CheckLine {
+                        stage: st.name.clone(),
+                        ok: true,
+                        text: format!("ok {}{from}: {got}", e.rcpt),
+                    },
+                    Err(got) => CheckLine {
+                        stage: st.name.clone(),
+                        ok: false,
+                        text: format!(
+                            "FAIL {}{from}: expected {}, got {got} ({}:{})",
+                            e.rcpt,
+                            e.describe(),
+                            self.file,
+                            e.line
+                        ),
+                    },
+                };
+                out.push(line);
+            }
+        }
+        out
+    }
+}
