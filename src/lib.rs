@@ -32,10 +32,10 @@ pub mod dn;
 pub mod ldap;
 pub mod ldif;
 pub mod model;
-#[cfg(feature = "proptest")]
-pub mod strategy;
 pub mod route;
 pub mod scenario;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 pub mod zmprov;
 
 /// The README's examples, compiled and run as doc tests.
