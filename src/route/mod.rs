@@ -52,7 +52,7 @@
 //! | hop count | one Received header per MTA of the topology (none from the outside sender) | senders' headers are unknown |
 
 pub mod decide;
-mod index;
+pub(crate) mod index;
 mod simulate;
 mod topology;
 
