@@ -480,9 +480,8 @@ pub enum SecondaryKind {
     Zimbra,
 }
 
-/// What [`split_domain_topology`] generates.
+/// What [`split_domain_topology`] generates (build it with `..SplitDomainSpec::default()`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SplitDomainSpec {
     /// The shared domain.
     pub domain: String,
