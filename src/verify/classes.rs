@@ -118,16 +118,21 @@ pub(crate) struct Classes {
 }
 
 pub(crate) struct Classifier<'t> {
-    mtas: Vec<MtaRef<'t>>,
+    mtas: Rc<[MtaRef<'t>]>,
     /// The topology of each MTA of `mtas`.
     topo_of: Vec<usize>,
     topos: usize,
     /// Domain graph: a domain → the domains its addresses are rewritten into, local part kept.
     edges: FxMap<Box<str>, BTreeSet<Box<str>>>,
     closure: FxMap<Box<str>, Rc<[Box<str>]>>,
-    class_of: FxMap<Box<str>, u32>,
+    /// The sorted universe and the class of each of its addresses (`u32::MAX`: not yet).
+    universe: Vec<Box<str>>,
+    class_idx: Vec<u32>,
+    /// Classes of addresses outside the universe (none in practice: every value is enumerated).
+    extra: FxMap<Box<str>, u32>,
     by_sig: FxMap<Box<str>, u32>,
-    stack: Vec<Box<str>>,
+    stack: Vec<String>,
+    depth_now: usize,
     classes: Vec<AddressClass>,
     synthetic: HashSet<Box<str>>,
 }
@@ -146,14 +151,17 @@ impl<'t> Classifier<'t> {
             }
         }
         let mut c = Classifier {
-            mtas,
+            mtas: mtas.into(),
             topo_of,
             topos: topos.len(),
             edges: FxMap::default(),
             closure: FxMap::default(),
-            class_of: FxMap::default(),
+            universe: Vec::new(),
+            class_idx: Vec::new(),
+            extra: FxMap::default(),
             by_sig: FxMap::default(),
             stack: Vec::new(),
+            depth_now: 0,
             classes: Vec::new(),
             synthetic: HashSet::new(),
         };
@@ -172,7 +180,7 @@ impl<'t> Classifier<'t> {
     /// Every rewrite that keeps the local part links the key's domain to the result's.
     fn build_edges(&mut self) {
         let mut pending: Vec<(String, String)> = Vec::new();
-        for m in &self.mtas {
+        for m in self.mtas.iter() {
             match m {
                 MtaRef::Zimbra(z) => {
                     let idx = z.index();
@@ -237,24 +245,29 @@ impl<'t> Classifier<'t> {
 
     /// Every address the topologies know, the unknown probes and the unserved-domain probe.
     pub fn universe(&mut self, topos: &[&Topology]) -> Vec<Box<str>> {
-        let mut set: HashSet<Box<str>> = HashSet::new();
+        let mut set: FxMap<Box<str>, ()> = FxMap::default();
         let mut served: BTreeSet<String> = BTreeSet::new();
-        let add = |set: &mut HashSet<Box<str>>, a: &str| {
-            if valid_address(a) && !a.starts_with('@') {
-                set.insert(a.to_ascii_lowercase().into());
+        let add = |set: &mut FxMap<Box<str>, ()>, a: &str| {
+            if a.starts_with('@') || !valid_address(a) {
+                return;
+            }
+            if a.bytes().any(|b| b.is_ascii_uppercase()) {
+                let lc = a.to_ascii_lowercase();
+                if !set.contains_key(lc.as_str()) {
+                    set.insert(lc.into(), ());
+                }
+            } else if !set.contains_key(a) {
+                set.insert(a.into(), ());
             }
         };
-        for m in &self.mtas {
+        for m in self.mtas.iter() {
             match m {
                 MtaRef::Zimbra(z) => {
                     let idx = z.index();
-                    for map in [
-                        &idx.vam,
-                        &idx.canonical,
-                        &idx.vmm,
-                        &idx.transport,
-                        &idx.split,
-                    ] {
+                    // every key of ldap-vmm, ldap-transport and ldap-splitdomain is a key of
+                    // ldap-vam too (an entry with a delivery or forwarding address has alias-map
+                    // results), so the alias and canonical maps list them all
+                    for map in [&idx.vam, &idx.canonical] {
                         for (k, hits) in map.iter() {
                             if let Some(d) = k.strip_prefix('@') {
                                 served.insert(d.to_string());
@@ -303,13 +316,13 @@ impl<'t> Classifier<'t> {
         for d in &served {
             let mut local = UNKNOWN_LOCAL.to_string();
             let mut n = 1;
-            while set.contains(format!("{local}@{d}").as_str()) {
+            while set.contains_key(format!("{local}@{d}").as_str()) {
                 n += 1;
                 local = format!("{UNKNOWN_LOCAL}-{n}");
             }
             let a: Box<str> = format!("{local}@{d}").into();
             self.synthetic.insert(a.clone());
-            set.insert(a);
+            set.insert(a, ());
         }
         let mut d = UNSERVED_DOMAIN.to_string();
         while served.contains(&d) {
@@ -317,16 +330,19 @@ impl<'t> Classifier<'t> {
         }
         let a: Box<str> = format!("{UNKNOWN_LOCAL}@{d}").into();
         self.synthetic.insert(a.clone());
-        set.insert(a);
-        let mut v: Vec<Box<str>> = set.into_iter().collect();
+        set.insert(a, ());
+        let mut v: Vec<Box<str>> = set.into_keys().collect();
         v.sort_unstable();
         v
     }
 
     /// Classify every address of `universe` (sorted): the representative is the smallest member.
-    pub fn run(mut self, universe: &[Box<str>]) -> (Classes, FxMap<Box<str>, u32>) {
-        for a in universe {
-            let c = self.class(a, 0).unwrap_or(u32::MAX);
+    pub fn run(mut self, universe: Vec<Box<str>>) -> (Classes, Vec<Box<str>>, Vec<u32>) {
+        self.class_idx = vec![u32::MAX; universe.len()];
+        self.universe = universe;
+        for i in 0..self.universe.len() {
+            let c = self.class_at(i);
+            let a = &self.universe[i];
             if let Some(cls) = self.classes.get_mut(c as usize) {
                 if cls.members == 0 {
                     cls.representative = a.to_string();
@@ -339,28 +355,62 @@ impl<'t> Classifier<'t> {
                 }
             }
         }
-        // classes reached only as targets of other classes have no member of the universe
-        // (cannot happen: every target is enumerated), keep the list dense anyway
         let classes = Classes {
-            addresses: universe.len() as u64,
+            addresses: self.universe.len() as u64,
             classes: self.classes,
         };
-        (classes, self.class_of)
+        (classes, self.universe, self.class_idx)
+    }
+
+    /// The class of universe address number `i`.
+    fn class_at(&mut self, i: usize) -> u32 {
+        if let Some(c) = self.class_idx.get(i).copied().filter(|c| *c != u32::MAX) {
+            return c;
+        }
+        let addr = self.universe.get(i).cloned().unwrap_or_default();
+        let c = self.classify_new(&addr, 0);
+        if let Some(slot) = self.class_idx.get_mut(i) {
+            *slot = c;
+        }
+        c
     }
 
     /// The class of `addr` (lower case); `None` when `addr` is being classified already (a
     /// cycle of references) or references nest too deep: callers then use the literal address.
     fn class(&mut self, addr: &str, depth: usize) -> Option<u32> {
-        if let Some(c) = self.class_of.get(addr) {
-            return Some(*c);
+        let pos = self.universe.binary_search_by(|u| (**u).cmp(addr)).ok();
+        let known = match pos {
+            Some(i) => self.class_idx.get(i).copied().filter(|c| *c != u32::MAX),
+            None => self.extra.get(addr).copied(),
+        };
+        if known.is_some() {
+            return known;
         }
-        if depth > MAX_DEPTH || self.stack.iter().any(|s| &**s == addr) {
+        if depth > MAX_DEPTH || self.stack[..self.depth_now].iter().any(|s| s == addr) {
             return None;
         }
-        self.stack.push(addr.into());
+        let c = self.classify_new(addr, depth);
+        match pos.and_then(|i| self.class_idx.get_mut(i)) {
+            Some(slot) => *slot = c,
+            None => {
+                self.extra.insert(addr.into(), c);
+            }
+        }
+        Some(c)
+    }
+
+    fn classify_new(&mut self, addr: &str, depth: usize) -> u32 {
+        if self.stack.len() <= self.depth_now {
+            self.stack.push(String::new());
+        }
+        if let Some(slot) = self.stack.get_mut(self.depth_now) {
+            slot.clear();
+            slot.push_str(addr);
+        }
+        self.depth_now += 1;
         let (sig, exists) = self.signature(addr, depth);
-        self.stack.pop();
-        let id = match self.by_sig.get(sig.as_str()) {
+        self.depth_now -= 1;
+        match self.by_sig.get(sig.as_str()) {
             Some(id) => *id,
             None => {
                 let id = self.classes.len() as u32;
@@ -383,9 +433,7 @@ impl<'t> Classifier<'t> {
                 self.by_sig.insert(sig.into(), id);
                 id
             }
-        };
-        self.class_of.insert(addr.into(), id);
-        Some(id)
+        }
     }
 
     /// Write value `v` (a lookup result) relative to the address being classified.
@@ -411,29 +459,6 @@ impl<'t> Classifier<'t> {
         }
     }
 
-    /// Write a list of values with its pattern of duplicates.
-    fn values<'a>(
-        &mut self,
-        out: &mut String,
-        vals: impl Iterator<Item = &'a str>,
-        local: &str,
-        dom: &[Box<str>],
-        depth: usize,
-    ) {
-        let vals: Vec<&str> = vals.collect();
-        for (i, v) in vals.iter().enumerate() {
-            let first = vals
-                .iter()
-                .position(|w| w.eq_ignore_ascii_case(v))
-                .unwrap_or(i);
-            if first != i {
-                let _ = write!(out, "^{first},");
-            } else {
-                self.value(out, v, local, dom, depth);
-            }
-        }
-    }
-
     /// The routing signature of `addr` (see the module documentation), whether it has a
     /// mailbox somewhere, and where.
     #[allow(clippy::type_complexity)]
@@ -444,17 +469,16 @@ impl<'t> Classifier<'t> {
         let mut out = String::with_capacity(128);
         let _ = write!(out, "{domain}|");
         let mut exists = vec![false; self.topos];
-        let mut hosts: Vec<BTreeSet<String>> = vec![BTreeSet::new(); self.topos];
+        let mut hosts: Vec<Vec<String>> = vec![Vec::new(); self.topos];
         let mut key = String::with_capacity(addr.len() + 16);
+        let mtas = self.mtas.clone();
         for (di, d) in dom.iter().enumerate() {
             key.clear();
             let _ = write!(key, "{local}@{d}");
-            for mi in 0..self.mtas.len() {
+            for (mi, m) in mtas.iter().enumerate() {
                 let ti = self.topo_of.get(mi).copied().unwrap_or(0);
                 let _ = write!(out, "{mi}:");
-                // the borrow of self.mtas must end before recursive classification
-                let mut refs: Vec<(u8, Vec<Box<str>>)> = Vec::new();
-                match &self.mtas[mi] {
+                match m {
                     MtaRef::Zimbra(z) => {
                         let idx = z.index();
                         let delim = &z.params.recipient_delimiter;
@@ -465,20 +489,33 @@ impl<'t> Classifier<'t> {
                             let _ = write!(out, "!{key}");
                         }
                         if let Some(h) = idx.canonical.get(key.as_str()) {
+                            out.push_str("c[");
                             let first = h
                                 .iter()
                                 .filter_map(|h| idx.rec(h.rec))
                                 .flat_map(|r| r.canonical.iter())
                                 .next();
-                            refs.push((b'c', first.into_iter().cloned().collect()));
+                            if let Some(v) = first {
+                                self.value(&mut out, v, &local, &dom, depth);
+                            }
+                            out.push(']');
                         }
                         if let Some(h) = idx.vam.get(key.as_str()) {
-                            let vals: Vec<Box<str>> = h
-                                .iter()
-                                .filter_map(|h| idx.rec(h.rec))
-                                .flat_map(|r| r.vam.iter().cloned())
-                                .collect();
-                            refs.push((b'v', vals));
+                            out.push_str("v[");
+                            let vals = || {
+                                h.iter()
+                                    .filter_map(|h| idx.rec(h.rec))
+                                    .flat_map(|r| r.vam.iter())
+                            };
+                            for (i, v) in vals().enumerate() {
+                                match vals().take(i).position(|w| w.eq_ignore_ascii_case(v)) {
+                                    Some(first) => {
+                                        let _ = write!(out, "^{first},");
+                                    }
+                                    None => self.value(&mut out, v, &local, &dom, depth),
+                                }
+                            }
+                            out.push(']');
                         }
                         if let Some(h) = idx.transport.get(key.as_str()) {
                             out.push_str("t[");
@@ -501,13 +538,15 @@ impl<'t> Classifier<'t> {
                             out.push('u');
                         }
                         if let Some(l) = idx.lmtp.get(key.as_str()) {
-                            let _ = write!(
-                                out,
-                                "l[{:?},{},",
-                                l.status,
-                                l.mail_host.as_deref().unwrap_or("").to_ascii_lowercase()
-                            );
-                            refs.push((b'n', vec![l.name.clone()]));
+                            out.push_str("l[");
+                            out.push_str(l.status.map_or("-", |s| s.into()));
+                            out.push(',');
+                            for b in l.mail_host.as_deref().unwrap_or("").chars() {
+                                out.push(b.to_ascii_lowercase());
+                            }
+                            out.push(',');
+                            self.value(&mut out, &l.name, &local, &dom, depth);
+                            out.push(']');
                             if di == 0
                                 && !matches!(
                                     l.status,
@@ -532,7 +571,10 @@ impl<'t> Classifier<'t> {
                                                 .next()
                                                 .unwrap_or("");
                                             if let Some(hs) = hosts.get_mut(ti) {
-                                                hs.insert(host.to_ascii_lowercase());
+                                                if !hs.iter().any(|x| x.eq_ignore_ascii_case(host))
+                                                {
+                                                    hs.push(host.to_ascii_lowercase());
+                                                }
                                             }
                                         }
                                     }
@@ -541,29 +583,30 @@ impl<'t> Classifier<'t> {
                         }
                     }
                     MtaRef::Foreign(f) => {
-                        if let Some(v) = f.aliases.get(key.as_str()) {
-                            refs.push((b'a', vec![v.clone()]));
+                        if f.aliases.is_empty() {
+                        } else if let Some(v) = f.aliases.get(key.as_str()) {
+                            out.push_str("a[");
+                            self.value(&mut out, v, &local, &dom, depth);
+                            out.push(']');
                         }
-                        if let Some(r) = f.routes.get(key.as_str()) {
+                        if f.routes.is_empty() {
+                        } else if let Some(r) = f.routes.get(key.as_str()) {
                             let _ = write!(out, "r[{r}]");
                         }
-                        if f.mailboxes.contains(key.as_str()) {
+                        if !f.mailboxes.is_empty() && f.mailboxes.contains(key.as_str()) {
                             out.push('b');
                             if di == 0 {
                                 if let Some(e) = exists.get_mut(ti) {
                                     *e = true;
                                 }
                                 if let Some(hs) = hosts.get_mut(ti) {
-                                    hs.insert(f.hostname.clone());
+                                    if !hs.contains(&f.hostname) {
+                                        hs.push(f.hostname.clone());
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                for (tag, vals) in refs {
-                    let _ = write!(out, "{}[", tag as char);
-                    self.values(&mut out, vals.iter().map(|v| &**v), &local, &dom, depth);
-                    out.push(']');
                 }
                 out.push(';');
             }
@@ -574,7 +617,10 @@ impl<'t> Classifier<'t> {
         let per = exists
             .into_iter()
             .zip(hosts)
-            .map(|(e, h)| (e, h.into_iter().collect()))
+            .map(|(e, mut h)| {
+                h.sort();
+                (e, h)
+            })
             .collect();
         (out, per)
     }

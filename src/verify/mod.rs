@@ -537,11 +537,12 @@ impl Report {
 pub fn classify(topos: &[&Topology]) -> Classification {
     let mut cl = classes::Classifier::new(topos);
     let universe = cl.universe(topos);
-    let (classes, map) = cl.run(&universe);
+    let (classes, universe, class_idx) = cl.run(universe);
     Classification {
         classes: classes.classes,
         addresses: classes.addresses,
-        map,
+        universe,
+        class_idx,
     }
 }
 
@@ -550,7 +551,8 @@ pub fn classify(topos: &[&Topology]) -> Classification {
 pub struct Classification {
     classes: Vec<AddressClass>,
     addresses: u64,
-    map: FxMap<Box<str>, u32>,
+    universe: Vec<Box<str>>,
+    class_idx: Vec<u32>,
 }
 
 impl Classification {
@@ -561,14 +563,22 @@ impl Classification {
 
     /// The class of `addr` (case-insensitive), if it is one of the enumerated addresses.
     pub fn class_of(&self, addr: &str) -> Option<&AddressClass> {
-        self.map
-            .get(addr.to_ascii_lowercase().as_str())
+        let lc = addr.to_ascii_lowercase();
+        let i = self
+            .universe
+            .binary_search_by(|u| (**u).cmp(lc.as_str()))
+            .ok()?;
+        self.class_idx
+            .get(i)
             .and_then(|c| self.classes.get(*c as usize))
     }
 
-    /// Every enumerated address with its class number (in no particular order).
+    /// Every enumerated address (sorted) with its class number.
     pub fn addresses(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
-        self.map.iter().map(|(a, c)| (&**a, *c as usize))
+        self.universe
+            .iter()
+            .zip(&self.class_idx)
+            .map(|(a, c)| (&**a, *c as usize))
     }
 
     /// Number of enumerated addresses.
