@@ -117,6 +117,10 @@ pub(crate) struct Classes {
     pub addresses: u64,
 }
 
+/// What [`Classifier::run`] returns: the classes, the universe in enumeration order, each
+/// address's position in it, and each address's class.
+pub(crate) type Classified = (Classes, Vec<Rc<str>>, FxMap<Rc<str>, u32>, Vec<u32>);
+
 pub(crate) struct Classifier<'t> {
     mtas: Rc<[MtaRef<'t>]>,
     /// The topology of each MTA of `mtas`.
@@ -125,8 +129,10 @@ pub(crate) struct Classifier<'t> {
     /// Domain graph: a domain → the domains its addresses are rewritten into, local part kept.
     edges: FxMap<Box<str>, BTreeSet<Box<str>>>,
     closure: FxMap<Box<str>, Rc<[Box<str>]>>,
-    /// The sorted universe and the class of each of its addresses (`u32::MAX`: not yet).
-    universe: Vec<Box<str>>,
+    /// The universe (in enumeration order), each address's position, and the class of each
+    /// (`u32::MAX`: not yet).
+    universe: Vec<Rc<str>>,
+    position: FxMap<Rc<str>, u32>,
     class_idx: Vec<u32>,
     /// Classes of addresses outside the universe (none in practice: every value is enumerated).
     extra: FxMap<Box<str>, u32>,
@@ -157,6 +163,7 @@ impl<'t> Classifier<'t> {
             edges: FxMap::default(),
             closure: FxMap::default(),
             universe: Vec::new(),
+            position: FxMap::default(),
             class_idx: Vec::new(),
             extra: FxMap::default(),
             by_sig: FxMap::default(),
@@ -244,22 +251,28 @@ impl<'t> Classifier<'t> {
     }
 
     /// Every address the topologies know, the unknown probes and the unserved-domain probe.
-    pub fn universe(&mut self, topos: &[&Topology]) -> Vec<Box<str>> {
-        let mut set: FxMap<Box<str>, ()> = FxMap::default();
+    pub fn universe(&mut self, topos: &[&Topology]) {
+        let set: FxMap<Rc<str>, u32> = FxMap::default();
+        let list: Vec<Rc<str>> = Vec::new();
         let mut served: BTreeSet<String> = BTreeSet::new();
-        let add = |set: &mut FxMap<Box<str>, ()>, a: &str| {
+        let add = |(set, list): &mut (FxMap<Rc<str>, u32>, Vec<Rc<str>>), a: &str| {
             if a.starts_with('@') || !valid_address(a) {
                 return;
             }
-            if a.bytes().any(|b| b.is_ascii_uppercase()) {
-                let lc = a.to_ascii_lowercase();
-                if !set.contains_key(lc.as_str()) {
-                    set.insert(lc.into(), ());
-                }
-            } else if !set.contains_key(a) {
-                set.insert(a.into(), ());
+            let lc;
+            let a = if a.bytes().any(|b| b.is_ascii_uppercase()) {
+                lc = a.to_ascii_lowercase();
+                lc.as_str()
+            } else {
+                a
+            };
+            if !set.contains_key(a) {
+                let rc: Rc<str> = a.into();
+                set.insert(rc.clone(), list.len() as u32);
+                list.push(rc);
             }
         };
+        let mut set = (set, list);
         for m in self.mtas.iter() {
             match m {
                 MtaRef::Zimbra(z) => {
@@ -316,50 +329,76 @@ impl<'t> Classifier<'t> {
         for d in &served {
             let mut local = UNKNOWN_LOCAL.to_string();
             let mut n = 1;
-            while set.contains_key(format!("{local}@{d}").as_str()) {
+            while set.0.contains_key(format!("{local}@{d}").as_str()) {
                 n += 1;
                 local = format!("{UNKNOWN_LOCAL}-{n}");
             }
-            let a: Box<str> = format!("{local}@{d}").into();
-            self.synthetic.insert(a.clone());
-            set.insert(a, ());
+            let a = format!("{local}@{d}");
+            self.synthetic.insert(a.as_str().into());
+            add(&mut set, &a);
         }
         let mut d = UNSERVED_DOMAIN.to_string();
         while served.contains(&d) {
             d.insert(0, 'x');
         }
-        let a: Box<str> = format!("{UNKNOWN_LOCAL}@{d}").into();
-        self.synthetic.insert(a.clone());
-        set.insert(a, ());
-        let mut v: Vec<Box<str>> = set.into_keys().collect();
-        v.sort_unstable();
-        v
+        let a = format!("{UNKNOWN_LOCAL}@{d}");
+        self.synthetic.insert(a.as_str().into());
+        add(&mut set, &a);
+        let (position, universe) = set;
+        self.position = position;
+        self.universe = universe;
     }
 
-    /// Classify every address of `universe` (sorted): the representative is the smallest member.
-    pub fn run(mut self, universe: Vec<Box<str>>) -> (Classes, Vec<Box<str>>, Vec<u32>) {
-        self.class_idx = vec![u32::MAX; universe.len()];
-        self.universe = universe;
+    /// Classify every address of the universe; the representative of a class is its smallest
+    /// member, and classes are numbered in the order of their representatives.
+    pub fn run(mut self) -> Classified {
+        self.class_idx = vec![u32::MAX; self.universe.len()];
         for i in 0..self.universe.len() {
             let c = self.class_at(i);
-            let a = &self.universe[i];
+            let Some(a) = self.universe.get(i) else {
+                continue;
+            };
             if let Some(cls) = self.classes.get_mut(c as usize) {
-                if cls.members == 0 {
+                if cls.members == 0 || **a < *cls.representative {
                     cls.representative = a.to_string();
-                    cls.domain = split(a).1.to_string();
-                    cls.synthetic = self.synthetic.contains(a);
                 }
                 cls.members += 1;
-                if cls.sample.len() < SAMPLE {
-                    cls.sample.push(a.to_string());
+                // the SAMPLE smallest members
+                if cls.sample.len() < SAMPLE || cls.sample.last().is_some_and(|l| **a < **l) {
+                    let at = cls.sample.partition_point(|x| **x < **a);
+                    cls.sample.insert(at, a.to_string());
+                    cls.sample.truncate(SAMPLE);
                 }
             }
         }
+        // number the classes by representative
+        let mut order: Vec<usize> = (0..self.classes.len()).collect();
+        order.sort_by(|x, y| {
+            self.classes[*x]
+                .representative
+                .cmp(&self.classes[*y].representative)
+        });
+        let mut renum = vec![0u32; self.classes.len()];
+        for (new, old) in order.iter().enumerate() {
+            renum[*old] = new as u32;
+        }
+        let mut classes: Vec<AddressClass> = order
+            .iter()
+            .filter_map(|o| self.classes.get(*o).cloned())
+            .collect();
+        for (i, c) in classes.iter_mut().enumerate() {
+            c.id = i;
+            c.domain = split(&c.representative).1.to_string();
+            c.synthetic = self.synthetic.contains(c.representative.as_str());
+        }
+        for c in self.class_idx.iter_mut() {
+            *c = renum.get(*c as usize).copied().unwrap_or(u32::MAX);
+        }
         let classes = Classes {
             addresses: self.universe.len() as u64,
-            classes: self.classes,
+            classes,
         };
-        (classes, self.universe, self.class_idx)
+        (classes, self.universe, self.position, self.class_idx)
     }
 
     /// The class of universe address number `i`.
@@ -367,7 +406,9 @@ impl<'t> Classifier<'t> {
         if let Some(c) = self.class_idx.get(i).copied().filter(|c| *c != u32::MAX) {
             return c;
         }
-        let addr = self.universe.get(i).cloned().unwrap_or_default();
+        let Some(addr) = self.universe.get(i).cloned() else {
+            return u32::MAX;
+        };
         let c = self.classify_new(&addr, 0);
         if let Some(slot) = self.class_idx.get_mut(i) {
             *slot = c;
@@ -378,7 +419,7 @@ impl<'t> Classifier<'t> {
     /// The class of `addr` (lower case); `None` when `addr` is being classified already (a
     /// cycle of references) or references nest too deep: callers then use the literal address.
     fn class(&mut self, addr: &str, depth: usize) -> Option<u32> {
-        let pos = self.universe.binary_search_by(|u| (**u).cmp(addr)).ok();
+        let pos = self.position.get(addr).map(|p| *p as usize);
         let known = match pos {
             Some(i) => self.class_idx.get(i).copied().filter(|c| *c != u32::MAX),
             None => self.extra.get(addr).copied(),

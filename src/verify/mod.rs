@@ -106,6 +106,7 @@ mod plan;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -536,12 +537,13 @@ impl Report {
 /// ```
 pub fn classify(topos: &[&Topology]) -> Classification {
     let mut cl = classes::Classifier::new(topos);
-    let universe = cl.universe(topos);
-    let (classes, universe, class_idx) = cl.run(universe);
+    cl.universe(topos);
+    let (classes, universe, position, class_idx) = cl.run();
     Classification {
         classes: classes.classes,
         addresses: classes.addresses,
         universe,
+        position,
         class_idx,
     }
 }
@@ -551,7 +553,8 @@ pub fn classify(topos: &[&Topology]) -> Classification {
 pub struct Classification {
     classes: Vec<AddressClass>,
     addresses: u64,
-    universe: Vec<Box<str>>,
+    universe: Vec<Rc<str>>,
+    position: FxMap<Rc<str>, u32>,
     class_idx: Vec<u32>,
 }
 
@@ -564,16 +567,13 @@ impl Classification {
     /// The class of `addr` (case-insensitive), if it is one of the enumerated addresses.
     pub fn class_of(&self, addr: &str) -> Option<&AddressClass> {
         let lc = addr.to_ascii_lowercase();
-        let i = self
-            .universe
-            .binary_search_by(|u| (**u).cmp(lc.as_str()))
-            .ok()?;
+        let i = *self.position.get(lc.as_str())? as usize;
         self.class_idx
             .get(i)
             .and_then(|c| self.classes.get(*c as usize))
     }
 
-    /// Every enumerated address (sorted) with its class number.
+    /// Every enumerated address with its class number (in enumeration order).
     pub fn addresses(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
         self.universe
             .iter()
