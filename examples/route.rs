@@ -5,6 +5,9 @@
 //! route check SCENARIO...
 //! route decide LDIF (ADDR... | --addrs FILE) [--old-address-filter] [--hostname HOST]
 //!              [--recipient-delimiter D] [--relayhost HOST]
+//! route verify SCENARIO [--step NAME|N] [--json]
+//! route plan SCENARIO [--json]
+//! route diff BEFORE[#STEP] AFTER[#STEP]
 //! ```
 //!
 //! `trace` prints the trace of ADDR entering at `--from` (default `internet`) in the scenario's
@@ -20,6 +23,16 @@
 //! are sorted by final recipient (case-insensitive), then transport. `--addrs FILE` reads one
 //! address per line (blank lines and `#` comments skipped). Exit 0, or 2 when the LDIF does not
 //! load or the arguments are wrong.
+//!
+//! `verify` checks every address class of the scenario's initial state (or after `--step`) from
+//! every entry point and prints one finding per line, starting with its kind (`loop`, `lost`,
+//! `split-brain`, `deferred`, `hairpin`, `backscatter`) and the address, then the counts; it exits
+//! 1 when there is a `loop` or `lost` finding, else 0. `plan` does so for the initial state and
+//! after every `[[step]]`, printing per state the new findings and the changed classes and naming
+//! the first state that introduces a loop or lost mail (exit 1 when any state has one). `diff`
+//! prints every address class whose disposition or path differs between two states (a scenario
+//! file's initial state, or `FILE#STEP` for the state after a step); like diff(1) it exits 0 when
+//! nothing changes and 1 otherwise. All exit 2 on usage or load errors.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -28,7 +41,7 @@ use std::process::ExitCode;
 use zimbra_prov::route::{simulate, Arrival, Entry, ZimbraMta, ZimbraParams};
 use zimbra_prov::scenario::Scenario;
 
-const USAGE: &str = "usage: route trace SCENARIO ADDR [--from NAME] [--step NAME|N] [--json | --dot]\n       route check SCENARIO...\n       route decide LDIF (ADDR... | --addrs FILE) [--old-address-filter] [--hostname HOST] [--recipient-delimiter D] [--relayhost HOST]";
+const USAGE: &str = "usage: route trace SCENARIO ADDR [--from NAME] [--step NAME|N] [--json | --dot]\n       route check SCENARIO...\n       route decide LDIF (ADDR... | --addrs FILE) [--old-address-filter] [--hostname HOST] [--recipient-delimiter D] [--relayhost HOST]\n       route verify SCENARIO [--step NAME|N] [--json]\n       route plan SCENARIO [--json]\n       route diff BEFORE[#STEP] AFTER[#STEP]";
 
 fn usage(msg: &str) -> ExitCode {
     eprintln!("route: {msg}\n{USAGE}");
@@ -228,10 +241,141 @@ fn main() -> ExitCode {
         Some("trace") => trace(&args[1..]),
         Some("check") => check(&args[1..]),
         Some("decide") => decide(&args[1..]),
+        Some("verify") => verify_cmd(&args[1..]),
+        Some("plan") => plan_cmd(&args[1..]),
+        Some("diff") => diff_cmd(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
         _ => usage("expected a command"),
+    }
+}
+
+// ---- verify / plan / diff (module `verify`) ----
+
+fn load_scenario(file: &str) -> Result<Scenario, ExitCode> {
+    Scenario::load(Path::new(file)).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), ExitCode> {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => {
+            println!("{s}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn verify_cmd(args: &[String]) -> ExitCode {
+    let mut pos = Vec::new();
+    let mut step: Option<String> = None;
+    let mut json = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--step" => match it.next() {
+                Some(v) => step = Some(v.clone()),
+                None => return usage("--step needs a value"),
+            },
+            "--json" => json = true,
+            s if s.starts_with("--") => return usage(&format!("unknown option {s}")),
+            _ => pos.push(a.clone()),
+        }
+    }
+    let [file] = pos.as_slice() else {
+        return usage("verify takes one SCENARIO");
+    };
+    let sc = match load_scenario(file) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let stage = match &step {
+        None => sc.stages.first(),
+        Some(s) => sc.stage(s),
+    };
+    let Some(stage) = stage else {
+        eprintln!("error: {file}: no step {:?}", step.unwrap_or_default());
+        return ExitCode::from(2);
+    };
+    let report = zimbra_prov::verify::check(&stage.topology);
+    if json {
+        if let Err(c) = print_json(&report) {
+            return c;
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.has_loop_or_lost() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn plan_cmd(args: &[String]) -> ExitCode {
+    let json = args.iter().any(|a| a == "--json");
+    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--json") {
+        return usage(&format!("unknown option {bad}"));
+    }
+    let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let [file] = pos.as_slice() else {
+        return usage("plan takes one SCENARIO");
+    };
+    let sc = match load_scenario(file) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let report = zimbra_prov::verify::plan_scenario(&sc);
+    if json {
+        if let Err(c) = print_json(&report) {
+            return c;
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.has_loop_or_lost() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn diff_cmd(args: &[String]) -> ExitCode {
+    let [before, after] = args else {
+        return usage("diff takes BEFORE and AFTER (FILE or FILE#STEP)");
+    };
+    let state = |spec: &str| -> Result<zimbra_prov::route::Topology, ExitCode> {
+        let (file, step) = match spec.rsplit_once('#') {
+            Some((f, s)) => (f, Some(s)),
+            None => (spec, None),
+        };
+        let sc = load_scenario(file)?;
+        let st = match step {
+            None => sc.stages.first(),
+            Some(s) => sc.stage(s),
+        };
+        st.map(|s| s.topology.clone()).ok_or_else(|| {
+            eprintln!("error: {file}: no step {:?}", step.unwrap_or_default());
+            ExitCode::from(2)
+        })
+    };
+    let (b, a) = match (state(before), state(after)) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let d = zimbra_prov::verify::diff(&b, &a);
+    print!("{}", d.to_text());
+    if d.changes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

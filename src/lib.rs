@@ -24,6 +24,7 @@
 //! | [`dit`] | Zimbra's LDAP layout <-> typed model, lossless slapcat read/write, domain move plans |
 //! | [`route`] | topology (Zimbra and foreign MTAs, DNS), the Zimbra MTA's per-recipient decision, multi-hop simulation and traces |
 //! | [`scenario`] | TOML scenario files: directories, MTAs, DNS, expectations and migration steps |
+//! | [`verify`] | every address class from every entry point: loops, lost mail, split brain, endless deferrals, hairpins, backscatter; migration plans and diffs |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,7 @@ pub mod route;
 pub mod scenario;
 #[cfg(feature = "proptest")]
 pub mod strategy;
+pub mod verify;
 pub mod zmprov;
 
 /// The README's examples, compiled and run as doc tests.

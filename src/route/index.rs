@@ -58,7 +58,13 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // splitmix64's finaliser: the multiply-rotate state keeps the input's high bits out of
+        // its low bits, which hashbrown uses for bucket indexes, so keys that share a suffix
+        // (`userN@example.com`) collided and lookups grew with the map size
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 

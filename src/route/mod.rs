@@ -52,7 +52,7 @@
 //! | hop count | one Received header per MTA of the topology (none from the outside sender) | senders' headers are unknown |
 
 pub mod decide;
-mod index;
+pub(crate) mod index;
 mod simulate;
 mod topology;
 
@@ -61,7 +61,7 @@ pub use decide::{
     ZIMBRA_TRANSPORTS,
 };
 pub use index::{Hit, IndexOptions, MatchAttr, MtaIndex};
-pub use simulate::{simulate, Disposition, Entry, Leaf, Node, NodeKind, Trace};
+pub use simulate::{simulate, simulate_via_host, Disposition, Entry, Leaf, Node, NodeKind, Trace};
 pub use topology::{in_network, Dns, ForeignMta, Mta, MtaKind, Topology, UnknownPolicy};
 
 /// Errors building a topology (outcomes of a simulation are values, see [`Disposition`]).

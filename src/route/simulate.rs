@@ -169,6 +169,11 @@ pub struct Node {
     /// The disposition, at leaves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disposition: Option<Disposition>,
+    /// For MTA nodes reached over SMTP: the next-hop host name the previous hop connected to
+    /// (an MX host, the relay host, a `[host]`), whose addresses decide whether the connection
+    /// stays inside the network (see `verify`'s hairpin check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reached_as: Option<String>,
 }
 
 impl Node {
@@ -183,6 +188,7 @@ impl Node {
             children: Vec::new(),
             alternatives: false,
             disposition: None,
+            reached_as: None,
         }
     }
 }
@@ -463,6 +469,46 @@ pub fn simulate(topo: &Topology, from: &Entry, rcpt: &str) -> Trace {
     }
 }
 
+/// Simulate `rcpt` sent by an outside (untrusted) client straight to `host`, whatever the MX
+/// records say: a sender with a stale MX cache after an MX switch, or one picking a particular
+/// host of an equal-preference MX set. `host` is looked up like a `[host]` next hop (no MX
+/// lookup); a host outside the topology gives a `LeftTopology` leaf.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// use zimbra_prov::route::{simulate_via_host, Mta, Topology};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca a@example.org pw").unwrap();
+/// let mut topo = Topology::new();
+/// topo.add(Mta::zimbra("zcs", "mx.example.org", &dir, |_| {})).unwrap();
+/// let t = simulate_via_host(&topo, "mx.example.org", "a@example.org");
+/// assert_eq!(t.from, "internet via mx.example.org");
+/// assert_eq!(t.leaves()[0].disposition.outcome(), "delivered");
+/// // an untrusted client may not relay through it
+/// let t = simulate_via_host(&topo, "mx.example.org", "x@elsewhere.example");
+/// assert_eq!(t.leaves()[0].disposition.outcome(), "rejected");
+/// ```
+pub fn simulate_via_host(topo: &Topology, host: &str, rcpt: &str) -> Trace {
+    let mut sim = Sim { topo, nodes: 0 };
+    let from = format!("internet via {host}");
+    let mut root = Node::new(NodeKind::Entry, &from, rcpt, 0);
+    let bracketed = format!("[{}]", host.trim_start_matches('[').trim_end_matches(']'));
+    sim.forward(
+        &mut root,
+        NO_PREV,
+        rcpt,
+        &bracketed,
+        false,
+        0,
+        &mut Vec::new(),
+    );
+    Trace {
+        recipient: rcpt.to_string(),
+        from,
+        root,
+    }
+}
+
 fn parse_nexthop(nh: &str) -> (String, bool) {
     let nh = nh.trim();
     let nh = nh
@@ -587,7 +633,8 @@ impl Sim<'_> {
                     } else {
                         Arrival::INTERNET
                     };
-                    let child = self.arrive(to, from, rcpt, hops + 1, arrival, path);
+                    let mut child = self.arrive(to, from, rcpt, hops + 1, arrival, path);
+                    child.reached_as = Some(h);
                     node.children.push(child);
                 }
             }
