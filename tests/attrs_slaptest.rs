@@ -5,80 +5,13 @@
 //! Needs Debian's `slapd` (slaptest, slapadd, back_mdb). Without it the test fails, unless
 //! `ZIMBRA_PROV_SKIP_SERVICES=1` is set (then it prints that it skipped).
 
-use std::path::{Path, PathBuf};
+#[path = "support/slapd.rs"]
+mod slapd;
+
+use slapd::{TempDir, SLAPADD, SLAPTEST};
+
+use std::path::Path;
 use std::process::Command;
-
-const SLAPTEST: &str = "/usr/sbin/slaptest";
-const SLAPADD: &str = "/usr/sbin/slapadd";
-const SCHEMA_DIR: &str = "/etc/ldap/schema";
-const MODULE_DIR: &str = "/usr/lib/ldap";
-
-/// `true` when the test should run; `false` (after a note) when services may be skipped.
-fn services_available() -> bool {
-    let missing: Vec<&str> = [SLAPTEST, SLAPADD, SCHEMA_DIR, MODULE_DIR]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("ZIMBRA_PROV_SKIP_SERVICES").as_deref() == Ok("1") {
-        println!(
-            "skipped: OpenLDAP not installed (missing {missing:?}); ZIMBRA_PROV_SKIP_SERVICES=1"
-        );
-        return false;
-    }
-    panic!(
-        "OpenLDAP is needed for this test (missing {missing:?}): install Debian's slapd and \
-         ldap-utils, or set ZIMBRA_PROV_SKIP_SERVICES=1 to skip"
-    );
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("zimbra-prov-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(dir.join("db")).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let schema = dir.join("zimbra.schema");
-    std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
-    let conf = format!(
-        "include {SCHEMA_DIR}/core.schema\n\
-         include {SCHEMA_DIR}/cosine.schema\n\
-         include {SCHEMA_DIR}/inetorgperson.schema\n\
-         include {SCHEMA_DIR}/dyngroup.schema\n\
-         include {schema}\n\
-         pidfile {dir}/slapd.pid\n\
-         modulepath {MODULE_DIR}\n\
-         moduleload back_mdb\n\
-         database mdb\n\
-         maxsize 33554432\n\
-         suffix \"\"\n\
-         rootdn \"cn=admin\"\n\
-         directory {dir}/db\n",
-        schema = schema.display(),
-        dir = dir.display()
-    );
-    let path = dir.join("slapd.conf");
-    std::fs::write(&path, conf).expect("write slapd.conf");
-    path
-}
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().expect("run OpenLDAP tool");
@@ -92,22 +25,22 @@ fn run(cmd: &mut Command) -> (bool, String) {
 
 #[test]
 fn generated_schema_passes_slaptest() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPTEST, SLAPADD]) {
         return;
     }
     let tmp = TempDir::new("slaptest");
-    let conf = write_config(&tmp.0);
+    let conf = slapd::write_config(tmp.root(), 33554432);
     let (ok, log) = run(Command::new(SLAPTEST).arg("-u").arg("-f").arg(&conf));
     assert!(ok, "slaptest rejected the generated schema:\n{log}");
 }
 
 #[test]
 fn zimbra_entries_load_with_value_checks() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPTEST, SLAPADD]) {
         return;
     }
     let tmp = TempDir::new("slapadd");
-    let conf = write_config(&tmp.0);
+    let conf = slapd::write_config(tmp.root(), 33554432);
     let ldif = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/attrs/zimbra-entries.ldif");
     let (ok, log) = run(Command::new(SLAPADD)
         .arg("-f")
@@ -120,7 +53,7 @@ fn zimbra_entries_load_with_value_checks() {
 
 #[test]
 fn schema_rejects_what_zimbra_would_reject() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPTEST, SLAPADD]) {
         return;
     }
     // A second zimbraMailTransport (SINGLE-VALUE) and an account without zimbraAccountStatus
@@ -146,8 +79,8 @@ fn schema_rejects_what_zimbra_would_reject() {
     ];
     for (i, (ldif, expect)) in cases.iter().enumerate() {
         let tmp = TempDir::new(&format!("reject{i}"));
-        let conf = write_config(&tmp.0);
-        let file = tmp.0.join("bad.ldif");
+        let conf = slapd::write_config(tmp.root(), 33554432);
+        let file = tmp.path("bad.ldif");
         std::fs::write(&file, ldif).expect("write ldif");
         let (ok, log) = run(Command::new(SLAPADD)
             .arg("-f")

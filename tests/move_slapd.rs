@@ -5,8 +5,13 @@
 //! Needs Debian's `slapd` (slapadd, slapcat, back_mdb). Without it the test fails, unless
 //! `ZIMBRA_PROV_SKIP_SERVICES=1` is set (then it prints that it skipped).
 
+#[path = "support/slapd.rs"]
+mod slapd;
+
+use slapd::{TempDir, SLAPADD, SLAPCAT};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use zimbra_prov::dit::{
@@ -15,72 +20,6 @@ use zimbra_prov::dit::{
 use zimbra_prov::dn::Dn;
 use zimbra_prov::model::{AttrBag, Directory, DynamicGroup, IdGenerator, RawEntry};
 use zimbra_prov::zmprov;
-
-const SLAPADD: &str = "/usr/sbin/slapadd";
-const SLAPCAT: &str = "/usr/sbin/slapcat";
-const SCHEMA_DIR: &str = "/etc/ldap/schema";
-const MODULE_DIR: &str = "/usr/lib/ldap";
-
-fn services_available() -> bool {
-    let missing: Vec<&str> = [SLAPADD, SLAPCAT, SCHEMA_DIR, MODULE_DIR]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("ZIMBRA_PROV_SKIP_SERVICES").as_deref() == Ok("1") {
-        println!(
-            "skipped: OpenLDAP not installed (missing {missing:?}); ZIMBRA_PROV_SKIP_SERVICES=1"
-        );
-        return false;
-    }
-    panic!(
-        "OpenLDAP is needed for this test (missing {missing:?}): install Debian's slapd and \
-         ldap-utils, or set ZIMBRA_PROV_SKIP_SERVICES=1 to skip"
-    );
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "zimbra-prov-move-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(dir.join("db")).expect("create temp dir");
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let schema = dir.join("zimbra.schema");
-    std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
-    let conf = format!(
-        "include {SCHEMA_DIR}/core.schema\ninclude {SCHEMA_DIR}/cosine.schema\n\
-         include {SCHEMA_DIR}/inetorgperson.schema\ninclude {SCHEMA_DIR}/dyngroup.schema\n\
-         include {schema}\npidfile {dir}/slapd.pid\nmodulepath {MODULE_DIR}\nmoduleload back_mdb\n\
-         database mdb\nmaxsize 268435456\nsuffix \"\"\nrootdn \"cn=admin\"\ndirectory {dir}/db\n",
-        schema = schema.display(),
-        dir = dir.display()
-    );
-    let path = dir.join("slapd.conf");
-    std::fs::write(&path, conf).expect("write slapd.conf");
-    path
-}
 
 fn slapadd(conf: &Path, ldif: &Path) {
     let out = Command::new(SLAPADD)
@@ -244,11 +183,11 @@ fn prove(
     dst: &Directory,
     opts: &MoveOptions,
 ) -> Option<(MovePlan, Vec<RawEntry>)> {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPADD, SLAPCAT]) {
         return None;
     }
     let tmp = TempDir::new(tag);
-    let conf = write_config(&tmp.0);
+    let conf = slapd::write_config(tmp.root(), 268435456);
     let src_entries = to_ldif(src, &tmp.path("source.ldif"));
     let dst_entries = to_ldif(dst, &tmp.path("target.ldif"));
     let plan = dit::plan_move_ldif(

@@ -1,0 +1,103 @@
+//! Test support shared by the tests that run OpenLDAP's offline tools (slaptest, slapadd,
+//! slapcat): the tool paths, the "installed or explicitly skipped" rule, a self-removing temp
+//! directory and a slapd.conf with the standard schemas plus the crate's generated Zimbra schema
+//! (mdb, suffix "" as Zimbra uses). Included with `#[path = "support/slapd.rs"] mod slapd;`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// `slaptest`.
+pub const SLAPTEST: &str = "/usr/sbin/slaptest";
+/// `slapadd`.
+pub const SLAPADD: &str = "/usr/sbin/slapadd";
+/// `slapcat`.
+pub const SLAPCAT: &str = "/usr/sbin/slapcat";
+/// Debian's schema directory.
+pub const SCHEMA_DIR: &str = "/etc/ldap/schema";
+/// Debian's slapd module directory (back_mdb).
+pub const MODULE_DIR: &str = "/usr/lib/ldap";
+
+/// `true` when `tools` (and the schema and module directories) exist. When something is
+/// missing: `false` after a note if `ZIMBRA_PROV_SKIP_SERVICES=1`, else a panic that says what
+/// to install — a test never passes silently without OpenLDAP.
+pub fn tools_or_skip(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .chain([SCHEMA_DIR, MODULE_DIR])
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("ZIMBRA_PROV_SKIP_SERVICES").as_deref() == Ok("1") {
+        println!(
+            "skipped: OpenLDAP not installed (missing {missing:?}); ZIMBRA_PROV_SKIP_SERVICES=1"
+        );
+        return false;
+    }
+    panic!(
+        "OpenLDAP is needed for this test (missing {missing:?}): install Debian's slapd and \
+         ldap-utils, or set ZIMBRA_PROV_SKIP_SERVICES=1 to skip"
+    );
+}
+
+/// A fresh directory (with a `db/` subdirectory) under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new directory named after `tag`, the process and the time.
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("zimbra-prov-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(dir.join("db")).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.0
+    }
+
+    /// A path inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Write `dir/zimbra.schema` (the crate's generated schema) and `dir/slapd.conf` (core, cosine,
+/// inetorgperson, dyngroup and the Zimbra schema; mdb of `maxsize` bytes in `dir/db`, suffix
+/// "", rootdn `cn=admin`); returns the path of slapd.conf.
+pub fn write_config(dir: &Path, maxsize: u64) -> PathBuf {
+    let schema = dir.join("zimbra.schema");
+    std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
+    let conf = format!(
+        "include {SCHEMA_DIR}/core.schema\n\
+         include {SCHEMA_DIR}/cosine.schema\n\
+         include {SCHEMA_DIR}/inetorgperson.schema\n\
+         include {SCHEMA_DIR}/dyngroup.schema\n\
+         include {schema}\n\
+         pidfile {dir}/slapd.pid\n\
+         modulepath {MODULE_DIR}\n\
+         moduleload back_mdb\n\
+         database mdb\n\
+         maxsize {maxsize}\n\
+         suffix \"\"\n\
+         rootdn \"cn=admin\"\n\
+         directory {dir}/db\n",
+        schema = schema.display(),
+        dir = dir.display()
+    );
+    let path = dir.join("slapd.conf");
+    std::fs::write(&path, conf).expect("write slapd.conf");
+    path
+}
