@@ -227,13 +227,24 @@ pub fn domain_name() -> impl Strategy<Value = DomainName> {
         .prop_map(|(a, b)| DomainName::parse(&format!("{a}.{b}")).expect("valid by construction"))
 }
 
-/// An address with a local part from `spec.local_parts` in one of `spec.domains`.
+/// An address with a local part from `spec.local_parts` in one of `spec.domains` (pairs that
+/// do not form a valid address are skipped).
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// use proptest::test_runner::TestRunner;
+/// use zimbra_prov::strategy::{address, DirectorySpec};
+/// let a = address(&DirectorySpec::default()).new_tree(&mut TestRunner::deterministic()).unwrap().current();
+/// assert!(DirectorySpec::default().domains.contains(&a.domain().to_string()));
+/// ```
 pub fn address(spec: &DirectorySpec) -> impl Strategy<Value = Address> {
     (
         prop::sample::select(spec.local_parts.clone()),
         prop::sample::select(spec.domains.clone()),
     )
-        .prop_map(|(l, d)| Address::parse(&format!("{l}@{d}")).expect("valid by construction"))
+        .prop_filter_map("a valid address", |(l, d)| {
+            Address::parse(&format!("{l}@{d}")).ok()
+        })
 }
 
 fn transport_choice() -> impl Strategy<Value = TransportChoice> {
