@@ -379,6 +379,30 @@ mod dyn_tests {
     }
 
     #[test]
+    fn group_and_units_round_trip_through_ldif() {
+        let mut dir = setup();
+        run(
+            &mut dir,
+            "cddl team@example.org\nadlm team@example.org alice@example.org x@other.org",
+        )
+        .unwrap();
+        let mut ldif = Vec::new();
+        crate::dit::write_directory(&dir, &mut ldif, &crate::dit::WriteOptions::slapadd()).unwrap();
+        let back = crate::dit::read_directory(ldif.as_slice()).unwrap();
+        assert_eq!(
+            back.group("team@example.org").map(|g| &g.attrs),
+            dir.group("team@example.org").map(|g| &g.attrs)
+        );
+        for cn in ["internal", "external"] {
+            assert_eq!(unit(&back, cn).attrs, unit(&dir, cn).attrs, "{cn}");
+        }
+        assert_eq!(
+            back.account("alice@example.org").map(|a| &a.attrs),
+            dir.account("alice@example.org").map(|a| &a.attrs)
+        );
+    }
+
+    #[test]
     fn cddl_errors() {
         let mut dir = setup();
         assert!(err(&mut dir, "cddl alice@example.org").contains("already exists"));
