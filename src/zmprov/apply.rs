@@ -39,7 +39,18 @@ pub fn apply(dir: &mut Directory, l: &ScriptLine) -> Res<String> {
         line: l.line,
         replace_flag: l.replace,
     };
-    cx.exec(&l.command, l.ldap)
+    let out = cx.exec(&l.command, l.ldap)?;
+    if matches!(
+        l.command,
+        Command::CreateAccount { .. }
+            | Command::RenameAccount { .. }
+            | Command::AddAccountAlias { .. }
+            | Command::CreateDistributionList { .. }
+            | Command::CreateDynamicGroup { .. }
+    ) {
+        cx.drop_external_members_now_internal();
+    }
+    Ok(out)
 }
 
 struct Cx<'a> {

@@ -19,7 +19,9 @@
 //! alias domain), puts any other address on the static unit, and refuses distribution lists,
 //! dynamic groups and dynamic-unit addresses (`INVALID_REQUEST`). `rdlm` never reports a
 //! missing member. `ddl` removes the group, its units, its alias entries, its id from every
-//! `zimbraMemberOf` and its addresses from static lists.
+//! `zimbraMemberOf` and its addresses from static lists. An external member leaves every static
+//! unit once an account, list, group or alias takes its address (Zimbra's test
+//! `externalAddrRemovedOnInternalAddrCreation`).
 
 use crate::dit::{default_dn, EntryKind};
 use crate::model::{names as n, Address, AttrBag, DomainName, DynamicGroup, RawEntry};
@@ -290,6 +292,47 @@ impl Cx<'_> {
         Ok(String::new())
     }
 
+    /// Zimbra removes an external member from every static unit once an account, list or
+    /// group (or an alias of one) takes its address; called after the commands that create
+    /// addresses.
+    pub(super) fn drop_external_members_now_internal(&mut self) {
+        let unit_has_members = |e: &RawEntry| {
+            e.attrs
+                .has_value_ci(n::OBJECT_CLASS, "zimbraGroupStaticUnit")
+                && e.attrs.contains(n::MAIL_FORWARDING_ADDRESS)
+        };
+        if !self.dir.other_entries.iter().any(unit_has_members) {
+            return;
+        }
+        let mut internal: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let bags = self
+            .dir
+            .accounts()
+            .map(|a| &a.attrs)
+            .chain(self.dir.lists().map(|l| &l.attrs))
+            .chain(self.dir.groups().map(|g| &g.attrs));
+        for bag in bags {
+            for attr in [n::MAIL_DELIVERY_ADDRESS, n::MAIL_ALIAS, n::MAIL] {
+                internal.extend(bag.strs(attr).iter().map(|v| v.to_ascii_lowercase()));
+            }
+        }
+        for e in self.dir.other_entries.iter_mut() {
+            if !unit_has_members(e) {
+                continue;
+            }
+            let gone: Vec<String> = e
+                .attrs
+                .strs(n::MAIL_FORWARDING_ADDRESS)
+                .iter()
+                .filter(|v| internal.contains(&v.to_ascii_lowercase()))
+                .map(|v| v.to_string())
+                .collect();
+            for v in gone {
+                e.attrs.remove_value_ci(n::MAIL_FORWARDING_ADDRESS, &v);
+            }
+        }
+    }
+
     /// The address and id of the dynamic group with key `key`.
     fn group_identity(&self, key: &str) -> Res<(Address, String)> {
         self.dir
@@ -399,6 +442,27 @@ mod dyn_tests {
         assert_eq!(
             back.account("alice@example.org").map(|a| &a.attrs),
             dir.account("alice@example.org").map(|a| &a.attrs)
+        );
+    }
+
+    /// Zimbra's own test (externalAddrRemovedOnInternalAddrCreation): an external member
+    /// leaves the group when a list, group, account or alias takes its address.
+    #[test]
+    fn external_members_leave_when_their_address_becomes_internal() {
+        let mut dir = setup();
+        run(
+            &mut dir,
+            "cddl team@example.org\n\
+             adlm team@example.org a1@example.org a2@example.org a3@example.org a4@example.org a5@example.org a6@example.org x@other.org\n\
+             cdl a1@example.org\ncddl a2@example.org\nca a3@example.org pw\n\
+             aaa alice@example.org a4@example.org\n-l ra bob@example.org a5@example.org",
+        )
+        .unwrap();
+        assert_eq!(
+            unit(&dir, "external")
+                .attrs
+                .strs("zimbraMailForwardingAddress"),
+            ["a6@example.org", "x@other.org"]
         );
     }
 
