@@ -116,6 +116,15 @@ impl GeneratedDirectory {
                     .map(|s| s.to_string()),
             );
         }
+        for g in d.groups() {
+            out.push(g.name.to_string());
+        }
+        // dynamic-group units: the dynamic unit's address and the static unit's members
+        for e in &d.other_entries {
+            for attr in ["zimbraMailAlias", "zimbraMailForwardingAddress"] {
+                out.extend(e.attrs.strs(attr).iter().map(|s| s.to_string()));
+            }
+        }
         for dom in d.domains() {
             out.push(format!("nobody-here@{}", dom.name));
         }
@@ -164,6 +173,16 @@ enum Op {
         local: usize,
         domain: usize,
         members: Vec<(usize, usize, bool)>,
+    },
+    /// A dynamic group (`cddl`) and its members (`adlm`): local-domain addresses become
+    /// internal members when they name an account and static-unit members otherwise; `true`
+    /// picks an address on a foreign host. A `late` group is created after every other
+    /// operation, when most accounts exist (so more of its members are internal).
+    DynamicGroup {
+        local: usize,
+        domain: usize,
+        members: Vec<(usize, usize, bool)>,
+        late: bool,
     },
     CatchAllAccount {
         local: usize,
@@ -263,6 +282,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (ix(), ix(), ix(), ix(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(local, domain, to_local, to_domain, external, local_delivery_disabled, pref)| Op::Forward { local, domain, to_local, to_domain, external, local_delivery_disabled, pref }),
         2 => (ix(), ix(), ix(), ix()).prop_map(|(local, domain, alias_local, alias_domain)| Op::Alias { local, domain, alias_local, alias_domain }),
         2 => (ix(), ix(), prop::collection::vec((ix(), ix(), any::<bool>()), 1..4)).prop_map(|(local, domain, members)| Op::List { local, domain, members }),
+        2 => (ix(), ix(), prop::collection::vec((ix(), ix(), any::<bool>()), 0..4), any::<bool>()).prop_map(|(local, domain, members, late)| Op::DynamicGroup { local, domain, members, late }),
         1 => (ix(), ix()).prop_map(|(local, domain)| Op::CatchAllAccount { local, domain }),
         1 => (ix(), ix()).prop_map(|(domain, host)| Op::SplitDomain { domain, host }),
         1 => (ix(), ix(), any::<bool>()).prop_map(|(alias, target, forwarding)| Op::AliasDomain { alias, target, forwarding }),
@@ -385,6 +405,31 @@ impl Op {
                 }
                 format!("cdl {list}\nadlm {list} {}", ms.join(" "))
             }
+            Op::DynamicGroup {
+                local,
+                domain,
+                members,
+                ..
+            } => {
+                let group = format!("dg-{}", addr(*local, *domain)?);
+                let mut ms = Vec::new();
+                for (l, d, ext) in members {
+                    ms.push(if *ext {
+                        format!(
+                            "{}@{}",
+                            pick(&s.local_parts, *l)?,
+                            pick(&s.foreign_hosts, *d)?
+                        )
+                    } else {
+                        addr(*l, *d)?
+                    });
+                }
+                if ms.is_empty() {
+                    format!("cddl {group}")
+                } else {
+                    format!("cddl {group}\nadlm {group} {}", ms.join(" "))
+                }
+            }
             Op::CatchAllAccount { local, domain } => {
                 format!(
                     "ma {} zimbraMailCatchAllAddress @{}",
@@ -461,7 +506,12 @@ fn build(spec: &DirectorySpec, ops: &[Op]) -> GeneratedDirectory {
     for d in &spec.domains {
         apply(&mut dir, &format!("cd {d}"), &mut script);
     }
-    for op in ops {
+    let late = |op: &Op| matches!(op, Op::DynamicGroup { late: true, .. });
+    for op in ops
+        .iter()
+        .filter(|o| !late(o))
+        .chain(ops.iter().filter(|o| late(o)))
+    {
         if let Some(lines) = op.to_line(spec) {
             apply(&mut dir, &lines, &mut script);
         }

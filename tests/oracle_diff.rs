@@ -179,6 +179,28 @@ struct Outcome {
     probes: usize,
     deviations: usize,
     failures: Vec<String>,
+    /// Dynamic groups, their internal (`zimbraMemberOf`) and external (static unit) members.
+    groups: (usize, usize, usize),
+}
+
+/// Counts the dynamic groups of `dir` and their internal and external members.
+fn count_groups(dir: &Directory, acc: &mut (usize, usize, usize)) {
+    let ids: Vec<String> = dir
+        .groups()
+        .filter_map(|g| g.attrs.first("zimbraId").map(str::to_ascii_lowercase))
+        .collect();
+    acc.0 += ids.len();
+    acc.1 += dir
+        .accounts()
+        .flat_map(|a| a.attrs.strs("zimbraMemberOf"))
+        .filter(|v| ids.contains(&v.to_ascii_lowercase()))
+        .count();
+    acc.2 += dir
+        .other_entries
+        .iter()
+        .filter(|e| e.attrs.has_value_ci("objectClass", "zimbraGroupStaticUnit"))
+        .map(|e| e.attrs.strs("zimbraMailForwardingAddress").len())
+        .sum::<usize>();
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -312,6 +334,7 @@ fn simulator_agrees_with_postfix_and_slapd() {
         probes: 0,
         deviations: 0,
         failures: Vec::new(),
+        groups: (0, 0, 0),
     };
     let mut n = 0;
     for (ci, cfg) in configs.iter().enumerate() {
@@ -320,6 +343,7 @@ fn simulator_agrees_with_postfix_and_slapd() {
         for _ in 0..share {
             let g = strat.new_tree(&mut runner).expect("generate").current();
             let addrs = addresses(&g, per_dir);
+            count_groups(&g.directory, &mut out.groups);
             compare_directory(&mut oracle, cfg, &g, &addrs, seed, n, &mut out);
             n += 1;
         }
@@ -343,6 +367,10 @@ fn simulator_agrees_with_postfix_and_slapd() {
         format!("{summary}\n"),
     )
     .ok();
+    println!(
+        "oracle differential: {} dynamic groups with {} internal and {} external members",
+        out.groups.0, out.groups.1, out.groups.2
+    );
     assert!(
         out.failures.is_empty(),
         "the simulator disagrees with Postfix (seed {seed}):\n{}",
@@ -350,6 +378,11 @@ fn simulator_agrees_with_postfix_and_slapd() {
     );
     if dirs >= 50 {
         assert!(out.decisions >= 2000, "only {} decisions", out.decisions);
+        let (g, i, e) = out.groups;
+        assert!(
+            g > 0 && i > 0 && e > 0,
+            "dynamic groups not covered: {g} groups, {i} internal, {e} external members"
+        );
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! | map | filter (all also require `zimbraMailStatus=enabled`) | result |
 //! |---|---|---|
-//! | `vam` | `zimbraMailDeliveryAddress`, `zimbraMailAlias`, `zimbraMailCatchAllAddress` (and `zimbraOldMailAddress` with [`IndexOptions::old_address_filter`]) | delivery, forwarding, pref-forwarding and catch-all-forwarding addresses, plus those of dynamic-group members |
+//! | `vam` | `zimbraMailDeliveryAddress`, `zimbraMailAlias`, `zimbraMailCatchAllAddress` (and `zimbraOldMailAddress` with [`IndexOptions::old_address_filter`]) | delivery, forwarding, pref-forwarding and catch-all-forwarding addresses, plus those of dynamic-group (and dynamic-unit) members, computed from `memberURL` as slapd's dynlist overlay does |
 //! | `canonical` | delivery, alias, catch-all | `zimbraMailCanonicalAddress`, then `zimbraMailCatchAllCanonicalAddress` |
 //! | `transport` | delivery, `zimbraDomainName` | `zimbraMailTransport` |
 //! | `vmm` | delivery | the delivery address |
@@ -194,6 +194,153 @@ fn split_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
     }
 }
 
+/// The equality terms of a `memberURL` this index evaluates: `ldap:///??sub?F` where `F` is
+/// `(zimbraMemberOf=V)`, `(zimbraId=V)` or an `(|...)` of such terms (Zimbra's default URLs for a
+/// group and its dynamic unit). Returns `(zimbraMemberOf values, zimbraId values)`, lowercased,
+/// or `None` for any other URL (another base, scope, attribute list or filter).
+pub(crate) fn member_url_terms(url: &str) -> Option<(Vec<String>, Vec<String>)> {
+    if !url.get(..8)?.eq_ignore_ascii_case("ldap:///") {
+        return None;
+    }
+    let rest = url.get(8..)?;
+    let (base, rest) = rest.split_once('?')?;
+    let (attrs, rest) = rest.split_once('?')?;
+    let (scope, filter) = rest.split_once('?')?;
+    if !base.is_empty()
+        || !attrs.is_empty()
+        || !scope.eq_ignore_ascii_case("sub")
+        || filter.contains('?')
+    {
+        return None;
+    }
+    let inner = filter.strip_prefix('(')?.strip_suffix(')')?;
+    let terms: Vec<&str> = match inner.strip_prefix('|') {
+        Some(list) => {
+            let list = list.strip_prefix('(')?.strip_suffix(')')?;
+            list.split(")(").collect()
+        }
+        None => vec![inner],
+    };
+    let (mut member_of, mut ids) = (Vec::new(), Vec::new());
+    for t in terms {
+        let (a, v) = t.split_once('=')?;
+        if v.is_empty() || v.contains(['(', ')', '*', '\\', '=', '|', '&', '!']) {
+            return None;
+        }
+        if a.eq_ignore_ascii_case("zimbraMemberOf") {
+            member_of.push(v.to_ascii_lowercase());
+        } else if a.eq_ignore_ascii_case(n::ZIMBRA_ID) {
+            ids.push(v.to_ascii_lowercase());
+        } else {
+            return None;
+        }
+    }
+    Some((member_of, ids))
+}
+
+/// What slapd's dynlist overlay (`dynlist-attrset groupOfURLs memberURL member`) computes as
+/// `member` for a group or unit, turned into the result values Postfix collects when it follows
+/// those DNs (`special_result_attribute = member`, one level).
+struct DynlistMembers<'d> {
+    /// Every entry of the directory, in [`Directory`] order.
+    entries: Vec<&'d AttrBag>,
+    /// `zimbraMemberOf` value (lowercased) → indexes into `entries`.
+    by_member_of: FxMap<String, Vec<usize>>,
+    /// `zimbraId` value (lowercased) → indexes into `entries`.
+    by_id: FxMap<String, Vec<usize>>,
+}
+
+impl<'d> DynlistMembers<'d> {
+    fn new(dir: &'d Directory) -> Self {
+        let mut m = DynlistMembers {
+            entries: Vec::new(),
+            by_member_of: FxMap::default(),
+            by_id: FxMap::default(),
+        };
+        let has_groups = dir.groups().next().is_some()
+            || dir
+                .other_entries
+                .iter()
+                .any(|e| e.attrs.contains(n::MEMBER_URL));
+        if !has_groups {
+            return m;
+        }
+        m.entries.extend(dir.domains().map(|x| &x.attrs));
+        m.entries.extend(dir.accounts().map(|x| &x.attrs));
+        m.entries.extend(dir.lists().map(|x| &x.attrs));
+        m.entries.extend(dir.groups().map(|x| &x.attrs));
+        m.entries.extend(dir.aliases().map(|x| &x.attrs));
+        m.entries.extend(dir.servers().map(|x| &x.attrs));
+        m.entries.extend(dir.coses().map(|x| &x.attrs));
+        m.entries.push(&dir.config.attrs);
+        m.entries.extend(dir.other_entries.iter().map(|x| &x.attrs));
+        for (i, bag) in m.entries.iter().enumerate() {
+            for v in bag.strs("zimbraMemberOf") {
+                m.by_member_of
+                    .entry(v.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
+            }
+            for v in bag.strs(n::ZIMBRA_ID) {
+                m.by_id.entry(v.to_ascii_lowercase()).or_default().push(i);
+            }
+        }
+        m
+    }
+
+    /// The member values of a typed dynamic group: its `memberURL`s when this index can
+    /// evaluate them, else the entries whose `zimbraMemberOf` holds the group's id.
+    fn of_group(&self, bag: &AttrBag) -> Vec<Box<str>> {
+        let urls = bag.strs(n::MEMBER_URL);
+        let terms: Option<Vec<_>> = urls.iter().map(|u| member_url_terms(u)).collect();
+        match terms {
+            Some(t) if !t.is_empty() => self.values(&t),
+            _ => match bag.first(n::ZIMBRA_ID) {
+                Some(id) => self.values(&[(vec![id.to_ascii_lowercase()], Vec::new())]),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// The member values of another entry: a `groupOfURLs` entry (a group's dynamic unit) whose
+    /// `memberURL`s this index can evaluate; nothing otherwise.
+    fn of_unit(&self, bag: &AttrBag) -> Vec<Box<str>> {
+        if !bag.has_value_ci(n::OBJECT_CLASS, "groupOfURLs") {
+            return Vec::new();
+        }
+        let terms: Option<Vec<_>> = bag
+            .strs(n::MEMBER_URL)
+            .iter()
+            .map(|u| member_url_terms(u))
+            .collect();
+        terms.map(|t| self.values(&t)).unwrap_or_default()
+    }
+
+    fn values(&self, terms: &[(Vec<String>, Vec<String>)]) -> Vec<Box<str>> {
+        let mut hits: Vec<usize> = Vec::new();
+        for (member_of, ids) in terms {
+            for v in member_of {
+                hits.extend(self.by_member_of.get(v).into_iter().flatten());
+            }
+            for v in ids {
+                hits.extend(self.by_id.get(v).into_iter().flatten());
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut out = Vec::new();
+        for i in hits {
+            if let Some(bag) = self.entries.get(i) {
+                split_values(bag, n::MAIL_DELIVERY_ADDRESS, &mut out);
+                split_values(bag, n::MAIL_FORWARDING_ADDRESS, &mut out);
+                split_values(bag, n::PREF_MAIL_FORWARDING_ADDRESS, &mut out);
+                split_values(bag, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, &mut out);
+            }
+        }
+        out
+    }
+}
+
 /// The values of the attributes `attrs` in the order the entry stores its attributes, split on
 /// commas (`zimbraPrefMailForwardingAddress` holds a list).
 fn values_in_entry_order(bag: &AttrBag, attrs: &[&str], out: &mut Vec<Box<str>>) {
@@ -373,27 +520,9 @@ impl MtaIndex {
             vmm: FxMap::default(),
             split: FxMap::default(),
         };
-        // dynamic groups: dynlist computes `member` from memberURL; Zimbra's default memberURL
-        // selects the entries whose zimbraMemberOf holds the group's id. DN recursion returns the
-        // members' result attributes whatever their mail status.
-        let mut group_members: FxMap<String, Vec<Box<str>>> = FxMap::default();
-        for g in dir.groups() {
-            if let Some(id) = g.attrs.first(n::ZIMBRA_ID) {
-                group_members.insert(id.to_ascii_lowercase(), Vec::new());
-            }
-        }
-        if !group_members.is_empty() {
-            for a in dir.accounts() {
-                for gid in a.attrs.strs("zimbraMemberOf") {
-                    if let Some(v) = group_members.get_mut(&gid.to_ascii_lowercase()) {
-                        split_values(&a.attrs, n::MAIL_DELIVERY_ADDRESS, v);
-                        split_values(&a.attrs, n::MAIL_FORWARDING_ADDRESS, v);
-                        split_values(&a.attrs, n::PREF_MAIL_FORWARDING_ADDRESS, v);
-                        split_values(&a.attrs, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, v);
-                    }
-                }
-            }
-        }
+        // dynamic groups and their dynamic units: dynlist computes `member` from memberURL and
+        // Postfix follows each member DN (base search, whatever the member's mail status)
+        let members = DynlistMembers::new(dir);
         for d in dir.domains() {
             let dn = d.dn.clone().unwrap_or_else(|| domain_dn(&d.name));
             b.entry(dn, &d.attrs, &[]);
@@ -440,13 +569,8 @@ impl MtaIndex {
                 .dn
                 .clone()
                 .unwrap_or_else(|| person_dn("cn", g.name.local(), "cn=groups", g.name.domain()));
-            let members = g
-                .attrs
-                .first(n::ZIMBRA_ID)
-                .and_then(|id| group_members.get(&id.to_ascii_lowercase()))
-                .cloned()
-                .unwrap_or_default();
-            b.entry(dn, &g.attrs, &members);
+            let vals = members.of_group(&g.attrs);
+            b.entry(dn, &g.attrs, &vals);
         }
         for al in dir.aliases() {
             let dn = al.dn.clone().unwrap_or_else(|| {
@@ -477,7 +601,8 @@ impl MtaIndex {
             .unwrap_or_else(|| "cn=config,cn=zimbra".to_string());
         b.entry(cdn, &dir.config.attrs, &[]);
         for e in &dir.other_entries {
-            b.entry(e.dn.clone(), &e.attrs, &[]);
+            let vals = members.of_unit(&e.attrs);
+            b.entry(e.dn.clone(), &e.attrs, &vals);
         }
         let Builder {
             mut idx,
@@ -545,5 +670,71 @@ impl MtaIndex {
 
     pub(crate) fn rec(&self, rec: u32) -> Option<&Rec> {
         self.recs.get(rec as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::member_url_terms;
+    use crate::model::Directory;
+    use crate::route::{Arrival, ZimbraMta};
+    use crate::zmprov;
+
+    #[test]
+    fn member_url_terms_reads_zimbra_default_urls_only() {
+        assert_eq!(
+            member_url_terms("ldap:///??sub?(|(zimbraMemberOf=G1)(zimbraId=S1))"),
+            Some((vec!["g1".to_string()], vec!["s1".to_string()]))
+        );
+        assert_eq!(
+            member_url_terms("LDAP:///??SUB?(zimbraMemberOf=g1)"),
+            Some((vec!["g1".to_string()], Vec::new()))
+        );
+        for other in [
+            "ldap:///dc=x??sub?(zimbraMemberOf=g1)",
+            "ldap:///?mail?sub?(zimbraMemberOf=g1)",
+            "ldap:///??one?(zimbraMemberOf=g1)",
+            "ldap:///??sub?(mail=*)",
+            "ldap:///??sub?(zimbraMemberOf=g*)",
+            "ldap:///??sub?(&(zimbraMemberOf=g1)(zimbraId=s1))",
+            "ldap:///??sub?zimbraMemberOf=g1",
+            "http:///??sub?(zimbraMemberOf=g1)",
+            "",
+        ] {
+            assert_eq!(member_url_terms(other), None, "{other}");
+        }
+    }
+
+    /// What the Postfix oracle showed (slapd with dynlist): a dynamic group expands to its
+    /// internal members (`zimbraMemberOf`) AND to the static unit's external members (the
+    /// unit's `zimbraId` is in the group's memberURL); the dynamic unit's own address expands
+    /// to the internal members only.
+    #[test]
+    fn dynamic_group_expands_internal_and_external_members() {
+        let mut dir = Directory::new();
+        zmprov::run(
+            &mut dir,
+            "cs mbx.example.org zimbraServiceEnabled mailbox\ncd example.org\n\
+             ca alice@example.org pw\ncddl team@example.org\n\
+             adlm team@example.org alice@example.org ext@partner.test",
+        )
+        .unwrap();
+        let mta = ZimbraMta::from_directory(&dir, "mta.example.org");
+        let line = |a: &str| mta.decide_quiet(a, Arrival::PICKUP).line();
+        let team = line("team@example.org");
+        assert!(team.contains("<alice@example.org>"), "{team}");
+        assert!(team.contains("<ext@partner.test>"), "{team}");
+        let internal = line("team.__internal__@example.org");
+        assert!(internal.contains("<alice@example.org>"), "{internal}");
+        assert!(!internal.contains("ext@partner.test"), "{internal}");
+        // without members the group has no result values: "not found", like any such entry
+        zmprov::run(
+            &mut dir,
+            "rdlm team@example.org alice@example.org ext@partner.test",
+        )
+        .unwrap();
+        let mta = ZimbraMta::from_directory(&dir, "mta.example.org");
+        let empty = mta.decide_quiet("team@example.org", Arrival::PICKUP).line();
+        assert!(!empty.contains('<'), "{empty}");
     }
 }

@@ -45,7 +45,7 @@
 //! |---|---|---|
 //! | `mydestination` (local class) recipients | accepted and delivered locally on the MTA | Zimbra leaves only `localhost` there; `local_recipient_maps`/aliases are out of scope |
 //! | bare-`user` lookup keys | never tried | every Zimbra filter attribute holds full addresses, so they cannot match |
-//! | dynamic groups | members are the entries whose `zimbraMemberOf` holds the group id (Zimbra's default `memberURL`), one level | `memberURL` filters are not evaluated |
+//! | dynamic groups | `memberURL`s of Zimbra's default shape (`ldap:///??sub?` with a `zimbraMemberOf=`/`zimbraId=` term or an `(\|...)` of them) are evaluated as slapd's dynlist does, for groups and their `groupOfURLs` units; a group with any other URL falls back to the entries whose `zimbraMemberOf` holds its id; members are followed one level | general LDAP filters are not evaluated |
 //! | `zimbraMtaDnsLookupsEnabled` | honoured (as well as `zimbraMtaSmtpDnsSupportLevel`) | the seed runbook uses it; ZCS ≥ 8.7 zmconfigd reads only the latter |
 //! | DNS | one view for all MTAs; a name without records is outside the topology (`LeftTopology`) | the simulator does not model the whole Internet |
 //! | ldap-vam.cf | the zmmtainit filter without `zimbraOldMailAddress` unless `old_address_filter` | matches the oracle's default; ZCS ≥ 8.8.10 adds it |

@@ -10,6 +10,8 @@ use crate::model::{
 
 use super::{parse_script, AttrArg, AttrOp, Command, ErrorCode, ScriptLine, ZmprovError};
 
+mod dynamic;
+
 type Res<T> = Result<T, ZmprovError>;
 
 /// Parse and apply a whole script; returns what the `g*` commands printed.
@@ -37,7 +39,18 @@ pub fn apply(dir: &mut Directory, l: &ScriptLine) -> Res<String> {
         line: l.line,
         replace_flag: l.replace,
     };
-    cx.exec(&l.command, l.ldap)
+    let out = cx.exec(&l.command, l.ldap)?;
+    if matches!(
+        l.command,
+        Command::CreateAccount { .. }
+            | Command::RenameAccount { .. }
+            | Command::AddAccountAlias { .. }
+            | Command::CreateDistributionList { .. }
+            | Command::CreateDynamicGroup { .. }
+    ) {
+        cx.drop_external_members_now_internal();
+    }
+    Ok(out)
 }
 
 struct Cx<'a> {
@@ -215,11 +228,20 @@ impl Cx<'_> {
             Command::AddAccountAlias { account, alias } => self.add_alias(account, alias),
             Command::RemoveAccountAlias { account, alias } => self.remove_alias(account, alias),
             Command::CreateDistributionList { name, attrs } => self.create_list(name, attrs),
-            Command::AddDistributionListMember { list, members } => self.add_members(list, members),
-            Command::RemoveDistributionListMember { list, members } => {
-                self.remove_members(list, members)
-            }
-            Command::DeleteDistributionList { list } => self.delete_list(list),
+            Command::CreateDynamicGroup { name, attrs } => self.create_group(name, attrs),
+            // a name that is not a static list may name a dynamic group
+            Command::AddDistributionListMember { list, members } => match self.dynamic(list) {
+                Some(g) => self.add_group_members(&g, members),
+                None => self.add_members(list, members),
+            },
+            Command::RemoveDistributionListMember { list, members } => match self.dynamic(list) {
+                Some(g) => self.remove_group_members(&g, members),
+                None => self.remove_members(list, members),
+            },
+            Command::DeleteDistributionList { list } => match self.dynamic(list) {
+                Some(g) => self.delete_group(&g),
+                None => self.delete_list(list),
+            },
             Command::ModifyConfig { attrs } => {
                 let mut bag = self.dir.config.attrs.clone();
                 let touched = self.modify(
@@ -338,6 +360,14 @@ impl Cx<'_> {
             ErrorCode::NoSuchDistributionList,
             format!("no such distribution list: {key}"),
         ))
+    }
+
+    /// The dynamic group `key` names, when it names no static list.
+    fn dynamic(&self, key: &str) -> Option<String> {
+        if self.find_list(key).is_ok() {
+            return None;
+        }
+        self.find_group(key)
     }
 
     fn parse_new_address(&self, name: &str) -> Res<Address> {
@@ -926,7 +956,19 @@ impl Cx<'_> {
         }
         move_entries!(accounts, remove_account, insert_account);
         move_entries!(lists, remove_list, insert_list);
+        // the units of a dynamic group (raw entries below it) move with it
+        let unit_moves = self.group_unit_moves(&old, &new);
         move_entries!(groups, remove_group, insert_group);
+        for e in self.dir.other_entries.iter_mut() {
+            let lower = e.dn.to_ascii_lowercase();
+            for (from, to) in &unit_moves {
+                if let Some(head) = lower.strip_suffix(from.as_str()) {
+                    e.dn = format!("{head}{to}");
+                    rewrite_bag(&mut e.attrs);
+                    break;
+                }
+            }
+        }
         // aliases in the old domain: those of moved entries move; foreign ones are re-created
         let aliases: Vec<String> = self
             .dir

@@ -184,6 +184,14 @@ pub enum Command {
         /// Attributes.
         attrs: Vec<AttrArg>,
     },
+    /// `cddl {list@domain} [attr value...]` (createDynamicDistributionList): a dynamic group
+    /// with its `cn=internal` and `cn=external` units.
+    CreateDynamicGroup {
+        /// Group address.
+        name: String,
+        /// Attributes.
+        attrs: Vec<AttrArg>,
+    },
     /// `adlm {list@domain|id} {member@domain}+` (addDistributionListMember).
     AddDistributionListMember {
         /// List address or id.
@@ -333,6 +341,11 @@ const SPECS: &[Spec] = &[
     Spec {
         long: "createDistributionList",
         short: "cdl",
+        usage: "{list@domain}",
+    },
+    Spec {
+        long: "createDynamicDistributionList",
+        short: "cddl",
         usage: "{list@domain}",
     },
     Spec {
@@ -603,6 +616,10 @@ pub fn parse_command(words: &[String], line: usize) -> Result<Command, ZmprovErr
             name: s(0),
             attrs: pairs(1)?,
         },
+        "cddl" if !args.is_empty() => Command::CreateDynamicGroup {
+            name: s(0),
+            attrs: pairs(1)?,
+        },
         "adlm" if args.len() >= 2 => Command::AddDistributionListMember {
             list: s(0),
             members: rest(1),
@@ -691,6 +708,7 @@ impl Command {
             Command::AddAccountAlias { .. } => "aaa",
             Command::RemoveAccountAlias { .. } => "raa",
             Command::CreateDistributionList { .. } => "cdl",
+            Command::CreateDynamicGroup { .. } => "cddl",
             Command::AddDistributionListMember { .. } => "adlm",
             Command::RemoveDistributionListMember { .. } => "rdlm",
             Command::DeleteDistributionList { .. } => "ddl",
@@ -721,7 +739,8 @@ impl Command {
             | Command::CreateCos { name: a, attrs }
             | Command::ModifyCos { cos: a, attrs }
             | Command::ModifyAccount { account: a, attrs }
-            | Command::CreateDistributionList { name: a, attrs } => {
+            | Command::CreateDistributionList { name: a, attrs }
+            | Command::CreateDynamicGroup { name: a, attrs } => {
                 w.push(a.clone());
                 push_attrs(&mut w, attrs);
             }

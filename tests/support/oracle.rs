@@ -7,8 +7,10 @@
 //!
 //! - **slapd** runs in the foreground (`-d 0`, a child of the test process) on `127.0.0.1` on a
 //!   free port, with core, cosine, inetorgperson, dyngroup and the crate's generated Zimbra
-//!   schema ([`zimbra_prov::attrs::openldap_schema`]), one mdb database with suffix `""`, and
-//!   anonymous read access. [`Oracle::load_ldif`] kills it, loads the LDIF with `slapadd -q`
+//!   schema ([`zimbra_prov::attrs::openldap_schema`]), one mdb database with suffix `""`, the
+//!   `dynlist` overlay with `dynlist-attrset groupOfURLs memberURL member` (as on a Zimbra LDAP
+//!   server, so dynamic groups expose the computed `member` that ldap-vam.cf's
+//!   `special_result_attribute = member` follows), and anonymous read access. [`Oracle::load_ldif`] kills it, loads the LDIF with `slapadd -q`
 //!   into a fresh database directory and starts it again on the same port.
 //! - **Postfix** runs as its own instance (`config_directory`, `queue_directory`,
 //!   `data_directory` and `maillog_file` under the oracle's temp dir). `main.cf` holds
@@ -769,6 +771,7 @@ impl Oracle {
              argsfile {d}/slapd.args\n\
              modulepath /usr/lib/ldap\n\
              moduleload back_mdb\n\
+             moduleload dynlist\n\
              access to * by * read\n\
              database mdb\n\
              maxsize 268435456\n\
@@ -776,7 +779,10 @@ impl Oracle {
              rootdn \"cn=oracle-admin\"\n\
              directory {d}/db\n\
              index objectClass eq\n\
-             index zimbraMailDeliveryAddress,zimbraMailAlias,zimbraMailCatchAllAddress,zimbraOldMailAddress,zimbraDomainName eq\n"
+             index zimbraMailDeliveryAddress,zimbraMailAlias,zimbraMailCatchAllAddress,zimbraOldMailAddress,zimbraDomainName eq\n\
+             index zimbraId,zimbraMemberOf eq\n\
+             overlay dynlist\n\
+             dynlist-attrset groupOfURLs memberURL member\n"
         );
         write_file(&self.dir.join("slapd.conf"), &conf)
     }
