@@ -11,6 +11,11 @@
 //! slapcat LDIF ──┼──> dit (LDAP entries <-> typed objects) ──> model::Directory ──┐
 //! live LDAP ─────┘                                                              │
 //! scenario.toml ── MTAs, DNS, directories, expectations, steps ──> route::Topology
+//!                                                                     │
+//!            route::simulate(topology, entry, rcpt) ──> Trace (hops, steps, a disposition per leaf)
+//!            verify::check(topology) ──> Report (findings, each with its trace)
+//!            verify::plan(steps) / verify::diff(before, after)
+//! model::Directory ──> dit ──> ldif::Writer (slapadd mode); dit::plan_move ──> LDIF + conflicts
 //! ```
 //!
 //! | module | job |
@@ -25,6 +30,10 @@
 //! | [`route`] | topology (Zimbra and foreign MTAs, DNS), the Zimbra MTA's per-recipient decision, multi-hop simulation and traces |
 //! | [`scenario`] | TOML scenario files: directories, MTAs, DNS, expectations and migration steps |
 //! | [`verify`] | every address class from every entry point: loops, lost mail, split brain, endless deferrals, hairpins, backscatter; migration plans and diffs |
+//! | `strategy` | (feature `proptest`) proptest strategies for addresses, directories, split-domain topologies and migration plans |
+//!
+//! Start with the README's quick start, `cargo run --example split_domain`, and `DESIGN.md` for
+//! the choices behind the modules.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
