@@ -385,6 +385,19 @@ impl Cx<'_> {
 
     fn ensure_free(&self, addr: &Address) -> Res<()> {
         match self.dir.name_in_use(&addr.key()) {
+            // Zimbra's LDAP refuses a second entry with the same `mail` anywhere in the tree
+            // (unique overlay); the raw entries include dynamic groups' units
+            None if self
+                .dir
+                .other_entries
+                .iter()
+                .any(|e| e.attrs.has_value_ci(n::MAIL, &addr.key())) =>
+            {
+                Err(self.err(
+                    ErrorCode::AccountExists,
+                    format!("email address already exists: {addr}"),
+                ))
+            }
             None => Ok(()),
             Some(ObjectKind::DistributionList) => Err(self.err(
                 ErrorCode::DistributionListExists,
@@ -2541,6 +2554,20 @@ mod tests {
         assert_eq!(
             dir.config.attrs.first("zimbraDefaultDomainName"),
             Some("new.org")
+        );
+    }
+
+    #[test]
+    fn a_dynamic_unit_address_is_taken() {
+        let mut dir = setup();
+        run(&mut dir, "cddl team@example.org").unwrap();
+        assert_eq!(
+            err(&mut dir, "ca team.__internal__@example.org pw"),
+            "ERROR: account.ACCOUNT_EXISTS (email address already exists: team.__internal__@example.org)"
+        );
+        assert_eq!(
+            err(&mut dir, "cdl TEAM.__internal__@example.org"),
+            "ERROR: account.ACCOUNT_EXISTS (email address already exists: team.__internal__@example.org)"
         );
     }
 
