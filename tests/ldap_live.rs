@@ -7,6 +7,11 @@
 //! apply to). Needs Debian's slapd; without it they fail unless `ZIMBRA_PROV_SKIP_SERVICES=1`.
 #![cfg(feature = "ldap")]
 
+#[path = "support/slapd.rs"]
+mod slapd;
+
+use slapd::{MODULE_DIR, SCHEMA_DIR, SLAPADD, SLAPCAT, SLAPD, SLAPMODIFY};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -25,37 +30,10 @@ use zimbra_prov::ldif::{
 use zimbra_prov::model::{Directory, IdGenerator};
 use zimbra_prov::zmprov;
 
-const SLAPD: &str = "/usr/sbin/slapd";
-const SLAPADD: &str = "/usr/sbin/slapadd";
-const SLAPCAT: &str = "/usr/sbin/slapcat";
-const SLAPMODIFY: &str = "/usr/sbin/slapmodify";
-const SCHEMA_DIR: &str = "/etc/ldap/schema";
-const MODULE_DIR: &str = "/usr/lib/ldap";
 const ADMIN: &str = "uid=zimbra,cn=admins,cn=zimbra";
 const PASSWORD: &str = "zimbra-test-secret";
 const SIZE_LIMIT: usize = 10;
 const COS_GOLD: &str = "7d3c1a2b-5e4f-4a6b-8c9d-0e1f2a3b4c5d";
-
-/// `true` when the test should run; `false` (after a note) when services may be skipped.
-fn services_available() -> bool {
-    let missing: Vec<&str> = [SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY, SCHEMA_DIR, MODULE_DIR]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("ZIMBRA_PROV_SKIP_SERVICES").as_deref() == Ok("1") {
-        println!(
-            "skipped: OpenLDAP not installed (missing {missing:?}); ZIMBRA_PROV_SKIP_SERVICES=1"
-        );
-        return false;
-    }
-    panic!(
-        "OpenLDAP is needed for this test (missing {missing:?}): install Debian's slapd and \
-         ldap-utils, or set ZIMBRA_PROV_SKIP_SERVICES=1 to skip"
-    );
-}
 
 /// A slapd of our own, killed by pid and its temp dir removed on drop.
 struct Slapd {
@@ -127,38 +105,9 @@ fn temp_config(tag: &str) -> (PathBuf, PathBuf) {
     (dir, conf)
 }
 
-/// Runs an offline tool (slapadd, slapmodify) on `conf` with `ldif`; value checks on, no `-c`.
-fn offline(tool: &str, conf: &Path, ldif: &Path) {
-    let out = Command::new(tool)
-        .arg("-f")
-        .arg(conf)
-        .arg("-l")
-        .arg(ldif)
-        .args(["-o", "value-check=yes"])
-        .output()
-        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {} failed:\n{}{}",
-        ldif.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// slapcat of `conf` as entries.
 fn slapcat_entries(conf: &Path) -> Vec<Entry> {
-    let out = Command::new(SLAPCAT)
-        .arg("-f")
-        .arg(conf)
-        .output()
-        .expect("run slapcat");
-    assert!(
-        out.status.success(),
-        "slapcat: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Reader::new(&out.stdout[..])
+    Reader::new(&slapd::slapcat_output(conf)[..])
         .map(|r| match r.expect("slapcat LDIF parses") {
             Record::Entry(e) => e,
             Record::Change(c) => panic!("change record from slapcat: {}", c.dn),
@@ -179,7 +128,7 @@ impl Slapd {
         };
         let ldif = slapd.dir.join("load.ldif");
         write_ldif(&ldif, entries);
-        offline(SLAPADD, &slapd.conf, &ldif);
+        slapd::offline(SLAPADD, &slapd.conf, &ldif);
         let urls = format!("ldap://127.0.0.1:{}/ {}", slapd.port, slapd.ldapi_url());
         let log = std::fs::File::create(slapd.dir.join("slapd.log")).expect("log file");
         let child = Command::new(SLAPD)
@@ -444,7 +393,7 @@ fn source(slapd: &Slapd, page_size: u32) -> LdapSource {
 
 #[test]
 fn reads_back_the_whole_tree_past_the_size_limit() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let loaded = directory();
@@ -515,7 +464,7 @@ fn reads_back_the_whole_tree_past_the_size_limit() {
 
 #[test]
 fn exports_one_domain_with_its_cos_and_servers() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let loaded = directory();
@@ -584,7 +533,7 @@ fn exports_one_domain_with_its_cos_and_servers() {
 
 #[test]
 fn connection_errors_are_typed() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let slapd = Slapd::start("errors", &directory());
@@ -752,7 +701,7 @@ const PEOPLE: &str = "ou=people,dc=example,dc=com";
 
 #[test]
 fn applies_a_move_plan_exactly() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let loaded = directory();
@@ -869,7 +818,7 @@ fn applies_a_move_plan_exactly() {
 
 #[test]
 fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let loaded = directory();
@@ -996,7 +945,7 @@ fn example(name: &str) -> PathBuf {
 
 #[test]
 fn export_domain_and_apply_move_a_domain_between_servers() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let loaded = directory();
@@ -1090,7 +1039,7 @@ fn export_domain_and_apply_move_a_domain_between_servers() {
 
 #[test]
 fn read_directory_types_the_live_tree_like_dit_reads_the_loaded_ldif() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let loaded = directory();
@@ -1195,7 +1144,7 @@ fn move_source_ldif() -> Vec<u8> {
     let (dir, conf) = temp_config("move-src");
     let _cleanup = TempDir(dir.clone());
     std::fs::write(dir.join("source.ldif"), &out).expect("write source.ldif");
-    offline(SLAPADD, &conf, &dir.join("source.ldif"));
+    slapd::offline(SLAPADD, &conf, &dir.join("source.ldif"));
     let dump = ldif_bytes(&slapcat_entries(&conf));
     assert!(dump.windows(10).any(|w| w == b"entryUUID:"));
     dump
@@ -1290,16 +1239,16 @@ fn offline_route(tag: &str, target: &[Entry], plan: &MovePlan) -> Vec<Entry> {
     let (dir, conf) = temp_config(tag);
     let _cleanup = TempDir(dir.clone());
     write_ldif(&dir.join("target.ldif"), target);
-    offline(SLAPADD, &conf, &dir.join("target.ldif"));
+    slapd::offline(SLAPADD, &conf, &dir.join("target.ldif"));
     let mut adds = Vec::new();
     plan.write_ldif(&mut adds).expect("plan LDIF");
     std::fs::write(dir.join("move.ldif"), &adds).expect("write move.ldif");
-    offline(SLAPADD, &conf, &dir.join("move.ldif"));
+    slapd::offline(SLAPADD, &conf, &dir.join("move.ldif"));
     if !plan.changes.is_empty() {
         let mut changes = Vec::new();
         plan.write_changes(&mut changes).expect("plan changes");
         std::fs::write(dir.join("changes.ldif"), &changes).expect("write changes.ldif");
-        offline(SLAPMODIFY, &conf, &dir.join("changes.ldif"));
+        slapd::offline(SLAPMODIFY, &conf, &dir.join("changes.ldif"));
     }
     slapcat_entries(&conf)
 }
@@ -1315,7 +1264,7 @@ fn assert_same_entries(live: &Canon, offline: &Canon) {
 
 #[test]
 fn a_move_plan_applied_live_equals_the_offline_slapadd_route() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let target = move_target();
@@ -1384,7 +1333,7 @@ fn a_move_plan_applied_live_equals_the_offline_slapadd_route() {
 
 #[test]
 fn a_move_plan_failing_in_the_middle_reports_the_exact_prefix() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let target = move_target();
@@ -1489,7 +1438,7 @@ fn a_move_plan_failing_in_the_middle_reports_the_exact_prefix() {
 
 #[test]
 fn a_move_plan_with_conflicts_is_refused_before_any_operation() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let target = move_target();
@@ -1517,7 +1466,7 @@ fn a_move_plan_with_conflicts_is_refused_before_any_operation() {
 
 #[test]
 fn apply_move_from_plans_against_the_live_target_and_applies() {
-    if !services_available() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
         return;
     }
     let target = move_target();

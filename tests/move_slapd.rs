@@ -12,7 +12,6 @@ use slapd::{TempDir, SLAPADD, SLAPCAT};
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use zimbra_prov::dit::{
     self, Conflict, DitError, EntryKind, IdPolicy, MoveOptions, MovePlan, WriteOptions,
@@ -22,35 +21,11 @@ use zimbra_prov::model::{AttrBag, Directory, DynamicGroup, IdGenerator, RawEntry
 use zimbra_prov::zmprov;
 
 fn slapadd(conf: &Path, ldif: &Path) {
-    let out = Command::new(SLAPADD)
-        .arg("-f")
-        .arg(conf)
-        .arg("-l")
-        .arg(ldif)
-        .args(["-o", "value-check=yes"])
-        .output()
-        .expect("run slapadd");
-    assert!(
-        out.status.success(),
-        "slapadd {} failed:\n{}{}",
-        ldif.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    slapd::offline(SLAPADD, conf, ldif);
 }
 
 fn slapcat(conf: &Path) -> Vec<RawEntry> {
-    let out = Command::new(SLAPCAT)
-        .arg("-f")
-        .arg(conf)
-        .output()
-        .expect("run slapcat");
-    assert!(
-        out.status.success(),
-        "slapcat: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dit::EntryReader::new(&out.stdout[..])
+    dit::EntryReader::new(&slapd::slapcat_output(conf)[..])
         .collect::<Result<_, _>>()
         .expect("slapcat LDIF")
 }

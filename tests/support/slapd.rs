@@ -5,7 +5,12 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
+/// `slapd`.
+pub const SLAPD: &str = "/usr/sbin/slapd";
+/// `slapmodify`.
+pub const SLAPMODIFY: &str = "/usr/sbin/slapmodify";
 /// `slaptest`.
 pub const SLAPTEST: &str = "/usr/sbin/slaptest";
 /// `slapadd`.
@@ -100,4 +105,39 @@ pub fn write_config(dir: &Path, maxsize: u64) -> PathBuf {
     let path = dir.join("slapd.conf");
     std::fs::write(&path, conf).expect("write slapd.conf");
     path
+}
+
+/// Run an offline tool (`slapadd`, `slapmodify`) on `conf` with `ldif`: value checks on, no `-c`;
+/// panics with the tool's output when it fails.
+pub fn offline(tool: &str, conf: &Path, ldif: &Path) {
+    let out = Command::new(tool)
+        .arg("-f")
+        .arg(conf)
+        .arg("-l")
+        .arg(ldif)
+        .args(["-o", "value-check=yes"])
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {} failed:\n{}{}",
+        ldif.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The LDIF `slapcat` prints for `conf`; panics when it fails.
+pub fn slapcat_output(conf: &Path) -> Vec<u8> {
+    let out = Command::new(SLAPCAT)
+        .arg("-f")
+        .arg(conf)
+        .output()
+        .expect("run slapcat");
+    assert!(
+        out.status.success(),
+        "slapcat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
