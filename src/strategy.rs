@@ -309,6 +309,18 @@ impl Op {
                 pick(&s.domains, d)?
             ))
         };
+        // an address in one of the directory's domains, or at a foreign host
+        let member = |l: usize, d: usize, external: bool| {
+            if external {
+                Some(format!(
+                    "{}@{}",
+                    pick(&s.local_parts, l)?,
+                    pick(&s.foreign_hosts, d)?
+                ))
+            } else {
+                addr(l, d)
+            }
+        };
         Some(match self {
             Op::Account {
                 local,
@@ -351,15 +363,7 @@ impl Op {
                 local_delivery_disabled,
                 pref,
             } => {
-                let to = if *external {
-                    format!(
-                        "{}@{}",
-                        pick(&s.local_parts, *to_local)?,
-                        pick(&s.foreign_hosts, *to_domain)?
-                    )
-                } else {
-                    addr(*to_local, *to_domain)?
-                };
+                let to = member(*to_local, *to_domain, *external)?;
                 let attr = if *pref {
                     "zimbraPrefMailForwardingAddress"
                 } else {
@@ -391,18 +395,10 @@ impl Op {
                 members,
             } => {
                 let list = format!("list-{}", addr(*local, *domain)?);
-                let mut ms = Vec::new();
-                for (l, d, ext) in members {
-                    ms.push(if *ext {
-                        format!(
-                            "{}@{}",
-                            pick(&s.local_parts, *l)?,
-                            pick(&s.foreign_hosts, *d)?
-                        )
-                    } else {
-                        addr(*l, *d)?
-                    });
-                }
+                let ms = members
+                    .iter()
+                    .map(|(l, d, ext)| member(*l, *d, *ext))
+                    .collect::<Option<Vec<String>>>()?;
                 format!("cdl {list}\nadlm {list} {}", ms.join(" "))
             }
             Op::DynamicGroup {
@@ -412,18 +408,10 @@ impl Op {
                 ..
             } => {
                 let group = format!("dg-{}", addr(*local, *domain)?);
-                let mut ms = Vec::new();
-                for (l, d, ext) in members {
-                    ms.push(if *ext {
-                        format!(
-                            "{}@{}",
-                            pick(&s.local_parts, *l)?,
-                            pick(&s.foreign_hosts, *d)?
-                        )
-                    } else {
-                        addr(*l, *d)?
-                    });
-                }
+                let ms = members
+                    .iter()
+                    .map(|(l, d, ext)| member(*l, *d, *ext))
+                    .collect::<Option<Vec<String>>>()?;
                 if ms.is_empty() {
                     format!("cddl {group}")
                 } else {
