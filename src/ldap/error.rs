@@ -126,6 +126,7 @@ impl fmt::Display for Problem {
 
 /// Errors of module [`ldap`](crate::ldap).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LdapError {
     /// The URL could not be used (scheme, syntax).
     #[error("bad LDAP URL {url:?}: {reason}")]

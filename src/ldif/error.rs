@@ -18,6 +18,7 @@ pub enum Limit {
 
 /// What went wrong while reading LDIF (see [`LdifError`] for the position).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LdifErrorKind {
     /// Reading the input failed.
     #[error("I/O error: {0}")]
@@ -176,6 +177,7 @@ pub struct LdifError {
 
 /// Why the writer refused a record (nothing of the record was written).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// Writing to the output failed.
     #[error("I/O error: {0}")]
