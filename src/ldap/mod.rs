@@ -105,16 +105,22 @@
 
 mod conn;
 mod error;
+mod report;
 mod sink;
 mod source;
+#[cfg(test)]
+mod testutil;
+mod validate;
 
 pub use conn::ConnectOptions;
 pub use error::{result_code_name, LdapError, Problem, ServerError};
-pub use sink::{validate, ApplyReport, DryRun, Failure, LdapSink, Operation, Plan};
+pub use report::{ApplyReport, DryRun, Failure};
+pub use sink::{LdapSink, Operation, Plan};
 pub use source::{
     Entries, Export, ExportSummary, LdapSource, Phase, Progress, SearchScope, SourceOptions,
     PAGED_RESULTS_OID,
 };
+pub use validate::validate;
 
 use crate::ldif::Entry;
 use crate::model::{AttrBag, RawEntry};
