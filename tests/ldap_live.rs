@@ -879,7 +879,9 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
         "exactly the reported prefix is on the server"
     );
 
-    // A schema violation: the server's message names the missing attribute; with the DN.
+    // A missing required attribute is refused locally now (issue 14.9), before anything is
+    // sent; the server is left to refuse what only its schema knows: here an attribute the
+    // entry's object classes do not allow. Its message names the attribute; with the DN.
     let no_status = add(
         &format!("uid=nostatus,{PEOPLE}"),
         &[
@@ -891,12 +893,22 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
             ("zimbraId", "5a8c2b1e-3d4f-4a6b-9c8d-0000000000bb"),
         ],
     );
+    let err = Plan::new(vec![no_status]).expect_err("refused locally");
+    assert!(err.to_string().contains("zimbraAccountStatus"), "{err}");
+    let not_allowed = modify(
+        &format!("uid=user12,{PEOPLE}"),
+        &[(
+            ModOp::Add,
+            "zimbraDomainName",
+            &["not-an-account-attribute.com"],
+        )],
+    );
     let changes2 = vec![
         modify(
             &format!("uid=user11,{PEOPLE}"),
             &[(ModOp::Add, "zimbraMailAlias", &["eleven@example.com"])],
         ),
-        no_status,
+        not_allowed,
         Change::new(dn(&format!("uid=user12,{PEOPLE}")), ChangeOp::Delete),
     ];
     let report = sink.apply(
@@ -908,11 +920,11 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
     let failed = report.failed.as_ref().expect("a failure");
     let server = failed.error.server().expect("a server error");
     assert_eq!(server.code, 65, "{server}");
-    assert!(server.message.contains("zimbraAccountStatus"), "{server}");
+    assert!(server.message.contains("zimbraDomainName"), "{server}");
     assert!(failed
         .error
         .to_string()
-        .contains("uid=nostatus,ou=people,dc=example,dc=com"));
+        .contains("uid=user12,ou=people,dc=example,dc=com"));
     apply_model(&mut expected, &changes2[..1]);
     assert_eq!(slapd.slapcat(), expected);
 }

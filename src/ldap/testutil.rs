@@ -17,6 +17,13 @@ pub(super) fn account(local: &str) -> Change {
             Attr::new("cn", local),
             Attr::new("sn", local),
             Attr::new("zimbraAccountStatus", "active"),
+            Attr::new(
+                "zimbraId",
+                format!(
+                    "5a8c2b1e-3d4f-4a6b-9c8d-{:012x}",
+                    local.bytes().fold(0u64, |h, b| h * 31 + u64::from(b))
+                ),
+            ),
         ]),
     )
 }

@@ -24,6 +24,10 @@ enum Planned {
 /// - values of attributes in the Zimbra catalog pass [`attrs::AttrDef::validate_values`]
 ///   (type, enum, range, single-valued) for add, modify add and replace (`;binary` values and
 ///   attributes outside the catalog are left to the server's schema);
+/// - an added entry has every attribute its object classes require (`MUST`, superclasses
+///   included) and, when the catalog knows all its classes, a structural one
+///   ([`attrs::class_requirements`]: Zimbra's classes and the standard ones Zimbra entries use;
+///   unknown classes are left to the server);
 /// - order within the set: no entry added twice, nothing changed after it was deleted or moved
 ///   away, no add below an entry deleted earlier.
 ///
@@ -31,12 +35,15 @@ enum Planned {
 /// use zimbra_prov::{dn::Dn, ldif::{Attr, Change, ChangeOp}, ldap::validate};
 /// let dn = Dn::parse("uid=a,ou=people,dc=example,dc=com")?;
 /// let add = Change::new(dn.clone(), ChangeOp::Add(vec![
-///     Attr::new("objectClass", "zimbraAccount"), Attr::new("uid", "b"),
+///     Attr::new("objectClass", "inetOrgPerson"), Attr::new("objectClass", "zimbraAccount"),
+///     Attr::new("uid", "b"), Attr::new("cn", "A"), Attr::new("sn", "A"),
+///     Attr::new("zimbraId", "5a8c2b1e-3d4f-4a6b-9c8d-0e1f2a3b4c5d"),
 /// ]));
 /// let problems = validate(&[add, Change::new(dn.clone(), ChangeOp::Delete), Change::new(dn, ChangeOp::Delete)]);
-/// assert_eq!(problems.len(), 2);
+/// assert_eq!(problems.len(), 3);
 /// assert!(problems[0].message.contains("RDN"));
-/// assert!(problems[1].message.contains("deleted earlier"));
+/// assert!(problems[1].message.contains("zimbraAccountStatus, required by object class zimbraAccount"));
+/// assert!(problems[2].message.contains("deleted earlier"));
 /// # Ok::<(), zimbra_prov::dn::DnError>(())
 /// ```
 pub fn validate(changes: &[Change]) -> Vec<Problem> {
@@ -153,6 +160,53 @@ fn check_add(list: &[Attr], dn: &Dn, say: &mut dyn FnMut(String)) {
     }
     for (desc, values) in group(list) {
         check_values(ModOp::Add, desc, &values, true, say);
+    }
+    check_classes(list, say);
+}
+
+/// The schema check a server makes on an added entry, as far as the catalog knows the
+/// object classes ([`attrs::class_requirements`]: Zimbra's and the standard ones): every
+/// attribute a class (or a superclass) requires is present, and, when every class is known,
+/// one of them is structural. Classes the catalog does not know are left to the server.
+fn check_classes(list: &[Attr], say: &mut dyn FnMut(String)) {
+    let type_of = |d: &str| d.split(';').next().unwrap_or_default().to_string();
+    let mut all_known = true;
+    let mut structural = false;
+    let mut classes = Vec::new();
+    let mut required: Vec<(&'static str, &'static str)> = Vec::new();
+    for a in list
+        .iter()
+        .filter(|a| same_description(&a.description, "objectClass"))
+    {
+        let name = String::from_utf8_lossy(&a.value).trim().to_string();
+        match attrs::class_requirements(&name) {
+            Some(c) => {
+                structural |= c.kind == attrs::ObjectClassKind::Structural;
+                for m in c.must {
+                    if !required.iter().any(|(r, _)| r.eq_ignore_ascii_case(m)) {
+                        required.push((m, c.name));
+                    }
+                }
+            }
+            None => all_known = false,
+        }
+        classes.push(name);
+    }
+    if all_known && !classes.is_empty() && !structural {
+        say(format!(
+            "no structural object class among {} (the server refuses that: objectClassViolation)",
+            classes.join(", ")
+        ));
+    }
+    for (attr, class) in required {
+        let present = list
+            .iter()
+            .any(|a| attrs::same_attribute_type(&type_of(&a.description), attr));
+        if !present {
+            say(format!(
+                "attribute {attr}, required by object class {class}, is missing (the server refuses that: objectClassViolation)"
+            ));
+        }
     }
 }
 
@@ -280,7 +334,7 @@ mod tests {
         );
         assert_eq!(
             plan.operations()[0].to_string(),
-            "#1 add uid=a,ou=people,dc=example,dc=com (5 attributes, 6 values)"
+            "#1 add uid=a,ou=people,dc=example,dc=com (6 attributes, 7 values)"
         );
     }
 
@@ -366,5 +420,95 @@ mod tests {
             vec![1, 3, 5],
             "{got:?}"
         );
+    }
+
+    fn add(d: &str, attrs: &[(&str, &str)]) -> Change {
+        Change::new(
+            dn(d),
+            ChangeOp::Add(attrs.iter().map(|(n, v)| Attr::new(*n, *v)).collect()),
+        )
+    }
+
+    #[test]
+    fn required_attributes_of_the_object_classes() {
+        let a = "uid=a,ou=people,dc=example,dc=com";
+        // issue 14.9: a zimbraAccount without uid is refused before anything is sent
+        let mut no_uid = account("a");
+        if let ChangeOp::Add(list) = &mut no_uid.op {
+            list.retain(|x| x.description != "uid");
+        }
+        let no_uid_elsewhere = Change::new(dn("cn=a,ou=people,dc=example,dc=com"), no_uid.op);
+        let got = messages(&[no_uid_elsewhere.clone()]);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0]
+                .1
+                .contains("attribute uid, required by object class zimbraAccount, is missing"),
+            "{got:?}"
+        );
+        assert!(matches!(
+            Plan::new(vec![no_uid_elsewhere]),
+            Err(LdapError::Validation { problems }) if problems.len() == 1
+        ));
+
+        let changes = vec![
+            // standard classes through their superclasses: inetOrgPerson needs sn and cn
+            add(
+                a,
+                &[("objectClass", "inetOrgPerson"), ("uid", "a"), ("cn", "A")],
+            ),
+            // only auxiliary classes: no structural class
+            add(
+                "uid=b,ou=people,dc=example,dc=com",
+                &[("objectClass", "zimbraAccount"), ("uid", "b")],
+            ),
+            // other names of the same type count; unknown classes are the server's business
+            add(
+                "uid=c,ou=people,dc=example,dc=com",
+                &[
+                    ("objectClass", "person"),
+                    ("objectClass", "posixAccount"),
+                    ("uid", "c"),
+                    ("commonName", "C"),
+                    ("2.5.4.4", "C"),
+                ],
+            ),
+            // a domain as Zimbra writes it
+            add(
+                "dc=example,dc=com",
+                &[
+                    ("objectClass", "dcObject"),
+                    ("objectClass", "organization"),
+                    ("objectClass", "zimbraDomain"),
+                    ("dc", "example"),
+                    ("o", "example.com domain"),
+                    ("zimbraId", "9a0b1c2d-3e4f-4a5b-8c6d-000000000001"),
+                    ("zimbraDomainName", "example.com"),
+                    ("zimbraDomainType", "local"),
+                ],
+            ),
+        ];
+        let got = messages(&changes);
+        let at = |i: usize| -> Vec<&str> {
+            got.iter()
+                .filter(|(j, _)| *j == i)
+                .map(|(_, m)| m.as_str())
+                .collect()
+        };
+        assert_eq!(at(0).len(), 1, "{got:?}");
+        assert!(at(0)[0].contains("attribute sn, required by object class inetOrgPerson"));
+        assert!(
+            at(1)
+                .iter()
+                .any(|m| m.contains("no structural object class")),
+            "{got:?}"
+        );
+        assert!(
+            at(1).iter().any(|m| m.contains("zimbraAccountStatus")),
+            "{got:?}"
+        );
+        assert_eq!(at(2), Vec::<&str>::new());
+        assert_eq!(at(3), Vec::<&str>::new());
+        assert_eq!(messages(&[account("a")]), vec![]);
     }
 }
