@@ -112,8 +112,8 @@ mod source;
 mod testutil;
 mod validate;
 
-pub use conn::ConnectOptions;
-pub use error::{result_code_name, LdapError, Problem, ServerError};
+pub use conn::{ConnectOptions, TlsTrust, LDAPTLS_CACERT};
+pub use error::{result_code_name, LdapError, Problem, ServerError, TlsProblem};
 pub use report::{ApplyReport, DryRun, Failure};
 pub use sink::{LdapSink, Operation, Plan};
 pub use source::{
