@@ -290,6 +290,15 @@ pub enum LdapError {
         /// Every conflict of the plan.
         conflicts: Vec<crate::dit::Conflict>,
     },
+    /// Resuming a plan (see [`LdapSink::resume`](super::LdapSink::resume)) found no safe
+    /// point to resume from; nothing was sent.
+    #[error("cannot resume: {reason}")]
+    Resume {
+        /// Position (0-based) of the operation that cannot be decided, if one.
+        index: Option<usize>,
+        /// Why.
+        reason: String,
+    },
     /// The entries read from the server do not make a directory (two entries with the same
     /// DN, a DN the reader refuses).
     #[error("reading the directory: {0}")]

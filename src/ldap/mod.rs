@@ -106,6 +106,7 @@
 mod conn;
 mod error;
 mod report;
+mod resume;
 mod sink;
 mod source;
 #[cfg(test)]
@@ -115,6 +116,7 @@ mod validate;
 pub use conn::{ConnectOptions, TlsTrust, LDAPTLS_CACERT};
 pub use error::{result_code_name, LdapError, Problem, ServerError, TlsProblem};
 pub use report::{ApplyReport, DryRun, Failure};
+pub use resume::Resume;
 pub use sink::{LdapSink, Operation, Plan};
 pub use source::{
     Entries, Export, ExportSummary, LdapSource, Phase, Progress, SearchScope, SourceOptions,

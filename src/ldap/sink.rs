@@ -208,6 +208,16 @@ impl Plan {
         &self.ops
     }
 
+    /// The operations, by value.
+    pub fn into_operations(self) -> Vec<Operation> {
+        self.ops
+    }
+
+    /// A plan of operations taken from validated plans (keeping their numbering).
+    pub(super) fn from_operations(ops: Vec<Operation>) -> Plan {
+        Plan { ops }
+    }
+
     /// Number of operations.
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -216,6 +226,17 @@ impl Plan {
     /// True when there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+}
+
+/// True when `error` leaves it open whether the server applied the operation: it was handed
+/// to the connection, but no answer came back (connection closed or broken, timeout). Only a
+/// server's answer, or a send that failed because the connection was already gone
+/// (`OpSend`: the request never reached the socket), says it was not applied.
+fn answer_lost(error: &LdapError) -> bool {
+    match error {
+        LdapError::Transport { source, .. } => !matches!(**source, ldap3::LdapError::OpSend { .. }),
+        _ => false,
     }
 }
 
@@ -289,8 +310,15 @@ impl LdapSink {
         })
     }
 
+    /// The connection and the per-operation timeout.
+    pub(super) fn conn_mut(&mut self) -> (&mut LdapConn, std::time::Duration) {
+        (&mut self.conn, self.connect.operation_timeout)
+    }
+
     /// Sends the operations in order, calling `before` ahead of each one, and stops at the
-    /// first one the server refuses.
+    /// first one that does not go through: refused by the server or not sent
+    /// ([`ApplyReport::failed`]), or sent without an answer ([`ApplyReport::unknown`]: the
+    /// connection broke or the operation timed out; see [`LdapSink::resume_after`]).
     pub fn apply(&mut self, plan: Plan, mut before: impl FnMut(&Operation)) -> ApplyReport {
         let mut applied = Vec::with_capacity(plan.ops.len());
         let mut ops = plan.ops.into_iter();
@@ -299,20 +327,28 @@ impl LdapSink {
             match self.send(&op.change) {
                 Ok(()) => applied.push(op),
                 Err(error) => {
+                    let failure = Failure {
+                        operation: op,
+                        error,
+                    };
+                    let (failed, unknown) = if answer_lost(&failure.error) {
+                        (None, Some(failure))
+                    } else {
+                        (Some(failure), None)
+                    };
                     return ApplyReport {
                         applied,
-                        failed: Some(Failure {
-                            operation: op,
-                            error,
-                        }),
+                        failed,
+                        unknown,
                         not_applied: ops.collect(),
-                    }
+                    };
                 }
             }
         }
         ApplyReport {
             applied,
             failed: None,
+            unknown: None,
             not_applied: Vec::new(),
         }
     }
