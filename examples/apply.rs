@@ -3,11 +3,22 @@
 //! first refusal and prints exactly what was applied.
 //!
 //! ```text
-//! apply --url URL --bind-dn DN --password-file F [--dry-run] [--starttls] CHANGES.ldif
-//! apply --url URL --bind-dn DN --password-file F [--dry-run] [--starttls]
+//! apply --url URL --bind-dn DN --password-file F [--dry-run] [--starttls] [--ca-file PEM]
+//!       [--resume] CHANGES.ldif
+//! apply --url URL --bind-dn DN --password-file F [--dry-run] [--starttls] [--ca-file PEM]
 //!       --move-from SRC.ldif --domain D [--rename NEW] [--map-host OLD=NEW]...
 //!       [--cos-map SRC=DST]... [--regenerate-ids] [--include-servers] [--no-alias-domains]
 //! ```
+//!
+//! `--ca-file PEM`: the CA certificate(s) to trust for `ldaps://` and `--starttls` (Zimbra's
+//! own CA, `/opt/zimbra/conf/ca/ca.pem`); without it `LDAPTLS_CACERT`, then the system's
+//! store (see `ConnectOptions`).
+//!
+//! When the connection breaks after an operation was sent, its outcome is unknown: the
+//! report prints it as `UNKNOWN` (not `FAILED`). `--resume` (with `CHANGES.ldif`) then
+//! re-reads the target, skips the operations it already holds (printed first as
+//! `resume: K of N operations already on the target ...`) and applies the rest; it refuses,
+//! sending nothing, when the target does not tell (see `LdapSink::resume`).
 //!
 //! With `CHANGES.ldif`: content records (entries without `changetype`, as `export_domain`
 //! writes them) are applied as adds, the way `ldapadd` treats them.
@@ -22,8 +33,8 @@
 //! searches; it writes nothing.
 //!
 //! Exit status: 0 all applied (or dry run without warnings), 1 validation failed, move
-//! conflicts, partial apply, dry-run warnings or connection error, 2 bad usage or unreadable
-//! input.
+//! conflicts, partial apply (an unknown outcome included), dry-run warnings, a resume that
+//! cannot decide, or connection error, 2 bad usage or unreadable input.
 
 use std::io::BufReader;
 use std::process::ExitCode;
@@ -36,8 +47,9 @@ use zimbra_prov::ldif::{Change, ChangeOp, Reader, ReaderOptions, Record};
 
 const USAGE: &str =
     "usage: apply --url URL --bind-dn DN --password-file F [--dry-run] [--starttls] \
-(CHANGES.ldif | --move-from SRC.ldif --domain D [--rename NEW] [--map-host OLD=NEW]... \
-[--cos-map SRC=DST]... [--regenerate-ids] [--include-servers] [--no-alias-domains])";
+[--ca-file PEM] ([--resume] CHANGES.ldif | --move-from SRC.ldif --domain D [--rename NEW] \
+[--map-host OLD=NEW]... [--cos-map SRC=DST]... [--regenerate-ids] [--include-servers] \
+[--no-alias-domains])";
 
 /// What to apply.
 enum Input {
@@ -55,6 +67,8 @@ struct Args {
     password_file: String,
     dry_run: bool,
     starttls: bool,
+    ca_file: Option<String>,
+    resume: bool,
     input: Input,
 }
 
@@ -71,7 +85,8 @@ fn parse_args() -> Result<Args, String> {
     let (mut move_from, mut domain) = (None, None);
     let mut opts = MoveOptions::default();
     let mut move_flags = Vec::new();
-    let (mut dry_run, mut starttls) = (false, false);
+    let (mut dry_run, mut starttls, mut resume) = (false, false, false);
+    let mut ca_file = None;
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
@@ -80,6 +95,8 @@ fn parse_args() -> Result<Args, String> {
             "--password-file" => password_file = Some(value("--password-file")?),
             "--dry-run" => dry_run = true,
             "--starttls" => starttls = true,
+            "--ca-file" => ca_file = Some(value("--ca-file")?),
+            "--resume" => resume = true,
             "--move-from" => move_from = Some(value("--move-from")?),
             "--domain" => domain = Some(value("--domain")?),
             "--rename" => {
@@ -124,12 +141,22 @@ fn parse_args() -> Result<Args, String> {
         (None, Some(_), None) => return Err("--move-from needs --domain".to_string()),
         (None, None, _) => return Err("CHANGES.ldif (or --move-from) is required".to_string()),
     };
+    if resume && matches!(input, Input::Move { .. }) {
+        // A partly applied move plans differently against the changed target.
+        return Err(
+            "--resume needs CHANGES.ldif (a move is planned against the target, \
+                    which a partial apply has changed)"
+                .to_string(),
+        );
+    }
     Ok(Args {
         url: url.ok_or("--url is required")?,
         bind_dn: bind_dn.ok_or("--bind-dn is required")?,
         password_file: password_file.ok_or("--password-file is required")?,
         dry_run,
         starttls,
+        ca_file,
+        resume,
         input,
     })
 }
@@ -235,9 +262,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let conn = ConnectOptions::new(&args.url)
+    let mut conn = ConnectOptions::new(&args.url)
         .bind(&args.bind_dn, password)
         .starttls(args.starttls);
+    conn.ca_file = args.ca_file.map(Into::into);
     let plan = match (plan, &args.input) {
         (Some(p), _) => p,
         (None, Input::Move { from, domain, opts }) => match plan_move(&conn, from, domain, opts) {
@@ -255,6 +283,20 @@ fn main() -> ExitCode {
             eprintln!("apply: {e}");
             return ExitCode::from(1);
         }
+    };
+    let plan = if args.resume {
+        match sink.resume(plan) {
+            Ok(r) => {
+                print!("{r}");
+                r.remaining
+            }
+            Err(e) => {
+                eprintln!("apply: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        plan
     };
     if args.dry_run {
         return match sink.dry_run(&plan) {

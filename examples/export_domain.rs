@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! export_domain --url URL --bind-dn DN --password-file F --domain D [--out FILE]
-//!               [--starttls] [--page-size N] [--operational]
+//!               [--starttls] [--ca-file PEM] [--page-size N] [--operational]
 //! ```
+//!
+//! `--ca-file PEM`: the CA certificate(s) to trust for `ldaps://` and `--starttls` (Zimbra's
+//! own CA, `/opt/zimbra/conf/ca/ca.pem`); without it `LDAPTLS_CACERT`, then the system's
+//! store (see `ConnectOptions`).
 //!
 //! `cargo run --features ldap --example export_domain -- --url ldap://zimbra-ldap:389 \
 //!   --bind-dn uid=zimbra,cn=admins,cn=zimbra --password-file pw --domain example.com`
@@ -18,7 +22,7 @@ use zimbra_prov::ldap::{ConnectOptions, Export, LdapError, LdapSource, SourceOpt
 use zimbra_prov::ldif::{Writer, WriterOptions};
 
 const USAGE: &str = "usage: export_domain --url URL --bind-dn DN --password-file F --domain D \
-                     [--out FILE] [--starttls] [--page-size N] [--operational]";
+                     [--out FILE] [--starttls] [--ca-file PEM] [--page-size N] [--operational]";
 
 struct Args {
     url: String,
@@ -27,6 +31,7 @@ struct Args {
     domain: String,
     out: Option<String>,
     starttls: bool,
+    ca_file: Option<String>,
     page_size: u32,
     operational: bool,
 }
@@ -35,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let (mut url, mut bind_dn, mut password_file, mut domain, mut out) =
         (None, None, None, None, None);
+    let mut ca_file = None;
     let (mut starttls, mut page_size, mut operational) = (false, 500u32, false);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -45,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
             "--domain" => domain = Some(value("--domain")?),
             "--out" => out = Some(value("--out")?),
             "--starttls" => starttls = true,
+            "--ca-file" => ca_file = Some(value("--ca-file")?),
             "--operational" => operational = true,
             "--page-size" => {
                 let v = value("--page-size")?;
@@ -61,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
         domain: domain.ok_or("--domain is required")?,
         out,
         starttls,
+        ca_file,
         page_size,
         operational,
     })
@@ -74,9 +82,10 @@ fn read_password(path: &str) -> Result<String, String> {
 
 fn run(args: Args) -> Result<(), String> {
     let password = read_password(&args.password_file)?;
-    let conn = ConnectOptions::new(&args.url)
+    let mut conn = ConnectOptions::new(&args.url)
         .bind(&args.bind_dn, password)
         .starttls(args.starttls);
+    conn.ca_file = args.ca_file.map(Into::into);
     let mut attributes = vec!["*".to_string()];
     if args.operational {
         attributes.push("+".to_string());

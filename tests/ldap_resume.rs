@@ -18,13 +18,18 @@ mod live;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
 use std::time::Duration;
 
-use live::{base_entries, canon, dn, entry, slapcat_entries, Canon, Slapd};
+use live::{
+    base_entries, canon, dn, entry, example, run, slapcat_entries, Canon, Slapd, ADMIN, PASSWORD,
+};
 use slapd::{SLAPADD, SLAPCAT, SLAPD};
 use zimbra_prov::dn::Rdn;
 use zimbra_prov::ldap::{ConnectOptions, LdapSink, Operation, Plan};
-use zimbra_prov::ldif::{Attr, Change, ChangeOp, Entry, ModOp, Modification};
+use zimbra_prov::ldif::{
+    Attr, Change, ChangeOp, Entry, ModOp, Modification, Record, Writer, WriterOptions,
+};
 
 /// Where the proxy cuts the connection at the chosen request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,4 +312,83 @@ fn a_cut_connection_is_reported_unknown_and_resumed_exactly() {
             assert_eq!(after, reference, "{scenario}: ends as an uncut apply");
         }
     }
+}
+
+/// The same as a process: `apply` through the cutting proxy reports UNKNOWN and exits 1;
+/// `apply --resume` of the same file skips what is there and applies the rest.
+#[test]
+fn apply_resume_finishes_a_cut_apply() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT]) {
+        return;
+    }
+    let names = ["reference".to_string(), "cli".to_string()];
+    let slapd = Slapd::start("resume-cli", &fixture(&names));
+    let mut sink = LdapSink::connect(&slapd.options()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sink.apply(plan("reference"), |_| {}).is_complete());
+    let reference = part(&slapd.slapcat(), "reference");
+
+    let changes = slapd.dir.join("changes.ldif");
+    let mut w = Writer::new(Vec::new(), WriterOptions::default());
+    for op in plan("cli").operations() {
+        w.write_record(&Record::Change(op.change.clone()))
+            .expect("write change");
+    }
+    std::fs::write(&changes, w.into_inner().expect("flush")).expect("write changes");
+    let pw = slapd.dir.join("pw");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
+    let apply = |port: u16, flags: &[&str]| {
+        let mut c = Command::new(example("apply"));
+        c.args([
+            "--url",
+            &format!("ldap://127.0.0.1:{port}"),
+            "--bind-dn",
+            ADMIN,
+        ])
+        .arg("--password-file")
+        .arg(&pw)
+        .args(flags)
+        .arg(&changes);
+        run(&mut c)
+    };
+
+    // cut at the modrdn (#5), after the server applied it
+    let (port, proxy) = proxy(slapd.port, 4 + 2, Cut::AfterServerAnswered);
+    let (code, out, err) = apply(port, &[]);
+    let _ = proxy.join();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.starts_with("applied 4 of 7 operations, 1 unknown"),
+        "{out}"
+    );
+    assert!(out.contains("UNKNOWN      #5 modrdn"), "{out}");
+
+    let (code, out, err) = apply(slapd.port, &["--resume", "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("resume: 5 of 7 operations already on the target (skipped), 2 to apply"),
+        "{out}"
+    );
+    assert!(out.contains("dry run: 2 operations"), "{out}");
+    assert_ne!(part(&slapd.slapcat(), "cli"), reference);
+
+    let (code, out, err) = apply(slapd.port, &["--resume"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("applied 2 of 2 operations"), "{out}");
+    assert_eq!(part(&slapd.slapcat(), "cli"), reference);
+
+    // run again: everything is there, nothing to do
+    let (code, out, err) = apply(slapd.port, &["--resume"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("resume: 7 of 7 operations already"),
+        "{out}"
+    );
+
+    // a move is planned against the target: --resume does not apply to it
+    let (code, _, err) = run(Command::new(example("apply"))
+        .args(["--url", &slapd.url(), "--bind-dn", ADMIN, "--password-file"])
+        .arg(&pw)
+        .args(["--resume", "--move-from", "x.ldif", "--domain", "x"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--resume needs CHANGES.ldif"), "{err}");
 }

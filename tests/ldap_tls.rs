@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use live::{base_entries, free_port_on, Slapd, ADMIN, PASSWORD};
+use live::{base_entries, entry, example, free_port_on, run, Slapd, ADMIN, PASSWORD};
 use slapd::{SLAPADD, SLAPCAT, SLAPD};
 use zimbra_prov::ldap::{
     ConnectOptions, Export, LdapError, LdapSource, SourceOptions, TlsProblem, TlsTrust,
@@ -146,6 +146,34 @@ struct TlsServer {
     ldap_other_ip: String,
 }
 
+/// The base entries and a domain, example.com.
+fn fixture() -> Vec<zimbra_prov::ldif::Entry> {
+    let mut out = base_entries();
+    out.push(entry(
+        "dc=com",
+        &[
+            ("objectClass", b"dcObject"),
+            ("objectClass", b"organization"),
+            ("dc", b"com"),
+            ("o", b"com"),
+        ],
+    ));
+    out.push(entry(
+        "dc=example,dc=com",
+        &[
+            ("objectClass", b"dcObject"),
+            ("objectClass", b"organization"),
+            ("objectClass", b"zimbraDomain"),
+            ("dc", b"example"),
+            ("o", b"example.com domain"),
+            ("zimbraId", b"9a0b1c2d-3e4f-4a5b-8c6d-000000000001"),
+            ("zimbraDomainName", b"example.com"),
+            ("zimbraDomainType", b"local"),
+        ],
+    ));
+    out
+}
+
 fn tls_server(pki: &Pki) -> TlsServer {
     let d = pki.dir.root();
     let global = format!(
@@ -158,7 +186,7 @@ fn tls_server(pki: &Pki) -> TlsServer {
     let ldaps_other_ip = format!("ldaps://127.0.0.2:{}", free_port_on("127.0.0.2"));
     let ldap_other_ip = format!("ldap://127.0.0.2:{}", free_port_on("127.0.0.2"));
     let listeners = [&ldaps, &ldaps_other_ip, &ldap_other_ip].map(|u| format!("{u}/"));
-    let slapd = Slapd::start_with("tls", &base_entries(), &global, &listeners);
+    let slapd = Slapd::start_with("tls", &fixture(), &global, &listeners);
     TlsServer {
         slapd,
         ldaps,
@@ -198,7 +226,7 @@ fn starttls_and_ldaps_with_zimbras_own_ca() {
     }
     let pki = pki();
     let server = tls_server(&pki);
-    let entries = base_entries().len() as u64;
+    let entries = fixture().len() as u64;
     let starttls = |url: &str| options(url).starttls(true);
     let plain_url = server.slapd.url();
     // (how it connects, the URL on 127.0.0.2)
@@ -293,4 +321,80 @@ fn ldaptls_cacert_child() {
     // the option still wins over the variable
     let err = read_all(&o.ca_file("/nonexistent/ca.pem")).expect_err("missing CA file");
     assert!(matches!(err, LdapError::CaFile { .. }), "{err}");
+}
+
+/// The tools' `--ca-file`, and `LDAPTLS_CACERT` without it, as processes.
+#[test]
+fn the_tools_take_ca_file_and_ldaptls_cacert() {
+    if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT]) {
+        return;
+    }
+    let pki = pki();
+    let server = tls_server(&pki);
+    let pw = pki.dir.path("pw");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
+    let out = pki.dir.path("example.com.ldif");
+    let export = |url: &str, tls: &[&str]| {
+        let mut c = Command::new(example("export_domain"));
+        c.env_remove(LDAPTLS_CACERT)
+            .args(["--url", url, "--bind-dn", ADMIN, "--password-file"])
+            .arg(&pw)
+            .args(["--domain", "example.com", "--out"])
+            .arg(&out)
+            .args(tls);
+        c
+    };
+    let ca = pki.ca.display().to_string();
+    let plain = server.slapd.url();
+    for (url, starttls) in [(plain.as_str(), true), (server.ldaps.as_str(), false)] {
+        let mut tls = if starttls { vec!["--starttls"] } else { vec![] };
+        let (code, _, err) = run(&mut export(url, &tls));
+        assert_eq!(code, Some(1), "{url}: {err}");
+        assert!(err.contains("not issued by a trusted CA"), "{url}: {err}");
+        let _ = std::fs::remove_file(&out);
+        tls.extend(["--ca-file", &ca]);
+        let (code, _, err) = run(&mut export(url, &tls));
+        assert_eq!(code, Some(0), "{url}: {err}");
+        let ldif = std::fs::read_to_string(&out).expect("exported");
+        assert!(ldif.contains("dn: dc=example,dc=com"), "{ldif}");
+        let _ = std::fs::remove_file(&out);
+    }
+    let (code, _, err) = run(&mut export(&server.ldaps_other_ip, &["--ca-file", &ca]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not issued for the host"), "{err}");
+
+    // apply: --ca-file, and LDAPTLS_CACERT instead of it
+    let changes = pki.dir.path("changes.ldif");
+    std::fs::write(
+        &changes,
+        "dn: dc=example,dc=com\nchangetype: modify\nreplace: description\ndescription: via TLS\n-\n",
+    )
+    .expect("changes");
+    let apply = |env: Option<&Path>, flags: &[&str]| {
+        let mut c = Command::new(example("apply"));
+        c.env_remove(LDAPTLS_CACERT);
+        if let Some(ca) = env {
+            c.env(LDAPTLS_CACERT, ca);
+        }
+        c.args([
+            "--url",
+            &server.ldaps,
+            "--bind-dn",
+            ADMIN,
+            "--password-file",
+        ])
+        .arg(&pw)
+        .args(flags)
+        .arg(&changes);
+        run(&mut c)
+    };
+    let (code, out, err) = apply(None, &["--dry-run", "--ca-file", &ca]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("dry run: 1 operations"), "{out}");
+    let (code, _, err) = apply(None, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not issued by a trusted CA"), "{err}");
+    let (code, out, err) = apply(Some(&pki.ca), &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("applied 1 of 1 operations"), "{out}");
 }

@@ -438,7 +438,7 @@ mod tests {
             list.retain(|x| x.description != "uid");
         }
         let no_uid_elsewhere = Change::new(dn("cn=a,ou=people,dc=example,dc=com"), no_uid.op);
-        let got = messages(&[no_uid_elsewhere.clone()]);
+        let got = messages(std::slice::from_ref(&no_uid_elsewhere));
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(
             got[0]

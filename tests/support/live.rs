@@ -274,3 +274,39 @@ pub fn base_entries() -> Vec<Entry> {
         })
         .collect()
 }
+
+/// Builds an example with the features this test was built with (a no-op when `cargo test`
+/// already built it) and returns the path of its binary.
+pub fn example(name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut features = vec!["ldap"];
+    if cfg!(feature = "proptest") {
+        features.push("proptest");
+    }
+    let out = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--example", name, "--features"])
+        .arg(features.join(","))
+        .output()
+        .expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "building example {name}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exe = std::env::current_exe().expect("test path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("examples").join(name);
+    assert!(bin.exists(), "example binary {} missing", bin.display());
+    bin
+}
+
+/// Runs a command: exit code, stdout, stderr.
+pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let o = cmd.output().expect("run command");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
