@@ -22,7 +22,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use live::{
-    base_entries, canon, dn, entry, example, run, slapcat_entries, Canon, Slapd, ADMIN, PASSWORD,
+    base_entries, canon, dn, entry, example, example_com, run, slapcat_entries, Canon, Slapd,
+    ADMIN, PASSWORD,
 };
 use slapd::{SLAPADD, SLAPCAT, SLAPD};
 use zimbra_prov::dn::Rdn;
@@ -122,24 +123,7 @@ fn subtree(name: &str) -> String {
 /// with the entry the plan modifies, moves and modifies again.
 fn fixture(names: &[String]) -> Vec<Entry> {
     let mut out = base_entries();
-    out.push(entry(
-        "dc=com",
-        &[
-            ("objectClass", b"dcObject"),
-            ("objectClass", b"organization"),
-            ("dc", b"com"),
-            ("o", b"com"),
-        ],
-    ));
-    out.push(entry(
-        DOMAIN,
-        &[
-            ("objectClass", b"dcObject"),
-            ("objectClass", b"organization"),
-            ("dc", b"example"),
-            ("o", b"example"),
-        ],
-    ));
+    out.extend(example_com());
     for name in names {
         let base = subtree(name);
         out.push(entry(

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use live::{base_entries, entry, example, free_port_on, run, Slapd, ADMIN, PASSWORD};
+use live::{base_entries, example, example_com, free_port_on, run, Slapd, ADMIN, PASSWORD};
 use slapd::{SLAPADD, SLAPCAT, SLAPD};
 use zimbra_prov::ldap::{
     ConnectOptions, Export, LdapError, LdapSource, SourceOptions, TlsProblem, TlsTrust,
@@ -54,27 +54,39 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req` making a new P-256 key `key` and `out` (a request, or with `-x509` a
+/// self-signed certificate) for subject `subj`, plus `more` arguments.
+fn new_key(dir: &Path, key: &str, out: &str, subj: &str, more: &[&str]) {
+    let mut args = vec![
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        out,
+        "-subj",
+        subj,
+    ];
+    args.extend(more);
+    openssl(dir, &args);
+}
+
 /// A self-signed CA `name.pem` with its key `name.key`.
 fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
+    new_key(
         dir,
+        &format!("{name}.key"),
+        &format!("{name}.pem"),
+        &format!("/O=zimbra-prov tests/CN={name}"),
         &[
-            "req",
             "-x509",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
             "-days",
             "2",
-            "-subj",
-            &format!("/O=zimbra-prov tests/CN={name}"),
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -89,24 +101,7 @@ fn pki() -> Pki {
     let d = dir.root();
     let ca = make_ca(d, "zimbra-ca");
     let other_ca = make_ca(d, "other-ca");
-    openssl(
-        d,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
+    new_key(d, "server.key", "server.csr", "/CN=127.0.0.1", &[]);
     std::fs::write(
         d.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
@@ -149,28 +144,7 @@ struct TlsServer {
 /// The base entries and a domain, example.com.
 fn fixture() -> Vec<zimbra_prov::ldif::Entry> {
     let mut out = base_entries();
-    out.push(entry(
-        "dc=com",
-        &[
-            ("objectClass", b"dcObject"),
-            ("objectClass", b"organization"),
-            ("dc", b"com"),
-            ("o", b"com"),
-        ],
-    ));
-    out.push(entry(
-        "dc=example,dc=com",
-        &[
-            ("objectClass", b"dcObject"),
-            ("objectClass", b"organization"),
-            ("objectClass", b"zimbraDomain"),
-            ("dc", b"example"),
-            ("o", b"example.com domain"),
-            ("zimbraId", b"9a0b1c2d-3e4f-4a5b-8c6d-000000000001"),
-            ("zimbraDomainName", b"example.com"),
-            ("zimbraDomainType", b"local"),
-        ],
-    ));
+    out.extend(example_com());
     out
 }
 

@@ -261,6 +261,34 @@ pub fn entry(d: &str, attrs: &[(&str, &[u8])]) -> Entry {
     e
 }
 
+/// `dc=com` and the Zimbra domain `example.com` (`dc=example,dc=com`), nothing below it.
+pub fn example_com() -> Vec<Entry> {
+    vec![
+        entry(
+            "dc=com",
+            &[
+                ("objectClass", b"dcObject"),
+                ("objectClass", b"organization"),
+                ("dc", b"com"),
+                ("o", b"com"),
+            ],
+        ),
+        entry(
+            "dc=example,dc=com",
+            &[
+                ("objectClass", b"dcObject"),
+                ("objectClass", b"organization"),
+                ("objectClass", b"zimbraDomain"),
+                ("dc", b"example"),
+                ("o", b"example.com domain"),
+                ("zimbraId", b"9a0b1c2d-3e4f-4a5b-8c6d-000000000001"),
+                ("zimbraDomainName", b"example.com"),
+                ("zimbraDomainType", b"local"),
+            ],
+        ),
+    ]
+}
+
 /// The configuration branch of `tests/data/ldap/base.ldif`: the admin account, two COS, two
 /// servers.
 pub fn base_entries() -> Vec<Entry> {

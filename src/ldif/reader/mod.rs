@@ -208,16 +208,16 @@ impl<R: BufRead> Reader<R> {
                     Some(_) => &[][..],
                     None => self.lines.get(first_attr..).unwrap_or_default(),
                 };
-                Ok(Some(RecordRef::new(
+                Ok(Some(RecordRef {
                     line,
-                    std::str::from_utf8(dn_bytes).unwrap_or_default(),
-                    &self.buf,
-                    &self.decoded,
-                    attrs,
-                    self.bounds(first_attr).0,
-                    &self.side,
+                    dn: std::str::from_utf8(dn_bytes).unwrap_or_default(),
+                    buf: &self.buf,
+                    decoded: &self.decoded,
+                    lines: attrs,
+                    start: self.bounds(first_attr).0,
+                    side: &self.side,
                     change,
-                )))
+                }))
             }
             Ok(None) => Ok(None),
             Err((line, kind)) => {

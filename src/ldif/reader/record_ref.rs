@@ -9,16 +9,16 @@ use crate::dn::Dn;
 /// next call on the reader. Obtained from [`Reader::next_ref`](super::Reader::next_ref).
 #[derive(Debug)]
 pub struct RecordRef<'a> {
-    line: u64,
-    dn: &'a str,
-    buf: &'a [u8],
-    decoded: &'a [u8],
+    pub(super) line: u64,
+    pub(super) dn: &'a str,
+    pub(super) buf: &'a [u8],
+    pub(super) decoded: &'a [u8],
     /// The attribute lines of a content entry (empty for change records).
-    lines: &'a [Line],
+    pub(super) lines: &'a [Line],
     /// Where the first of `lines` starts in `buf`.
-    start: usize,
-    side: &'a [Side],
-    change: Option<Change>,
+    pub(super) start: usize,
+    pub(super) side: &'a [Side],
+    pub(super) change: Option<Change>,
 }
 
 /// The (description, value) pairs of a [`RecordRef`], in file order.
@@ -74,29 +74,6 @@ impl<'a> Iterator for Attributes<'a> {
 impl ExactSizeIterator for Attributes<'_> {}
 
 impl<'a> RecordRef<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        line: u64,
-        dn: &'a str,
-        buf: &'a [u8],
-        decoded: &'a [u8],
-        lines: &'a [Line],
-        start: usize,
-        side: &'a [Side],
-        change: Option<Change>,
-    ) -> RecordRef<'a> {
-        RecordRef {
-            line,
-            dn,
-            buf,
-            decoded,
-            lines,
-            start,
-            side,
-            change,
-        }
-    }
-
     /// Line the record started on (1-based).
     pub fn line(&self) -> u64 {
         self.line
