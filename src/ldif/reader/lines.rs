@@ -114,10 +114,16 @@ impl<R: BufRead> Reader<R> {
                 break;
             }
             got = true;
-            let (take, done) = match memchr::memchr(b'\n', avail) {
+            let (mut take, mut done) = match memchr::memchr(b'\n', avail) {
                 Some(i) => (i, true),
                 None => (avail.len(), false),
             };
+            // never hold more of an overlong line than it takes to see that it is one,
+            // however much of it the input hands over at once
+            let room = (self.max_line + 1).saturating_sub(self.buf.len() - logical_start);
+            if take > room {
+                (take, done) = (room, false);
+            }
             self.buf
                 .extend_from_slice(avail.get(..take).unwrap_or_default());
             let consumed = if done { take + 1 } else { take };

@@ -341,3 +341,33 @@ fn tiny_values_cost_a_small_multiple_of_their_size() {
         text.len()
     );
 }
+
+/// An overlong line handed over whole (an in-memory input) is not copied whole before it is
+/// refused.
+#[test]
+fn an_overlong_line_is_refused_without_holding_it() {
+    let opts = ReaderOptions {
+        max_line_bytes: 1000,
+        ..ReaderOptions::default()
+    };
+    let mut text = b"dn: cn=a\ncn: ".to_vec();
+    text.extend(std::iter::repeat_n(b'#', 1 << 20));
+    text.push(b'\n');
+    let mut r = Reader::with_options(&text[..], opts);
+    let e = r.next_record().expect_err("too long");
+    assert!(
+        matches!(
+            e.kind,
+            K::LimitExceeded {
+                what: Limit::Line,
+                limit: 1000
+            }
+        ) && e.line == 2,
+        "{e}"
+    );
+    assert!(
+        r.buf.capacity() < 64 << 10,
+        "held {} bytes",
+        r.buf.capacity()
+    );
+}
