@@ -24,6 +24,31 @@ pub fn run(args: &[&str]) -> (Option<i32>, String, String) {
     (r.code, r.out, r.err)
 }
 
+/// `--from T/FROM --to T/TO --domain DOMAIN --out T/OUT`.
+pub fn args(t: &Tmp, from: &str, to: &str, domain: &str, out: &str) -> Vec<String> {
+    let (from, to, out) = (t.arg(from), t.arg(to), t.arg(out));
+    [
+        "--from", &from, "--to", &to, "--domain", domain, "--out", &out,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// [`run`] with [`args`] and `extra`.
+pub fn run_move(
+    t: &Tmp,
+    from: &str,
+    to: &str,
+    domain: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut a = args(t, from, to, domain, "out.ldif");
+    a.extend(extra.iter().map(|s| s.to_string()));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    run(&a)
+}
+
 /// The source and target dumps of these tests, in `tmp`.
 pub fn fixtures(tmp: &Tmp) {
     let source = "cs old.example.net zimbraServiceEnabled mailbox\ncd company.com\n\
@@ -182,16 +207,7 @@ fn ldif_errors_name_the_file_they_are_in() {
     )
     .unwrap();
     for (from, to) in [("broken.ldif", "dst.ldif"), ("src.ldif", "broken.ldif")] {
-        let (code, out, err) = run(&[
-            "--from",
-            &tmp.arg(from),
-            "--to",
-            &tmp.arg(to),
-            "--domain",
-            "company.com",
-            "--out",
-            &tmp.arg("out.ldif"),
-        ]);
+        let (code, out, err) = run_move(&tmp, from, to, "company.com", &[]);
         assert_eq!(code, Some(2), "{out}{err}");
         assert_eq!(
             err,
@@ -203,16 +219,7 @@ fn ldif_errors_name_the_file_they_are_in() {
         assert!(!tmp.path("out.ldif").exists());
     }
     // errors about the request name no file
-    let (code, _, err) = run(&[
-        "--from",
-        &tmp.arg("src.ldif"),
-        "--to",
-        &tmp.arg("dst.ldif"),
-        "--domain",
-        "nosuch.org",
-        "--out",
-        &tmp.arg("out.ldif"),
-    ]);
+    let (code, _, err) = run_move(&tmp, "src.ldif", "dst.ldif", "nosuch.org", &[]);
     assert_eq!(code, Some(2));
     assert_eq!(
         err,
@@ -224,16 +231,8 @@ fn ldif_errors_name_the_file_they_are_in() {
 fn move_domain_usage_errors() {
     let tmp = Tmp::new("move-usage");
     fixtures(&tmp);
-    let base = [
-        "--from",
-        &tmp.arg("src.ldif"),
-        "--to",
-        &tmp.arg("dst.ldif"),
-        "--domain",
-        "company.com",
-        "--out",
-        &tmp.arg("out.ldif"),
-    ];
+    let base = args(&tmp, "src.ldif", "dst.ldif", "company.com", "out.ldif");
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
     for extra in [
         &["--map-host", "old.example.net"][..],
         &["--map-host", "=new"],

@@ -4,27 +4,21 @@
 
 use std::path::Path;
 
-use crate::move_domain::{fixtures, write_dir};
+use crate::move_domain::{args, fixtures, run_move, write_dir};
 use crate::{run, run_within, Tmp};
 
 /// The arguments of a clean move of the fixtures (see [`fixtures`]) to `out`.
 fn clean_move(t: &Tmp, out: &str) -> Vec<String> {
-    [
-        "move-domain",
-        "--from",
-        &t.arg("src.ldif"),
-        "--to",
-        &t.arg("dst.ldif"),
-        "--domain",
-        "company.com",
-        "--map-host",
-        "old.example.net=new.example.org",
-        "--out",
-        out,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let mut a = vec!["move-domain".to_string()];
+    a.extend(args(t, "src.ldif", "dst.ldif", "company.com", "out.ldif"));
+    a.extend([
+        "--map-host".into(),
+        "old.example.net=new.example.org".into(),
+    ]);
+    // `out` is a full path: replace the default
+    let i = a.iter().position(|x| x == "--out").unwrap_or(0) + 1;
+    a[i] = out.to_string();
+    a
 }
 
 fn is_link(p: &Path) -> bool {
@@ -185,20 +179,9 @@ fn inputs_must_be_regular_files() {
     let t = Tmp::new("safety-inputs");
     fixtures(&t);
     t.fifo("fifo.ldif");
-    let r = run_within(
-        30,
-        &[
-            "move-domain",
-            "--from",
-            &t.arg("fifo.ldif"),
-            "--to",
-            &t.arg("dst.ldif"),
-            "--domain",
-            "company.com",
-            "--out",
-            &t.arg("out.ldif"),
-        ],
-    );
+    let mut a = vec!["move-domain".to_string()];
+    a.extend(args(&t, "fifo.ldif", "dst.ldif", "company.com", "out.ldif"));
+    let r = run_within(30, &a);
     assert_eq!(r.code, Some(2), "{r:?}");
     assert!(r.err.contains("a FIFO, not a regular file"), "{r:?}");
     let r = run_within(
@@ -342,46 +325,26 @@ fn untrusted_bytes_are_escaped_in_human_output() {
 
     // --map-host values with controls are refused, and the refusal is escaped
     fixtures(&t);
-    let r = run(&[
-        "move-domain",
-        "--from",
-        &t.arg("src.ldif"),
-        "--to",
-        &t.arg("dst.ldif"),
-        "--domain",
+    let (code, _, err) = run_move(
+        &t,
+        "src.ldif",
+        "dst.ldif",
         "company.com",
-        "--map-host",
-        "old.example.net=new\x1b[8m.example.org",
-        "--out",
-        &t.arg("out.ldif"),
-    ]);
-    assert_eq!(r.code, Some(2), "{r:?}");
-    assert!(!r.err.contains('\x1b'), "{r:?}");
-    assert!(r.err.contains("control characters"), "{r:?}");
+        &["--map-host", "old.example.net=new\x1b[8m.example.org"],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!err.contains('\x1b'), "{err}");
+    assert!(err.contains("control characters"), "{err}");
 
     // a move whose source holds such a DN: the LDIF error names the file, escaped
     write_dir(&t.path("dst.ldif"), 2, "cd other.org");
-    let r = run(&[
-        "move-domain",
-        "--from",
-        &t.arg("evil.ldif"),
-        "--to",
-        &t.arg("dst.ldif"),
-        "--domain",
-        "company.com",
-        "--out",
-        &t.arg("out.ldif"),
-    ]);
-    assert_eq!(r.code, Some(2), "{r:?}");
+    let (code, _, err) = run_move(&t, "evil.ldif", "dst.ldif", "company.com", &[]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
-        r.err
-            .starts_with(&format!("move-domain: {}:3: error: ", t.arg("evil.ldif"))),
-        "{r:?}"
+        err.starts_with(&format!("move-domain: {}:3: error: ", t.arg("evil.ldif"))),
+        "{err}"
     );
-    assert!(
-        !r.err.contains('\x1b') && r.err.lines().count() == 1,
-        "{r:?}"
-    );
+    assert!(!err.contains('\x1b') && err.lines().count() == 1, "{err}");
 }
 
 /// A TOML basic-string body for `s` (controls as `\uXXXX`).

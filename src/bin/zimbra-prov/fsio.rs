@@ -355,6 +355,12 @@ mod tests {
             std::fs::create_dir_all(&d).unwrap();
             Tmp(d)
         }
+        fn fifo(&self) -> PathBuf {
+            let p = self.0.join("fifo");
+            let made = std::process::Command::new("mkfifo").arg(&p).status();
+            assert!(made.is_ok_and(|s| s.success()));
+            p
+        }
         fn entries(&self) -> Vec<String> {
             let mut v: Vec<String> = std::fs::read_dir(&self.0)
                 .unwrap()
@@ -439,12 +445,7 @@ mod tests {
         assert!(AtomicFile::create(&dangling).is_err());
         let e = AtomicFile::create(&t.0).err().unwrap();
         assert!(e.contains("a directory"), "{e}");
-        let fifo = t.0.join("fifo");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        let fifo = t.fifo();
         let e = AtomicFile::create(&fifo).err().unwrap();
         assert!(e.contains("a FIFO"), "{e}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
@@ -483,12 +484,7 @@ mod tests {
         std::fs::write(&pw, vec![b'x'; PASSWORD_MAX as usize + 1]).unwrap();
         let e = read_password(&pw).unwrap_err();
         assert!(e.contains("larger than 4096 bytes"), "{e}");
-        let fifo = t.0.join("fifo");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        let fifo = t.fifo();
         let e = read_password(&fifo).unwrap_err();
         assert!(e.contains("a FIFO, not a regular file"), "{e}");
     }

@@ -271,9 +271,10 @@ fn plan_move(
 
 /// Runs `apply`.
 pub fn apply(a: ApplyArgs) -> Outcome {
-    if a.move_from.is_none() && a.how.any() {
+    // (clap does not enforce `requires` on --domain when CHANGES.ldif is given)
+    if a.move_from.is_none() && (a.how.any() || a.domain.is_some()) {
         return Err(Failure::usage(
-            "the move options need --move-from (see zimbra-prov apply --help)",
+            "--domain and the move options need --move-from (see zimbra-prov apply --help)",
         ));
     }
     // A change file is read and validated before the password file.

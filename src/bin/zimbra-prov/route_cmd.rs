@@ -394,14 +394,24 @@ fn verify(file: &Path, step: Option<&str>, as_json: bool) -> Outcome {
     let bar = progress::spinner("verifying every address class from every entry point");
     let report = zimbra_prov::verify::check(&stage.topology);
     bar.finish_and_clear();
+    print_report(&report, as_json, |r| r.to_text(), |r| r.has_loop_or_lost())
+}
+
+/// Prints a verification report as text or JSON; exit 1 when it has a loop or lost mail.
+fn print_report<R: serde::Serialize>(
+    report: &R,
+    as_json: bool,
+    text: impl Fn(&R) -> String,
+    bad: impl Fn(&R) -> bool,
+) -> Outcome {
     let mut out = Out::new();
     if as_json {
-        json(&mut out, &report)?;
+        json(&mut out, report)?;
     } else {
-        out.text(&report.to_text())?;
+        out.text(&text(report))?;
     }
     out.flush()?;
-    Ok(if report.has_loop_or_lost() { 1 } else { 0 })
+    Ok(if bad(report) { 1 } else { 0 })
 }
 
 fn plan(file: &Path, as_json: bool) -> Outcome {
@@ -409,14 +419,7 @@ fn plan(file: &Path, as_json: bool) -> Outcome {
     let bar = progress::spinner(&format!("verifying {} states", sc.stages.len()));
     let report = zimbra_prov::verify::plan_scenario(&sc);
     bar.finish_and_clear();
-    let mut out = Out::new();
-    if as_json {
-        json(&mut out, &report)?;
-    } else {
-        out.text(&report.to_text())?;
-    }
-    out.flush()?;
-    Ok(if report.has_loop_or_lost() { 1 } else { 0 })
+    print_report(&report, as_json, |r| r.to_text(), |r| r.has_loop_or_lost())
 }
 
 /// A state named `FILE` or `FILE#STEP`.
