@@ -336,6 +336,32 @@ fn untrusted_bytes_are_escaped_in_human_output() {
     assert!(!err.contains('\x1b'), "{err}");
     assert!(err.contains("control characters"), "{err}");
 
+    // a value with a line break and ESC (a mail host, base64 in the dump) reaches the report
+    // escaped: no forged "conflicts: none" line, no raw ESC
+    let src = std::fs::read_to_string(t.path("src.ldif")).unwrap();
+    let evil_host = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "old.example.net\nconflicts: none\x1b[2J",
+    );
+    let forged = src.replacen(
+        "zimbraMailHost: old.example.net\n",
+        &format!("zimbraMailHost:: {evil_host}\n"),
+        1,
+    );
+    assert_ne!(forged, src);
+    std::fs::write(t.path("forged.ldif"), forged).unwrap();
+    let (code, out, err) = run_move(&t, "forged.ldif", "dst.ldif", "company.com", &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.contains('\x1b'), "{out}");
+    assert!(
+        out.lines().all(|l| !l.starts_with("conflicts: none")),
+        "a forged line: {out}"
+    );
+    assert!(
+        out.contains("old.example.net\\x0aconflicts: none\\x1b[2j"),
+        "{out}"
+    );
+
     // a move whose source holds such a DN: the LDIF error names the file, escaped
     write_dir(&t.path("dst.ldif"), 2, "cd other.org");
     let (code, _, err) = run_move(&t, "evil.ldif", "dst.ldif", "company.com", &[]);
