@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use live::{base_entries, example, example_com, free_port_on, run, Slapd, ADMIN, PASSWORD};
+use live::{base_entries, example_com, free_port_on, Slapd, ADMIN, PASSWORD};
+#[cfg(feature = "cli")]
+use live::{run, tool};
 use slapd::{SLAPADD, SLAPCAT, SLAPD};
 use zimbra_prov::ldap::{
     ConnectOptions, Export, LdapError, LdapSource, SourceOptions, TlsProblem, TlsTrust,
@@ -297,7 +299,8 @@ fn ldaptls_cacert_child() {
     assert!(matches!(err, LdapError::CaFile { .. }), "{err}");
 }
 
-/// The tools' `--ca-file`, and `LDAPTLS_CACERT` without it, as processes.
+/// The tool's `--ca-file`, and `LDAPTLS_CACERT` without it, as processes.
+#[cfg(feature = "cli")]
 #[test]
 fn the_tools_take_ca_file_and_ldaptls_cacert() {
     if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT]) {
@@ -309,7 +312,7 @@ fn the_tools_take_ca_file_and_ldaptls_cacert() {
     std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
     let out = pki.dir.path("example.com.ldif");
     let export = |url: &str, tls: &[&str]| {
-        let mut c = Command::new(example("export_domain"));
+        let mut c = tool("export-domain");
         c.env_remove(LDAPTLS_CACERT)
             .args(["--url", url, "--bind-dn", ADMIN, "--password-file"])
             .arg(&pw)
@@ -345,7 +348,7 @@ fn the_tools_take_ca_file_and_ldaptls_cacert() {
     )
     .expect("changes");
     let apply = |env: Option<&Path>, flags: &[&str]| {
-        let mut c = Command::new(example("apply"));
+        let mut c = tool("apply");
         c.env_remove(LDAPTLS_CACERT);
         if let Some(ca) = env {
             c.env(LDAPTLS_CACERT, ca);

@@ -303,30 +303,12 @@ pub fn base_entries() -> Vec<Entry> {
         .collect()
 }
 
-/// Builds an example with the features this test was built with (a no-op when `cargo test`
-/// already built it) and returns the path of its binary.
-pub fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut features = vec!["ldap"];
-    if cfg!(feature = "proptest") {
-        features.push("proptest");
-    }
-    let out = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name, "--features"])
-        .arg(features.join(","))
-        .output()
-        .expect("run cargo build");
-    assert!(
-        out.status.success(),
-        "building example {name}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("examples").join(name);
-    assert!(bin.exists(), "example binary {} missing", bin.display());
-    bin
+/// The `zimbra-prov` binary (feature `cli`) with `command` as its first argument.
+#[cfg(feature = "cli")]
+pub fn tool(command: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zimbra-prov"));
+    c.arg(command);
+    c
 }
 
 /// Runs a command: exit code, stdout, stderr.
