@@ -56,6 +56,10 @@ pub struct Step {
     /// The entry (DN) that decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
+    /// The other entries (DNs) that answered the same key, in creation order: Postfix joined
+    /// their values after `entry`'s with commas (see [`MtaIndex`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub joined: Vec<String>,
     /// What happened, in words.
     pub text: String,
 }
@@ -68,6 +72,7 @@ impl Step {
             table: None,
             attr: None,
             entry: None,
+            joined: Vec::new(),
             text: text.into(),
         }
     }
@@ -89,6 +94,18 @@ impl Step {
         }
         self
     }
+
+    /// The entries that answered a key, in creation order: the first decides `attr` and
+    /// `entry`, the others are `joined`.
+    pub(super) fn hits(self, idx: &MtaIndex, hits: &[Hit]) -> Step {
+        let mut s = self.hit(idx, hits.first());
+        s.joined = hits
+            .iter()
+            .skip(1)
+            .map(|h| idx.dn(h.rec).to_string())
+            .collect();
+        s
+    }
 }
 
 impl fmt::Display for Step {
@@ -109,6 +126,13 @@ impl fmt::Display for Step {
                 }
                 if let Some(e) = e {
                     write!(f, "{sep}on {e}")?;
+                }
+                if !self.joined.is_empty() {
+                    write!(
+                        f,
+                        ", joined in creation order with {}",
+                        self.joined.join(", ")
+                    )?;
                 }
                 f.write_str("]")
             }

@@ -146,11 +146,10 @@ impl ZimbraMta {
                 "Address is undeliverable".to_string()
             };
         }
-        let h = hits.first().copied();
         rec.add(|| {
             Step::new(Stage::Transport, format!("key {key}: {value}"))
                 .table("ldap-transport.cf")
-                .hit(&self.index, h.as_ref())
+                .hits(&self.index, hits)
         });
         route
     }

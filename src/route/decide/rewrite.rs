@@ -72,12 +72,11 @@ impl ZimbraMta {
             else {
                 return Ok(cur);
             };
-            let h = f.hits.first().copied();
             let same = next.eq_ignore_ascii_case(&cur);
             rec.add(|| {
                 Step::new(Stage::Canonical, format!("{cur} -> {next}"))
                     .table("ldap-canonical.cf")
-                    .hit(&self.index, h.as_ref())
+                    .hits(&self.index, f.hits)
             });
             if same {
                 return Ok(next);
@@ -189,7 +188,6 @@ impl ZimbraMta {
                 }
                 if recorded < 32 {
                     recorded += 1;
-                    let h = f.hits.first().copied();
                     let list = results.join(", ");
                     let via = if f.kind == KeyKind::AtDomain {
                         " (catch-all)"
@@ -199,7 +197,7 @@ impl ZimbraMta {
                     rec.add(|| {
                         Step::new(Stage::Virtual, format!("{cur} -> {list}{via}"))
                             .table("ldap-vam.cf")
-                            .hit(&self.index, h.as_ref())
+                            .hits(&self.index, f.hits)
                     });
                 }
                 let mut self_hit = false;
