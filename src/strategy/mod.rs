@@ -1,14 +1,21 @@
 //! proptest strategies for Zimbra addresses and directories (feature `proptest`).
 //!
 //! Other crates use these to property-test their own code against realistic Zimbra data: every
-//! generated [`Directory`] is built by zmprov commands (so it holds exactly what Zimbra would
-//! store), and comes with the script that built it, so a failing case can be replayed by hand.
+//! generated [`Directory`](crate::model::Directory) is built by zmprov commands (so it holds
+//! exactly what Zimbra would store), and comes with the script that built it, so a failing case
+//! can be replayed by hand.
 //!
 //! The generated directories cover what shapes mail routing: local and alias domains, accounts in
 //! every status, LMTP / SMTP / `[host]` / `error:` transports, aliases, distribution lists with
 //! internal and external members, forwarding with and without local delivery, catch-all
 //! accounts, split-domain catch-alls with a domain transport, alias domains with catch-all
-//! forwarding, canonical addresses and canonical catch-alls.
+//! forwarding, canonical addresses and canonical catch-alls, dynamic groups.
+//! [`DirectorySpec::with_migration_shapes`] adds what directories brought by migrations hold
+//! (hand edits after zmprov, a slapcat order that is neither DN nor zmprov order; the file is
+//! [`GeneratedDirectory::slapcat`]).
+//!
+//! Layout: `directory` (the zmprov-built directories), `migration` (the migration shapes),
+//! `split` (split-domain topologies and migration plans).
 //!
 //! ```
 //! use proptest::prelude::*;

@@ -241,7 +241,7 @@ impl ZimbraMta {
     /// another class becomes `5.0.0` / `4.0.0`, as `bounce_append`/`defer_append` do);
     /// discard(8) drops the mail (its next hop minus a status is the reason it logs).
     fn action(&self, transport: String, nexthop: String, rec: &mut Rec<'_>) -> Action {
-        if !self.params.transports.iter().any(|k| *k == transport) {
+        if !self.params.transports.contains(&transport) {
             rec.add(|| {
                 Step::new(
                     Stage::Transport,

@@ -309,10 +309,11 @@ pub(crate) fn internal(addr: &str) -> String {
                 }
                 out.push(c);
             }
-            '\\' => match chars.next() {
-                Some((_, n)) => out.push(n),
-                None => {}
-            },
+            '\\' => {
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                }
+            }
             c => out.push(c),
         }
     }

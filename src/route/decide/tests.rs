@@ -309,7 +309,7 @@ fn with_accounts(accounts: &[(&str, &str, &str)]) -> Directory {
     dir
 }
 
-/// 1. Several entries answering one key come in creation (entry-ID) order, not DN order: the
+/// Issue 11, behaviour 1: Several entries answering one key come in creation (entry-ID) order, not DN order: the
 /// first created of two catch-all accounts gives the canonical address, through zmprov,
 /// through a rename (modrdn keeps the entry ID) and through a slapcat file's order.
 #[test]
@@ -380,7 +380,7 @@ fn entry_order_is_creation_order() {
     }
 }
 
-/// 2. The values of all entries answering a key are joined with commas before they are parsed:
+/// Issue 11, behaviour 2: The values of all entries answering a key are joined with commas before they are parsed:
 /// the same account in two trees gives ONE transport value, split at its first `:`.
 #[test]
 fn results_of_several_entries_are_joined() {
@@ -399,7 +399,7 @@ fn results_of_several_entries_are_joined() {
     );
 }
 
-/// 3. and 8. Transport names are master.cf service names, case-sensitive and untrimmed; the
+/// Issue 11, behaviours 3 and 8: transport names are master.cf service names, case-sensitive and untrimmed; the
 /// set of services is a parameter with Zimbra's master.cf list as default.
 #[test]
 fn transport_names_are_master_cf_services() {
@@ -455,7 +455,7 @@ fn transport_names_are_master_cf_services() {
     );
 }
 
-/// 4. error(8) and retry(8) force their class on the status: a status of the other class is
+/// Issue 11, behaviour 4: error(8) and retry(8) force their class on the status: a status of the other class is
 /// replaced by the default (`5.0.0`, `4.0.0`); no next hop is "Address is undeliverable".
 #[test]
 fn error_and_retry_force_their_status_class() {
@@ -504,7 +504,7 @@ fn error_and_retry_force_their_status_class() {
     }
 }
 
-/// 5. Address syntax as trivial-rewrite and cleanup see it.
+/// Issue 11, behaviour 5: Address syntax as trivial-rewrite and cleanup see it.
 #[test]
 fn address_syntax_as_postfix_sees_it() {
     let long = format!("{}@example.test", "a".repeat(70));
@@ -580,7 +580,7 @@ fn address_syntax_as_postfix_sees_it() {
     );
 }
 
-/// 6. Map results are RFC 822 address lists: a comma inside a quoted local part does not split,
+/// Issue 11, behaviour 6: Map results are RFC 822 address lists: a comma inside a quoted local part does not split,
 /// `Name <a@b>` is `a@b`, a bang path in a result is swapped, a bare local part gets
 /// `@$myorigin`, a forward to `-x@...` bounces.
 #[test]
@@ -607,7 +607,7 @@ fn map_results_are_address_lists() {
     );
 }
 
-/// 7. An unknown user of a Zimbra domain resolves to Zimbra's `virtual_transport = error`
+/// Issue 11, behaviour 7: An unknown user of a Zimbra domain resolves to Zimbra's `virtual_transport = error`
 /// with the domain as next hop, and smtpd rejects with that text; a domain transport of the
 /// `error`/`retry` kind gives its own status and text; a domain with its own SMTP transport
 /// falls to the virtual mailbox check.

@@ -43,9 +43,13 @@ impl LogState {
     }
 
     pub(super) fn feed(&mut self, line: &str, qids: &HashSet<String>) {
-        // "Mon DD HH:MM:SS host program[pid]: QID: rest"
+        // "Mon DD HH:MM:SS host program[pid]: QID: rest" or "...[pid]: warning: QID: rest"
         let Some((head, rest)) = line.split_once("]: ") else {
             return;
+        };
+        let (rest, warning) = match rest.strip_prefix("warning: ") {
+            Some(r) => (r, true),
+            None => (rest, false),
         };
         let Some((qid, msg)) = rest.split_once(": ") else {
             return;
@@ -59,7 +63,12 @@ impl LogState {
             .rsplit(' ')
             .next()
             .unwrap_or("");
-        if let Some(n) = msg
+        if warning {
+            self.warnings
+                .entry(qid.to_string())
+                .or_default()
+                .push(format!("{program}: warning: {msg}"));
+        } else if let Some(n) = msg
             .strip_prefix("from=<")
             .and_then(|m| m.split_once(", nrcpt="))
             .and_then(|(_, n)| n.split(' ').next())
