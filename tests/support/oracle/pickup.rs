@@ -31,7 +31,8 @@ impl Oracle {
             return Ok(());
         }
         self.pickups += 1;
-        let mut senders: HashMap<String, usize> = HashMap::new();
+        // all submissions at once (each sendmail waits for postdrop), then their exit statuses
+        let mut children = Vec::new();
         for &i in &refused {
             let sender = format!("oracle-pickup-{}-{i}@oracle.invalid", self.pickups);
             let mut child = Command::new(SENDMAIL)
@@ -56,8 +57,11 @@ impl Oracle {
             if let Some(mut stdin) = child.stdin.take() {
                 let _ = stdin.write_all(b"Subject: zimbra-prov oracle probe\n\nprobe\n");
             }
-            let ok = child.wait().is_ok_and(|s| s.success());
-            if ok {
+            children.push((sender, i, child));
+        }
+        let mut senders: HashMap<String, usize> = HashMap::new();
+        for (sender, i, mut child) in children {
+            if child.wait().is_ok_and(|s| s.success()) {
                 senders.insert(sender, i);
             }
         }
