@@ -159,6 +159,9 @@ pub(crate) fn address_list(s: &str) -> Vec<Vec<Tok>> {
                 element = out.len();
                 i = end;
             }
+            // a `>` without its `<` is not part of any address (Postfix's parser groups what is
+            // between `<` and `>` and leaves the brackets out)
+            Tok::Op('>') => {}
             Tok::Op(':') if cur.iter().all(Tok::is_word) && !cur.is_empty() => {
                 // `group: a, b;` — the group name is not an address
                 out.truncate(element);
@@ -449,6 +452,13 @@ mod tests {
         assert_eq!(list, ["named@remote.test", "x@y.test"]);
         // two words without an operator: Postfix adds the missing comma
         assert_eq!(address_list("a b@x.test").len(), 2);
+        // an `@domain` result prepended with a local part and quoted as one address can end in
+        // a stray `>` (observed with the oracle: it is dropped)
+        let list: Vec<String> = address_list(r#""a@b.test, Old Name <old"@x.test>"#)
+            .into_iter()
+            .map(|a| internalize(&a))
+            .collect();
+        assert_eq!(list, ["a@b.test, Old Name <old@x.test"]);
     }
 
     #[test]
