@@ -414,6 +414,14 @@ fn line_format_parses_and_sorts() {
         OracleLine::parse("a@b.c -> defer (retry: x [4.3.0])").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(same.items[0].final_rcpt(), "a@b.c");
     assert_eq!(same.text(), "a@b.c -> defer (retry: x [4.3.0])");
+    // a final recipient holding ` <` inside quotes, a bounce text holding ` <`
+    let odd = OracleLine::parse(
+        "x@y -> smtp:mx <\"a, Old Name <old\"@mx.test> | bounce (error: write to <n@z> [5.0.0]) <b@y>",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(odd.items[0].final_rcpt(), "\"a, Old Name <old\"@mx.test");
+    assert_eq!(odd.items[1].final_rcpt(), "b@y");
+    assert_eq!(odd.items[1].transport(), "error");
     for bad in [
         "no arrow",
         "a@b -> defer (x",

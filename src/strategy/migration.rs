@@ -142,6 +142,31 @@ fn person(dir: &mut Directory, address: &str, uid: &str, extra: &[(&str, String)
     }
 }
 
+/// Adds an account entry for `address` at `uid`'s DN under `ou=people` of `domain`, unless an
+/// untyped entry has that DN already; whether it did.
+fn add_person(
+    dir: &mut Directory,
+    domain: &str,
+    address: &str,
+    uid: &str,
+    extra: &[(&str, String)],
+) -> bool {
+    let Some(dn) = people_dn(uid, domain) else {
+        return false;
+    };
+    if dir
+        .other_entries
+        .iter()
+        .any(|e| e.dn.eq_ignore_ascii_case(&dn))
+    {
+        return false;
+    }
+    let mut e = person(dir, address, uid, extra);
+    e.dn = dn;
+    dir.push_raw(e);
+    true
+}
+
 /// The DN of `uid` under `ou=people` of `domain`.
 fn people_dn(uid: &str, domain: &str) -> Option<String> {
     Dn::zimbra_account(uid, domain)
@@ -180,30 +205,15 @@ pub(super) fn apply(spec: &DirectorySpec, dir: &mut Directory, shapes: &[Shape])
                 let Some((local, _)) = name.split_once('@') else {
                     continue;
                 };
-                let Some(dn) = people_dn(local, &migrate) else {
-                    continue;
-                };
-                if dir
-                    .other_entries
-                    .iter()
-                    .any(|e| e.dn.eq_ignore_ascii_case(&dn))
-                {
-                    continue;
+                let extra = [
+                    (n::MAIL_ALIAS, format!("{local}@{migrate}")),
+                    (n::MAIL_TRANSPORT, format!("smtp:{h}:25")),
+                ];
+                if add_person(dir, &migrate, &name, local, &extra) {
+                    notes.push(format!(
+                        "# migration: {name} again in {migrate}, transport smtp:{h}:25"
+                    ));
                 }
-                let mut e = person(
-                    dir,
-                    &name,
-                    local,
-                    &[
-                        (n::MAIL_ALIAS, format!("{local}@{migrate}")),
-                        (n::MAIL_TRANSPORT, format!("smtp:{h}:25")),
-                    ],
-                );
-                e.dn = dn;
-                notes.push(format!(
-                    "# migration: {name} again in {migrate}, transport smtp:{h}:25"
-                ));
-                dir.push_raw(e);
             }
             Shape::SharedAlias { account, local } => {
                 let (Some(name), Some(l)) =
@@ -216,31 +226,16 @@ pub(super) fn apply(spec: &DirectorySpec, dir: &mut Directory, shapes: &[Shape])
                     .and_then(|a| a.attrs.first(n::MAIL_ALIAS).map(str::to_string))
                     .unwrap_or_else(|| name.clone());
                 let uid = format!("{l}-old");
-                let Some(dn) = people_dn(&uid, &migrate) else {
-                    continue;
-                };
-                if dir
-                    .other_entries
-                    .iter()
-                    .any(|e| e.dn.eq_ignore_ascii_case(&dn))
-                {
-                    continue;
-                }
                 let host = pick(&spec.foreign_hosts, *local).unwrap_or_default();
-                let mut e = person(
-                    dir,
-                    &format!("{uid}@{migrate}"),
-                    &uid,
-                    &[
-                        (n::MAIL_ALIAS, shared.clone()),
-                        (n::MAIL_TRANSPORT, format!("smtp:{host}:25")),
-                    ],
-                );
-                e.dn = dn;
-                notes.push(format!(
-                    "# migration: {uid}@{migrate} also answers {shared}"
-                ));
-                dir.push_raw(e);
+                let extra = [
+                    (n::MAIL_ALIAS, shared.clone()),
+                    (n::MAIL_TRANSPORT, format!("smtp:{host}:25")),
+                ];
+                if add_person(dir, &migrate, &format!("{uid}@{migrate}"), &uid, &extra) {
+                    notes.push(format!(
+                        "# migration: {uid}@{migrate} also answers {shared}"
+                    ));
+                }
             }
             Shape::Transport { account, value } => {
                 let (Some(name), Some(v)) =
@@ -320,23 +315,11 @@ pub(super) fn apply(spec: &DirectorySpec, dir: &mut Directory, shapes: &[Shape])
                             format!("-{l}")
                         };
                         let address = format!("{local}@{d}");
-                        if dir.account(&address).is_some() {
-                            continue;
-                        }
-                        let Some(dn) = people_dn(&local, d.as_str()) else {
-                            continue;
-                        };
-                        if dir
-                            .other_entries
-                            .iter()
-                            .any(|e| e.dn.eq_ignore_ascii_case(&dn))
+                        if dir.account(&address).is_none()
+                            && add_person(dir, &d, &address, &local, &[transport])
                         {
-                            continue;
+                            notes.push(format!("# migration: account {address}"));
                         }
-                        let mut e = person(dir, &address, &local, &[transport]);
-                        e.dn = dn;
-                        notes.push(format!("# migration: account {address}"));
-                        dir.push_raw(e);
                     }
                 }
             }

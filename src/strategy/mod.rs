@@ -65,18 +65,6 @@ mod tests {
         }
 
         #[test]
-        fn migration_shapes_read_back_from_their_slapcat(
-            g in directory(DirectorySpec::default().with_migration_shapes())
-        ) {
-            let text = g.slapcat.as_deref().expect("a slapcat file");
-            let again = crate::dit::read_directory(text.as_bytes()).unwrap();
-            prop_assert_eq!(&again, &g.directory);
-            // the zmprov part of the script still replays (the edits are comments)
-            let mut base = Directory::new();
-            zmprov::run(&mut base, &g.script).unwrap();
-        }
-
-        #[test]
         fn generated_values_are_typed(g in directory(DirectorySpec::default())) {
             for a in g.directory.accounts() {
                 prop_assert!(a.status().unwrap().is_some());
@@ -89,6 +77,23 @@ mod tests {
     }
 
     /// The migration shapes the differential test relies on all come up.
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        #[test]
+        fn migration_shapes_read_back_from_their_slapcat(
+            g in directory(DirectorySpec::default().with_migration_shapes())
+        ) {
+            let text = g.slapcat.as_deref().expect("a slapcat file");
+            let again = crate::dit::read_directory(text.as_bytes()).unwrap();
+            prop_assert_eq!(&again, &g.directory);
+            // the zmprov part of the script still replays (the edits are comments)
+            let mut base = Directory::new();
+            zmprov::run(&mut base, &g.script).unwrap();
+        }
+
+    }
+
     #[test]
     fn the_generator_reaches_every_migration_shape() {
         use proptest::strategy::ValueTree;
@@ -97,7 +102,7 @@ mod tests {
         let strat = directory(DirectorySpec::default().with_migration_shapes());
         let mut seen = std::collections::BTreeSet::new();
         let mut not_dn_order = 0;
-        for _ in 0..60 {
+        for _ in 0..40 {
             let g = strat.new_tree(&mut runner).unwrap().current();
             for key in [
                 "again in migrate.",
@@ -137,7 +142,7 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 16, "missing shapes, seen only {seen:?}");
-        assert!(not_dn_order > 30, "creation order is DN order too often");
+        assert!(not_dn_order > 20, "creation order is DN order too often");
     }
 
     #[test]

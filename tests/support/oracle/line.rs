@@ -82,9 +82,44 @@ impl OracleItem {
         }
     }
 
+    /// A bounce (`permanent`) or a defer.
+    pub fn failure(permanent: bool, text: String, dsn: String, final_rcpt: String) -> OracleItem {
+        if permanent {
+            OracleItem::Bounce {
+                text,
+                dsn,
+                final_rcpt,
+            }
+        } else {
+            OracleItem::Defer {
+                text,
+                dsn,
+                final_rcpt,
+            }
+        }
+    }
+
+    /// Splits `BODY <FINAL>`: at the first ` <` after which FINAL (an address in external form,
+    /// which may hold ` <` inside quotes) has balanced quotes and before which BODY is a whole
+    /// item body (a bounce or defer ends with `])`).
+    fn split_final(item: &str) -> Option<(&str, &str)> {
+        let inner = item.strip_suffix('>')?;
+        let mut from = 0;
+        while let Some(p) = inner[from..].find(" <") {
+            let (body, fin) = (&inner[..from + p], &inner[from + p + 2..]);
+            let failure = body.starts_with("bounce (") || body.starts_with("defer (");
+            let quotes = fin.matches('"').count() - fin.matches("\\\"").count();
+            if (!failure || body.ends_with("])")) && quotes % 2 == 0 {
+                return Some((body, fin));
+            }
+            from += p + 2;
+        }
+        None
+    }
+
     /// Parses one ITEM of address `addr`'s line.
     pub fn parse(item: &str, addr: &str) -> Result<OracleItem, &'static str> {
-        let (body, final_rcpt) = match item.strip_suffix('>').and_then(|s| s.rsplit_once(" <")) {
+        let (body, final_rcpt) = match Self::split_final(item) {
             Some((b, f)) => (b, f.to_string()),
             None => (item, addr.to_string()),
         };
@@ -92,20 +127,12 @@ impl OracleItem {
             if let Some(rest) = body.strip_prefix(kw) {
                 let rest = rest.strip_suffix("])").ok_or("missing `[DSN])`")?;
                 let (text, dsn) = rest.rsplit_once(" [").ok_or("missing ` [DSN`")?;
-                let (text, dsn) = (text.to_string(), dsn.to_string());
-                return Ok(if bounce {
-                    OracleItem::Bounce {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                } else {
-                    OracleItem::Defer {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                });
+                return Ok(OracleItem::failure(
+                    bounce,
+                    text.to_string(),
+                    dsn.to_string(),
+                    final_rcpt,
+                ));
             }
         }
         let (transport, nexthop) = body.split_once(':').ok_or("no `transport:nexthop`")?;

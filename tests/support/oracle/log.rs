@@ -106,20 +106,12 @@ impl LogState {
                     .clone()
                     .unwrap_or_else(|| format!("{}.0.0", reply.code / 100));
                 let text = format!("{stage}: {}", reply.text);
-                let final_rcpt = addr.to_string();
-                vec![if reply.code >= 500 {
-                    OracleItem::Bounce {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                } else {
-                    OracleItem::Defer {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                }]
+                vec![OracleItem::failure(
+                    reply.code >= 500,
+                    text,
+                    dsn,
+                    addr.to_string(),
+                )]
             }
             Some(Submitted::Queued(qid)) => {
                 let mut items: Vec<OracleItem> = self
@@ -168,16 +160,12 @@ pub(super) fn item_of(d: &Delivery) -> OracleItem {
             nexthop: d.reason.clone(),
             final_rcpt,
         },
-        Some(b'5') => OracleItem::Bounce {
-            text: format!("{}: {}", d.transport, d.reason),
-            dsn: d.dsn.clone(),
+        first => OracleItem::failure(
+            first == Some(&b'5'),
+            format!("{}: {}", d.transport, d.reason),
+            d.dsn.clone(),
             final_rcpt,
-        },
-        _ => OracleItem::Defer {
-            text: format!("{}: {}", d.transport, d.reason),
-            dsn: d.dsn.clone(),
-            final_rcpt,
-        },
+        ),
     }
 }
 
