@@ -76,7 +76,7 @@ mod tests {
         }
     }
 
-    /// The migration shapes the differential test relies on all come up.
+    // a migrated directory is exactly what its slapcat file reads back as
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(12))]
 
@@ -91,9 +91,9 @@ mod tests {
             let mut base = Directory::new();
             zmprov::run(&mut base, &g.script).unwrap();
         }
-
     }
 
+    /// The migration shapes the differential test relies on all come up.
     #[test]
     fn the_generator_reaches_every_migration_shape() {
         use proptest::strategy::ValueTree;
