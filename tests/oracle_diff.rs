@@ -163,7 +163,7 @@ fn runner(seed: u64) -> TestRunner {
     )
 }
 
-/// The addresses routed for one directory: up to a third of them in the shapes Postfix parses
+/// The addresses routed for one directory: up to half of them in the shapes Postfix parses
 /// specially ([`GeneratedDirectory::shape_addresses`]); then, from the generator's interesting
 /// addresses, each account and list in upper case and with a `+ext`, each account in every
 /// alias domain, unknown users in every domain and a quoted local part, a deterministic spread.
@@ -209,7 +209,7 @@ fn addresses(g: &GeneratedDirectory, want: usize) -> Vec<String> {
     let mut shapes = g.shape_addresses();
     shapes.sort_by_key(|a| h(a));
     shapes.dedup();
-    shapes.truncate(want / 3);
+    shapes.truncate(want / 2);
     v.retain(|a| !shapes.contains(a));
     shapes.extend(v);
     shapes.truncate(want);

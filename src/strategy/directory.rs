@@ -158,12 +158,22 @@ impl GeneratedDirectory {
     /// Addresses in the shapes Postfix parses specially, for the directory's accounts: a
     /// quoted local part (`"ann"@dom`, looked up unquoted), a bang path (`dom!ann`, swapped),
     /// `ann%dom` (percent routing), a local part starting with `-`, a local part longer than 64
-    /// characters, the UTF-8 form of each punycode domain (not mapped to punycode), and every
-    /// address a second entry shares with the first.
+    /// characters, the UTF-8 form of each punycode domain (not mapped to punycode); every
+    /// address a second entry shares with the first, and every account whose transport is not
+    /// a plain `lmtp:` one (hand-typed values).
     pub fn shape_addresses(&self) -> Vec<String> {
         let d = &self.directory;
         let mut out: Vec<String> = Vec::new();
-        for a in d.accounts().take(4) {
+        for a in d.accounts() {
+            let plain = a
+                .attrs
+                .first("zimbraMailTransport")
+                .is_none_or(|t| t.starts_with("lmtp:") && !t.contains(char::is_whitespace));
+            if !plain {
+                out.push(a.name.to_string());
+            }
+        }
+        for a in d.accounts().take(2) {
             let (l, dom) = (a.name.local(), a.name.domain().as_str());
             if !l.starts_with('"') {
                 out.push(format!("\"{l}\"@{dom}"));
@@ -584,7 +594,7 @@ pub fn directory(spec: DirectorySpec) -> impl Strategy<Value = GeneratedDirector
     if spec.migration {
         (
             prop::collection::vec(op(), 1..=max),
-            prop::collection::vec(super::migration::shape(), 4..=12),
+            prop::collection::vec(super::migration::shape(), 6..=16),
             prop::collection::vec(any::<u32>(), 32),
         )
             .prop_map(move |(ops, shapes, order)| build_migrated(&spec, &ops, &shapes, &order))

@@ -27,44 +27,54 @@ pub(super) const IDN: &[(&str, &str)] = &[
     ("xn--caf-dma.test", "café.test"),
 ];
 
-/// Transport values as admins type them (`{host}` is a foreign host, `{mbx}` a mailbox server).
-const HAND_TRANSPORTS: &[&str] = &[
-    "SMTP:{host}",
-    "Lmtp:{mbx}:7025",
-    "LMTP:{mbx}:7025",
-    " smtp:{host}",
-    "smtp:{host} ",
-    "lmtp:{mbx}:7025 ",
-    "smtp-amavis:[127.0.0.1]:10032",
-    "relay:[{host}]:587",
-    "scan:[127.0.0.1]:10030",
-    "discard:dropped during the migration",
-    "uucp:{host}",
-    "smtp-amavis:[127.0.0.1]:10024",
-    "scan:[{host}]:25",
-    "maildrop:{host}",
-    "bsmtp:{host}",
-    "cyrus:{host}",
-    "old-cyrus:{host}",
-    "ifmail:{host}",
-    "virtual:{host}",
-    "local:{host}",
-    "smtp-amavi:[127.0.0.1]:10032",
-    "exchange:{host}",
-    "smtp :{host}",
-    ":{host}",
-    "smtp:",
-    "error:4.2.2 mailbox over quota",
-    "error:2.0.0 delivered elsewhere",
-    "error:5.1.6 mailbox has moved",
-    "error:mailbox closed",
-    "error:",
-    "retry:5.1.1 migration in progress",
-    "retry:2.0.0 try later",
-    "retry:4.4.1 cut-over tonight",
-    "retry:",
-    "error:5.7.1",
-    "retry:4.2.0",
+/// Transport values as admins type them (`{host}` is a foreign host, `{mbx}` a mailbox server),
+/// in four groups drawn equally often: names off by case or white space; Zimbra's own and
+/// unknown master.cf services; `error:`/`retry:` with statuses of every class; the rest.
+const HAND_TRANSPORTS: [&[&str]; 4] = [
+    &[
+        "SMTP:{host}",
+        "Lmtp:{mbx}:7025",
+        "LMTP:{mbx}:7025",
+        " smtp:{host}",
+        "smtp :{host}",
+        "smtp:{host} ",
+        "lmtp:{mbx}:7025 ",
+    ],
+    &[
+        "smtp-amavis:[127.0.0.1]:10032",
+        "smtp-amavis:[127.0.0.1]:10024",
+        "relay:[{host}]:587",
+        "scan:[127.0.0.1]:10030",
+        "scan:[{host}]:25",
+        "discard:dropped during the migration",
+        "uucp:{host}",
+        "maildrop:{host}",
+        "bsmtp:{host}",
+        "cyrus:{host}",
+        "old-cyrus:{host}",
+        "ifmail:{host}",
+        "virtual:{host}",
+        "local:{host}",
+        "smtp-amavi:[127.0.0.1]:10032",
+        "exchange:{host}",
+    ],
+    &[
+        "error:4.2.2 mailbox over quota",
+        "error:2.0.0 delivered elsewhere",
+        "error:5.1.6 mailbox has moved",
+        "retry:5.1.1 migration in progress",
+        "retry:2.0.0 try later",
+        "retry:4.4.1 cut-over tonight",
+        "error:5.7.1",
+        "retry:4.2.0",
+    ],
+    &[
+        ":{host}",
+        "smtp:",
+        "error:mailbox closed",
+        "error:",
+        "retry:",
+    ],
 ];
 
 /// Forwarding values Postfix parses as RFC 822 address lists.
@@ -194,6 +204,17 @@ pub(super) fn apply(spec: &DirectorySpec, dir: &mut Directory, shapes: &[Shape])
         .filter(|a| spec.domains.iter().any(|d| d == a.name.domain().as_str()))
         .map(|a| a.name.to_string())
         .collect();
+    // hand edits that only show when Postfix sees the account go to mail-enabled ones
+    let enabled: Vec<String> = accounts
+        .iter()
+        .filter(|a| {
+            dir.account(a)
+                .is_some_and(|x| x.attrs.has_value_ci(n::MAIL_STATUS, "enabled"))
+        })
+        .cloned()
+        .collect();
+    // accounts already given a hand-typed transport (a second one would only overwrite it)
+    let mut typed: Vec<String> = Vec::new();
     for s in shapes {
         match s {
             Shape::Twin { account, host } => {
@@ -238,11 +259,19 @@ pub(super) fn apply(spec: &DirectorySpec, dir: &mut Directory, shapes: &[Shape])
                 }
             }
             Shape::Transport { account, value } => {
-                let (Some(name), Some(v)) =
-                    (pick(&accounts, *account), pick(HAND_TRANSPORTS, *value))
-                else {
+                let group = HAND_TRANSPORTS[*value % HAND_TRANSPORTS.len()];
+                let free: Vec<String> = enabled
+                    .iter()
+                    .filter(|a| !typed.contains(a))
+                    .cloned()
+                    .collect();
+                let (Some(name), Some(v)) = (
+                    pick(&free, *account),
+                    pick(group, *value / HAND_TRANSPORTS.len()),
+                ) else {
                     continue;
                 };
+                typed.push(name.clone());
                 let v = v
                     .replace(
                         "{host}",
@@ -260,7 +289,7 @@ pub(super) fn apply(spec: &DirectorySpec, dir: &mut Directory, shapes: &[Shape])
                 host,
             } => {
                 let (Some(name), Some((attr, v)), Some(h)) = (
-                    pick(&accounts, *account),
+                    pick(&enabled, *account),
                     pick(ODD_FORWARDS, *value),
                     pick(&spec.foreign_hosts, *host),
                 ) else {
