@@ -134,17 +134,18 @@ fn typed_refs(dir: &Directory) -> Vec<(Cow<'_, str>, &AttrBag, EntryKind)> {
         .collect()
 }
 
-/// Every entry of `dir` as a [`RawEntry`] (copied), in the order [`write_directory`] writes
-/// them (without the parents it may add).
+/// Every entry of `dir` as a [`RawEntry`] (copied), in creation order
+/// ([`Directory::entries_in_order`]), the order [`write_directory`] writes a faithful dump in.
 pub fn entries(dir: &Directory) -> Result<Vec<RawEntry>, DitError> {
     let refs = typed_refs(dir);
-    let order = parents_first(&refs, 0)?;
-    Ok(order
+    for (dn, _, _) in &refs {
+        parse_dn(dn)?;
+    }
+    Ok(refs
         .into_iter()
-        .filter_map(|i| refs.get(i))
         .map(|(dn, attrs, _)| RawEntry {
-            dn: dn.to_string(),
-            attrs: (*attrs).clone(),
+            dn: dn.into_owned(),
+            attrs: attrs.clone(),
         })
         .collect())
 }
@@ -272,12 +273,15 @@ pub(crate) fn synthesize_parent(dn: &Dn) -> Option<AttrBag> {
 /// Writes a typed directory as LDIF; returns the number of entries written.
 ///
 /// Order: creation order ([`Directory::entries_in_order`]: a slapcat file's order when the
-/// directory was read from one, zmprov's creation order otherwise), except that an entry's
-/// parents that have not been written yet are written just before it, so that `slapadd` and
-/// `ldapadd` find every parent. A `slapadd` of the output therefore gives slapd the same
-/// entry-ID order the directory has, which decides the order of several entries answering one
-/// Postfix lookup. With [`WriteOptions::add_missing_parents`] missing parents are added (see
-/// there) at the same places, and `ou=people`/`cn=groups` right after their domain.
+/// directory was read from one, zmprov's creation order otherwise) — the order of slapd's entry
+/// IDs, which decides the order of several entries answering one Postfix lookup. A faithful dump
+/// ([`WriteOptions::default`]) writes exactly that order, as `slapcat` does (a child may come
+/// before its parent after a rename). For `slapadd` ([`WriteOptions::add_missing_parents`]) an
+/// entry's parents that have not been written yet are written just before it, missing ones
+/// created (see there), and `ou=people`/`cn=groups` right after their domain; so `slapadd` and
+/// `ldapadd` find every parent, and a `slapadd` of the output gives slapd the directory's
+/// entry-ID order (slapadd itself gives a parent that comes late the ID of its first child's
+/// placeholder).
 pub fn write_directory<W: Write>(
     dir: &Directory,
     out: W,
@@ -287,9 +291,10 @@ pub fn write_directory<W: Write>(
     write_refs(refs, out, opts)
 }
 
-/// Writes entries given as (DN, attributes) in the order given (parents that come later are
-/// written before their first child), with the same options as [`write_directory`]; returns
-/// the number of entries written.
+/// Writes entries given as (DN, attributes) in the order given (with
+/// [`WriteOptions::add_missing_parents`], parents that come later are written before their
+/// first child), with the same options as [`write_directory`]; returns the number of entries
+/// written.
 pub fn write_entries<'a, W: Write>(
     entries: impl IntoIterator<Item = (&'a str, &'a AttrBag)>,
     out: W,
@@ -359,7 +364,14 @@ fn write_refs<W: Write>(
             .map(|(d, b)| (Cow::Borrowed(d.as_str()), b, EntryKind::Container)),
     );
     let refs = all;
-    let order = parents_first(&refs, added.len())?;
+    let order = if opts.add_missing_parents {
+        parents_first(&refs, added.len())?
+    } else {
+        for (dn, _, _) in &refs {
+            parse_dn(dn)?;
+        }
+        (0..refs.len()).collect()
+    };
     let mut w = Writer::new(out, opts.ldif.clone());
     let mut n = 0u64;
     let mut lines: Vec<(&str, &[u8])> = Vec::new();
@@ -432,5 +444,49 @@ mod tests {
             .filter_map(|l| l.strip_prefix("dn: "))
             .collect();
         assert_eq!(dns, ["cn=a", "cn=b,cn=a", "cn=c,cn=b,cn=a", "cn=A b"]);
+    }
+
+    /// Creation order, not DN order: what slapd's entry IDs are; a faithful dump keeps a child
+    /// that comes before its parent, slapadd output pulls the parent forward.
+    #[test]
+    fn order_is_creation_order() {
+        let text = b"dn: uid=zed,ou=people,dc=x,dc=org\nobjectClass: zimbraAccount\nuid: zed\nzimbraMailDeliveryAddress: zed@x.org\n\n\
+dn: dc=x,dc=org\nobjectClass: dcObject\nobjectClass: organization\nobjectClass: zimbraDomain\nzimbraDomainName: x.org\ndc: x\n\n\
+dn: uid=amy,ou=people,dc=x,dc=org\nobjectClass: zimbraAccount\nuid: amy\nzimbraMailDeliveryAddress: amy@x.org\n";
+        let dir = crate::dit::read_directory(&text[..]).unwrap();
+        let dns = |opts: &WriteOptions| {
+            let mut out = Vec::new();
+            write_directory(&dir, &mut out, opts).unwrap();
+            String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.strip_prefix("dn: ").map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            dns(&WriteOptions::default()),
+            [
+                "uid=zed,ou=people,dc=x,dc=org",
+                "dc=x,dc=org",
+                "uid=amy,ou=people,dc=x,dc=org"
+            ]
+        );
+        assert_eq!(
+            dns(&WriteOptions::slapadd()),
+            [
+                "dc=org",
+                "dc=x,dc=org",
+                "ou=people,dc=x,dc=org",
+                "cn=groups,dc=x,dc=org",
+                "uid=zed,ou=people,dc=x,dc=org",
+                "uid=amy,ou=people,dc=x,dc=org"
+            ]
+        );
+        let names: Vec<String> = crate::dit::entries(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.dn)
+            .collect();
+        assert_eq!(names, dns(&WriteOptions::default()));
     }
 }

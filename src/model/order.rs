@@ -172,3 +172,58 @@ impl EntryOrder {
         self.raw.get(&dn.to_ascii_lowercase()).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Directory, EntryRef, ObjectKind, RawEntry};
+
+    fn names(dir: &Directory) -> Vec<String> {
+        dir.entries_in_order()
+            .into_iter()
+            .filter_map(|e| match e {
+                EntryRef::Account(a) => Some(a.name.to_string()),
+                EntryRef::Raw(r) => Some(r.dn.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creation_order_survives_renames_and_counts_raw_entries() {
+        let mut dir = Directory::new();
+        crate::zmprov::run(
+            &mut dir,
+            "cs m.x.org\ncd x.org\nca zed@x.org pw\nca amy@x.org pw",
+        )
+        .unwrap();
+        // pushed directly, numbered at the next insert
+        dir.other_entries.push(RawEntry {
+            dn: "cn=raw,dc=x,dc=org".into(),
+            attrs: Default::default(),
+        });
+        crate::zmprov::run(&mut dir, "ca bob@x.org pw\nra zed@x.org yves@x.org").unwrap();
+        dir.push_raw(RawEntry {
+            dn: "cn=last,dc=x,dc=org".into(),
+            attrs: Default::default(),
+        });
+        assert_eq!(
+            names(&dir),
+            [
+                "yves@x.org",
+                "amy@x.org",
+                "cn=raw,dc=x,dc=org",
+                "bob@x.org",
+                "cn=last,dc=x,dc=org"
+            ]
+        );
+        let (y, a) = (
+            dir.creation_seq(ObjectKind::Account, "YVES@x.org"),
+            dir.creation_seq(ObjectKind::Account, "amy@x.org"),
+        );
+        assert!(y.is_some() && y < a);
+        assert_eq!(dir.creation_seq(ObjectKind::Account, "zed@x.org"), None);
+        // a deleted and re-created account is a new entry, last
+        crate::zmprov::run(&mut dir, "da amy@x.org\nca amy@x.org pw").unwrap();
+        assert_eq!(names(&dir).last().map(String::as_str), Some("amy@x.org"));
+    }
+}

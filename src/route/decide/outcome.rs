@@ -202,8 +202,8 @@ impl Action {
 /// One final recipient of an accepted message and what happens to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
-    /// The final recipient (after canonical and virtual mapping) in internal (unquoted) form,
-    /// case as Postfix keeps it; [`external_form`] gives the form Postfix logs.
+    /// The final recipient (after canonical and virtual mapping) in the external form Postfix
+    /// logs and hands to the next MTA (`"doe, john"@example.org`), case as Postfix keeps it.
     pub recipient: String,
     /// The resolve/transport steps for this recipient.
     pub steps: Vec<Step>,
@@ -288,8 +288,8 @@ impl Decision {
                     .iter()
                     .map(|d| {
                         let mut item = d.action.item();
-                        let shown = syntax::external(&d.recipient);
-                        if shown != self.input {
+                        let shown = &d.recipient;
+                        if *shown != self.input {
                             item.push_str(&format!(" <{shown}>"));
                         }
                         (shown.to_ascii_lowercase(), item)

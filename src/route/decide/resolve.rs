@@ -185,7 +185,7 @@ impl ZimbraMta {
             self.action(route.transport, route.nexthop, &mut rec)
         };
         Delivery {
-            recipient: rcpt,
+            recipient: syntax::external(&rcpt),
             steps,
             action,
         }
