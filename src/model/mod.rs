@@ -394,7 +394,11 @@ impl Directory {
     /// ```
     /// use zimbra_prov::model::{Directory, EntryRef};
     /// let mut dir = Directory::new();
-    /// zimbra_prov::zmprov::run(&mut dir, "cd example.org\nca zed@example.org pw\nca amy@example.org pw").unwrap();
+    /// zimbra_prov::zmprov::run(
+    ///     &mut dir,
+    ///     "cs mbx.example.org\ncd example.org\nca zed@example.org pw\nca amy@example.org pw",
+    /// )
+    /// .unwrap();
     /// let names: Vec<String> = dir.entries_in_order().iter().filter_map(|e| match e {
     ///     EntryRef::Account(a) => Some(a.name.to_string()),
     ///     _ => None,
