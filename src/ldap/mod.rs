@@ -160,6 +160,7 @@ pub fn to_raw_entry(entry: Entry) -> RawEntry {
 
 /// Why [`read_entries`] failed: reading from the server, or the reader itself.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError<E> {
     /// The server side failed; the reader saw a truncated stream.
     #[error("{0}")]
