@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::blocks::{foreign_mta, moves};
 use super::split::Home;
-use crate::model::Directory;
+use crate::model::{Directory, MailRecipient};
 use crate::route::{ForeignMta, Mta, Topology};
 use crate::verify::EntryPoint;
 use crate::zmprov::{self, ZmprovError};
@@ -25,6 +25,10 @@ pub struct SplitWorldSpec {
     pub zimbra_host: String,
     /// One foreign MTA per host (named `foreign0`, `foreign1`, ...).
     pub foreign_hosts: Vec<String>,
+    /// Where each of `users` lives (`None`: drawn).
+    pub homes: Option<Vec<Home>>,
+    /// Whether some foreign users are drawn as moved to Zimbra.
+    pub moves: bool,
 }
 
 impl SplitWorldSpec {
@@ -55,30 +59,69 @@ impl SplitWorldSpec {
             zimbra_name: "zimbra".into(),
             zimbra_host: format!("mail.{d}"),
             foreign_hosts: vec![format!("exchange.{d}")],
+            homes: None,
+            moves: true,
             domain: d,
         }
     }
 
-    /// The accounts of `domain` in the user's directory `dir` (its mailbox server, the first
-    /// by name, is the Zimbra host); one foreign MTA at `exchange.DOMAIN`.
+    /// The world of a fixed directory `dir`: its accounts of `domain` as users, its mailbox
+    /// server (the first by name) as the Zimbra host, and the homes its transports say: an
+    /// account whose `zimbraMailTransport` is `smtp:`/`relay:` to a host that is not one of
+    /// the directory's servers lives on a foreign MTA at that host (one per host), every other
+    /// account on Zimbra. No moves are drawn (the directory is fixed); the foreign MTAs'
+    /// behaviour and the MX records are.
     ///
     /// ```
-    /// use zimbra_prov::{model::Directory, strategy::SplitWorldSpec, zmprov};
+    /// use zimbra_prov::{model::Directory, strategy::{Home, SplitWorldSpec}, zmprov};
     /// let mut dir = Directory::new();
-    /// zmprov::run(&mut dir, "cs zcs.example.com\ncd example.com\nca ann@example.com pw\n").unwrap();
+    /// zmprov::run(&mut dir, "cs zcs.example.com\ncd example.com\nca ann@example.com pw\n\
+    ///                        ca bob@example.com pw zimbraMailTransport smtp:[ex.example.com]:25").unwrap();
     /// let s = SplitWorldSpec::from_directory(&dir, "example.com");
-    /// assert_eq!((s.users.as_slice(), s.zimbra_host.as_str()), (&["ann@example.com".to_string()][..], "zcs.example.com"));
+    /// assert_eq!(s.users, ["ann@example.com", "bob@example.com"]);
+    /// assert_eq!(s.zimbra_host, "zcs.example.com");
+    /// assert_eq!(s.foreign_hosts, ["ex.example.com"]);
+    /// assert_eq!(s.homes, Some(vec![Home::Primary, Home::Secondary(0)]));
     /// ```
     pub fn from_directory(dir: &Directory, domain: &str) -> Self {
-        let users: Vec<String> = dir
+        let own = super::blocks::mail_hosts(dir);
+        let servers: Vec<String> = dir
+            .servers()
+            .map(|s| s.service_hostname().to_ascii_lowercase())
+            .collect();
+        let mut users = Vec::new();
+        let mut foreign_of = Vec::new();
+        for a in dir
             .accounts()
             .filter(|a| a.name.domain().as_str().eq_ignore_ascii_case(domain))
-            .map(|a| a.name.to_string())
+        {
+            let host = a.transport().ok().flatten().and_then(|t| {
+                let h = t.host()?.to_ascii_lowercase();
+                let smtp = matches!(t.name(), "smtp" | "relay");
+                (smtp && !servers.contains(&h)).then_some(h)
+            });
+            users.push(a.name.to_string());
+            foreign_of.push(host);
+        }
+        let mut hosts: Vec<String> = foreign_of.iter().flatten().cloned().collect();
+        hosts.sort();
+        hosts.dedup();
+        let homes = foreign_of
+            .iter()
+            .map(|h| match h {
+                Some(h) => Home::Secondary(hosts.iter().position(|x| x == h).unwrap_or(0)),
+                None => Home::Primary,
+            })
             .collect();
         let mut spec = SplitWorldSpec::new(domain, users);
-        if let Some(h) = super::blocks::mail_hosts(dir).into_iter().next() {
+        if let Some(h) = own.into_iter().next() {
             spec.zimbra_host = h;
         }
+        if !hosts.is_empty() {
+            spec.foreign_hosts = hosts;
+        }
+        spec.homes = Some(homes);
+        spec.moves = false;
         spec
     }
 
@@ -244,7 +287,8 @@ impl SplitWorld {
 const NETWORK: &str = "10.0.0.0/24";
 
 /// Split domains around the user's Zimbra: each user of `spec` starts on Zimbra or on one
-/// of the foreign MTAs; any of the foreign users moved to Zimbra, in any order; each foreign
+/// of the foreign MTAs (or where [`SplitWorldSpec::homes`] says); any of the foreign users
+/// moved to Zimbra, in any order (unless [`SplitWorldSpec::moves`] is off); each foreign
 /// MTA rejects, relays to Zimbra or bounces unknown recipients and may use Zimbra as smart
 /// host ([`foreign_mta`]); the MX records point at any non-empty set of the MTAs, with
 /// preference 10 or 20.
@@ -330,15 +374,24 @@ pub fn split_world(spec: SplitWorldSpec) -> impl Strategy<Value = SplitWorld> {
                 .map(|(p, h)| (p, h.to_ascii_lowercase()))
                 .collect::<Vec<_>>()
         });
-    let homes =
-        prop::collection::vec(prop::option::of(0..n_foreign.max(1)), n_users).prop_map(move |v| {
-            v.into_iter()
-                .map(|h| match h {
-                    Some(n) if n < n_foreign => Home::Secondary(n),
-                    _ => Home::Primary,
-                })
-                .collect::<Vec<_>>()
-        });
+    let homes = match &spec.homes {
+        Some(fixed) => {
+            let mut fixed = fixed.clone();
+            fixed.resize(n_users, Home::Primary);
+            Just(fixed).boxed()
+        }
+        None => prop::collection::vec(prop::option::of(0..n_foreign.max(1)), n_users)
+            .prop_map(move |v| {
+                v.into_iter()
+                    .map(|h| match h {
+                        Some(n) if n < n_foreign => Home::Secondary(n),
+                        _ => Home::Primary,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .boxed(),
+    };
+    let draw_moves = spec.moves;
     let users = spec.users.clone();
     (homes, sites, mx)
         .prop_flat_map(move |(homes, foreign, mx)| {
@@ -348,7 +401,12 @@ pub fn split_world(spec: SplitWorldSpec) -> impl Strategy<Value = SplitWorld> {
                 .filter(|(_, h)| *h != Home::Primary)
                 .map(|(u, _)| u.clone())
                 .collect();
-            (Just(initial), moves(on_foreign), Just(foreign), Just(mx))
+            let moved = if draw_moves {
+                moves(on_foreign).boxed()
+            } else {
+                Just(Vec::new()).boxed()
+            };
+            (Just(initial), moved, Just(foreign), Just(mx))
         })
         .prop_map(move |(initial, moved, foreign, mx)| SplitWorld {
             domain: spec.domain.clone(),
