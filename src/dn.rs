@@ -34,7 +34,7 @@ use std::hash::{Hash, Hasher};
 /// use zimbra_prov::dn::{Dn, DnError, DnErrorReason};
 /// let err = Dn::parse("cn=a,,dc=b").unwrap_err();
 /// assert!(matches!(err, DnError::Syntax { reason: DnErrorReason::EmptyRdn, .. }), "{err}");
-/// assert!(Dn::zimbra_domain("not a domain").is_err());
+/// assert!(matches!(Dn::zimbra_domain("example..org"), Err(DnError::BadName { reason: "empty label", .. })));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -459,7 +459,7 @@ impl AttrDef {
     /// ```
     /// use zimbra_prov::attrs::lookup;
     /// assert_eq!(lookup("zimbraAmavisLogLevel").unwrap().max_i64(), Some(5));
-    /// assert_eq!(lookup("zimbraMailTransport").unwrap().max_i64(), None);
+    /// assert_eq!(lookup("zimbraMailQuota").unwrap().max_i64(), None);
     /// ```
     pub fn max_i64(&self) -> Option<i64> {
         self.max.and_then(|m| m.parse().ok())

@@ -275,6 +275,20 @@ fn key_ci(s: &str) -> String {
 /// Objects are stored by their lower-cased names, so iteration order is deterministic. Besides,
 /// every entry keeps its place in creation order (slapd's entry-ID order, see
 /// [`Directory::entries_in_order`]).
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new(); // the global config and default COS zmprov would find
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+/// assert_eq!(dir.account_count(), 1);
+/// assert!(dir.domain("EXAMPLE.org").is_some());
+/// assert_eq!(dir.accounts().map(|a| a.name.to_string()).collect::<Vec<_>>(), ["ann@example.org"]);
+/// // as LDIF and back
+/// let mut ldif = Vec::new();
+/// zimbra_prov::dit::write_directory(&dir, &mut ldif, &Default::default()).unwrap();
+/// let again = zimbra_prov::dit::read_directory(&ldif[..]).unwrap();
+/// assert_eq!(again.account("ann@example.org"), dir.account("ann@example.org"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     /// The global configuration entry.
