@@ -77,7 +77,9 @@ fn cos_is_mapped_by_name_or_explicitly_or_copied() {
         .to_string();
     let bob = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.kind == EntryKind::Account)
         .expect("bob");
     assert_eq!(bob.attrs.first("zimbraCOSId"), Some(gold_id.as_str()));
@@ -96,7 +98,9 @@ fn cos_is_mapped_by_name_or_explicitly_or_copied() {
         .to_string();
     let bob = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.kind == EntryKind::Account)
         .expect("bob");
     assert_eq!(bob.attrs.first("zimbraCOSId"), Some(silver_id.as_str()));
@@ -123,7 +127,9 @@ fn cos_is_mapped_by_name_or_explicitly_or_copied() {
     assert!(plan.is_clean(), "{plan}");
     assert!(plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .any(|e| e.dn == "cn=gold,cn=cos,cn=zimbra"));
 }
 
@@ -144,10 +150,17 @@ fn existing_parent_dc_entry_becomes_the_domain_by_a_change_record() {
     assert!(mods
         .iter()
         .any(|m| m.attribute == "objectClass" && m.values.contains(&b"zimbraDomain".to_vec())));
-    assert!(plan.entries.iter().all(|e| e.dn != "dc=company,dc=com"));
     assert!(plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
+        .all(|e| e.dn != "dc=company,dc=com"));
+    assert!(plan
+        .entries
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .any(|e| e.dn == "ou=people,dc=company,dc=com"));
     let mut out = Vec::new();
     assert_eq!(plan.write_changes(&mut out).expect("changes"), 1);

@@ -1,0 +1,568 @@
+//! The planning itself, on the keys the streaming input kept: COS and mail-host resolution,
+//! ids, the entries' new DNs, conflicts, missing parents, the order of the LDIF, follow-ups
+//! and references.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use super::conflict::Conflict;
+use super::follow_up::{follow_ups, TokenKeys};
+use super::input::{lines, strs, Held, Moved, SourceScan, TargetIndex};
+use super::output::{merge_into_parent, PlannedEntries, PlannedEntry, Slot, SourceFile, Store};
+use super::reference;
+use super::transform::{lower, parse_dn, Transform, ADDRESS_ATTRS, COS_REF_ATTRS};
+use super::{IdPolicy, MoveOptions, MovePlan};
+use crate::dit::classify::{address_of_dn, classify, EntryKind};
+use crate::dit::write::synthesize_parent;
+use crate::dit::DitError;
+use crate::dn::Dn;
+use crate::model::{names, IdGenerator};
+
+/// A moved entry on its way into the plan: its target DN and the values the checks need,
+/// rewritten as they will be written.
+struct Planned {
+    kind: EntryKind,
+    /// The DN in the target, its normalized form and its [`sort_key`].
+    dn: Box<str>,
+    norm: Box<str>,
+    key: Box<str>,
+    source_dn: Box<str>,
+    /// Complete already (domains, COS and server copies), or held until written.
+    ready: Option<PlannedEntry>,
+    held: Held,
+    ids: Vec<Box<str>>,
+    addrs: Vec<(u8, Box<str>)>,
+    alias_target: Option<Box<str>>,
+}
+
+impl Planned {
+    fn addresses(&self, a: usize) -> impl Iterator<Item = &str> {
+        self.addrs
+            .iter()
+            .filter(move |(i, _)| *i as usize == a)
+            .map(|(_, v)| &**v)
+    }
+}
+
+/// The planner: the two inputs, the options and the rewriting rules.
+pub(super) struct Planner<'a> {
+    pub(super) t: TargetIndex,
+    pub(super) s: SourceScan,
+    pub(super) opts: &'a MoveOptions,
+    pub(super) tr: Transform,
+    pub(super) file: Option<Arc<SourceFile>>,
+}
+
+impl Planner<'_> {
+    pub(super) fn plan(self) -> Result<MovePlan, DitError> {
+        let Planner {
+            t,
+            mut s,
+            opts,
+            mut tr,
+            file,
+        } = self;
+        let mut conflicts: Vec<Conflict> = Vec::new();
+        let old = tr.old.clone();
+        let new = tr.new.clone();
+        let Some(main) = s.domains.iter().find(|d| d.name == old.as_str()) else {
+            return Err(DitError::DomainNotFound {
+                domain: old.to_string(),
+            });
+        };
+        let main_id = main.id.clone();
+        if main.is_alias && !t.domain_ids.contains(&main.alias_target) {
+            conflicts.push(Conflict::AliasDomainTargetNotMoved {
+                alias_domain: old.to_string(),
+                target_id: main.alias_target.clone(),
+            });
+        }
+        if let Some(&i) = t.domains.get(new.as_str()) {
+            conflicts.push(Conflict::DomainExists {
+                domain: new.to_string(),
+                target_dn: t.dn(i),
+            });
+        }
+        let alias_domains: Vec<String> = if opts.include_alias_domains {
+            s.domains
+                .iter()
+                .filter(|d| d.is_alias && d.alias_target == main_id && !main_id.is_empty())
+                .map(|d| d.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for a in &alias_domains {
+            if let Some(&i) = t.domains.get(a) {
+                conflicts.push(Conflict::DomainExists {
+                    domain: a.clone(),
+                    target_dn: t.dn(i),
+                });
+            }
+        }
+        // (entry, whether it is in the moved domain itself)
+        let mut moving: Vec<(Moved, bool)> = std::mem::take(&mut s.main_entries)
+            .into_iter()
+            .map(|m| (m, true))
+            .collect();
+        for (dom, m) in std::mem::take(&mut s.others) {
+            if alias_domains.contains(&dom) {
+                moving.push((m, false));
+            }
+        }
+
+        // COS resolution
+        let mut cos_uses: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        for (m, _) in &moving {
+            for a in 0..COS_REF_ATTRS.len() {
+                for v in m.cos_refs(a) {
+                    let e = cos_uses
+                        .entry(lower(v))
+                        .or_insert((0, m.source_dn.to_string()));
+                    e.0 += 1;
+                }
+            }
+        }
+        let mut extra: Vec<Moved> = Vec::new();
+        for (cos_id, (count, used_by)) in &cos_uses {
+            let src = s
+                .coses
+                .iter()
+                .find(|c| c.attrs.has_value_ci(names::ZIMBRA_ID, cos_id));
+            let name = src
+                .and_then(|c| c.attrs.first(names::CN))
+                .map(str::to_string);
+            let mapped = name
+                .as_ref()
+                .and_then(|n| opts.cos_map.iter().find(|(s, _)| s.eq_ignore_ascii_case(n)));
+            if let (Some(n), Some((_, to))) = (&name, mapped) {
+                match t.coses.get(&lower(to)) {
+                    Some(tid) => {
+                        if tid != cos_id {
+                            tr.id_map.insert(cos_id.clone(), tid.clone());
+                        }
+                    }
+                    None => conflicts.push(Conflict::CosMapTargetMissing {
+                        source_cos: n.clone(),
+                        target_cos: to.clone(),
+                    }),
+                }
+                continue;
+            }
+            if let Some(tid) = name.as_ref().and_then(|n| t.coses.get(&lower(n))) {
+                if tid != cos_id {
+                    tr.id_map.insert(cos_id.clone(), tid.clone());
+                }
+                continue;
+            }
+            if t.cos_ids.contains(cos_id) {
+                continue;
+            }
+            match src {
+                Some(c) if opts.copy_missing_cos => extra.push(Moved::whole(EntryKind::Cos, c)),
+                _ => conflicts.push(Conflict::CosMissing {
+                    cos_id: cos_id.clone(),
+                    cos_name: name,
+                    used_by: used_by.clone(),
+                    count: *count,
+                }),
+            }
+        }
+
+        // Mail hosts
+        let mut host_uses: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        let mut moved_hosts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (m, _) in &moving {
+            if let Some(h) = m.host.as_deref() {
+                let to = tr.map_host(h).unwrap_or_else(|| h.to_string());
+                let e = host_uses
+                    .entry(lower(&to))
+                    .or_insert((0, m.source_dn.to_string()));
+                e.0 += 1;
+                if !to.eq_ignore_ascii_case(h) {
+                    *moved_hosts.entry((h.to_string(), to)).or_insert(0) += 1;
+                }
+            }
+        }
+        for (host, (count, used_by)) in &host_uses {
+            if t.servers.contains(host) {
+                continue;
+            }
+            let src = s.servers.iter().find(|sv| {
+                sv.attrs.has_value_ci(names::CN, host)
+                    || sv.attrs.has_value_ci(names::SERVICE_HOSTNAME, host)
+            });
+            match src {
+                Some(sv) if opts.include_servers => extra.push(Moved::whole(EntryKind::Server, sv)),
+                _ => conflicts.push(Conflict::MailHostUnknown {
+                    host: host.clone(),
+                    used_by: used_by.clone(),
+                    count: *count,
+                }),
+            }
+        }
+        // The references are settled before the extras join (they are not recipients).
+        let moved_domains: HashSet<String> = std::iter::once(old.to_string())
+            .chain(alias_domains.iter().cloned())
+            .collect();
+        moving.extend(extra.into_iter().map(|m| (m, false)));
+
+        // Ids
+        let moved_ids: HashSet<String> = moving
+            .iter()
+            .flat_map(|(m, _)| m.ids.iter())
+            .map(|i| lower(i))
+            .collect();
+        let mut gen = IdGenerator::new(opts.id_seed);
+        for (m, _) in &moving {
+            for id in &m.ids {
+                let id = lower(id);
+                if tr.id_map.contains_key(&id) {
+                    continue;
+                }
+                let clash = t.ids.get(&id).copied();
+                let regenerate = match opts.ids {
+                    IdPolicy::Keep => {
+                        if let Some(i) = clash {
+                            conflicts.push(Conflict::IdInUse {
+                                id: id.clone(),
+                                dn: m.source_dn.to_string(),
+                                target_dn: t.dn(i),
+                            });
+                        }
+                        false
+                    }
+                    IdPolicy::RegenerateOnCollision => clash.is_some(),
+                    IdPolicy::RegenerateAll => true,
+                };
+                if regenerate {
+                    let fresh = loop {
+                        let c = gen.next_id().to_string();
+                        if !t.ids.contains_key(&c) && !moved_ids.contains(&c) {
+                            break c;
+                        }
+                    };
+                    tr.id_map.insert(id, fresh);
+                }
+            }
+        }
+        drop(moved_ids);
+
+        let references = reference::resolve(
+            std::mem::take(&mut s.candidates),
+            moving.iter().map(|(m, in_main)| (m, *in_main)),
+            &s.groups,
+            &moved_domains,
+            &tr,
+        );
+
+        // Transform
+        let mut planned: Vec<Planned> = Vec::with_capacity(moving.len());
+        for (m, in_main) in moving {
+            planned.push(rewrite(m, in_main, &tr)?);
+        }
+
+        // References that leave the moved set
+        let final_ids: HashSet<String> = planned
+            .iter()
+            .flat_map(|p| p.ids.iter())
+            .map(|i| lower(i))
+            .collect();
+        for p in &planned {
+            if p.kind != EntryKind::Alias {
+                continue;
+            }
+            if let Some(tid) = &p.alias_target {
+                let tid = lower(tid);
+                if !final_ids.contains(&tid) && !t.ids.contains_key(&tid) {
+                    conflicts.push(Conflict::AliasTargetNotMoved {
+                        alias: parse_dn(&p.dn)
+                            .ok()
+                            .and_then(|d| address_of_dn(&d, "uid"))
+                            .unwrap_or_else(|| p.dn.to_string()),
+                        dn: p.dn.to_string(),
+                        target_id: tid,
+                    });
+                }
+            }
+        }
+        drop(final_ids);
+
+        // Addresses
+        let mut moved_mail: HashMap<String, usize> = HashMap::new();
+        for (idx, p) in planned.iter().enumerate() {
+            let mut seen_here: BTreeSet<String> = BTreeSet::new();
+            for (ai, a) in ADDRESS_ATTRS.iter().enumerate() {
+                for v in p.addresses(ai) {
+                    let k = lower(v);
+                    if !seen_here.insert(k.clone()) {
+                        continue;
+                    }
+                    if let Some(&i) = t.addresses.get(&k) {
+                        conflicts.push(Conflict::AddressInUse {
+                            address: k.clone(),
+                            attribute: a.to_string(),
+                            dn: p.dn.to_string(),
+                            target_dn: t.dn(i),
+                        });
+                    } else if *a == names::MAIL {
+                        if let Some(&other) = moved_mail.get(&k) {
+                            if other != idx {
+                                conflicts.push(Conflict::AddressInUse {
+                                    address: k.clone(),
+                                    attribute: a.to_string(),
+                                    dn: p.dn.to_string(),
+                                    target_dn: planned
+                                        .get(other)
+                                        .map(|o| o.dn.to_string())
+                                        .unwrap_or_default(),
+                                });
+                            }
+                        } else {
+                            moved_mail.insert(k, idx);
+                        }
+                    }
+                }
+            }
+        }
+        drop(moved_mail);
+
+        // DN collisions, merges into existing parent entries, missing parents
+        let mut changes = Vec::new();
+        let mut keep: Vec<Planned> = Vec::with_capacity(planned.len());
+        let mut have: HashSet<String> = HashSet::with_capacity(planned.len());
+        let mut merged: Vec<(Box<str>, Box<str>)> = Vec::new();
+        // kept (true) and merged (false) entries in plan order, for the parents
+        let mut walk: Vec<(bool, usize)> = Vec::with_capacity(planned.len());
+        for mut p in planned {
+            match t.by_dn.get(&*p.norm) {
+                None => {
+                    have.insert(std::mem::take(&mut p.norm).into());
+                    walk.push((true, keep.len()));
+                    keep.push(p);
+                }
+                Some((_, EntryKind::ParentDomain)) if p.kind == EntryKind::Domain => {
+                    let existing = t.classes.get(&*p.norm).cloned().unwrap_or_default();
+                    if let Some(e) = &p.ready {
+                        changes.push(merge_into_parent(&parse_dn(&p.dn)?, &existing, &e.attrs));
+                    }
+                    walk.push((false, merged.len()));
+                    merged.push((p.dn, p.key));
+                }
+                Some((_, EntryKind::Container)) if p.kind == EntryKind::Container => {}
+                Some((_, EntryKind::Domain)) if p.kind == EntryKind::Domain => {
+                    // reported as DomainExists above (by name) unless the name differs
+                    if !conflicts
+                        .iter()
+                        .any(|c| matches!(c, Conflict::DomainExists { .. }))
+                    {
+                        conflicts.push(Conflict::DnExists {
+                            dn: p.dn.to_string(),
+                        });
+                    }
+                }
+                Some(_) => conflicts.push(Conflict::DnExists {
+                    dn: p.dn.to_string(),
+                }),
+            }
+        }
+        let mut added: Vec<(String, PlannedEntry)> = Vec::new();
+        // parents (by sort key) whose ancestors were looked at already
+        let mut checked: HashSet<Box<str>> = HashSet::new();
+        for (kept, i) in walk {
+            let (dn, key, kind) = match kept {
+                true => match keep.get(i) {
+                    Some(p) => (&p.dn, &p.key, p.kind),
+                    None => continue,
+                },
+                false => match merged.get(i) {
+                    Some((d, k)) => (d, k, EntryKind::Domain),
+                    None => continue,
+                },
+            };
+            // Siblings share parents: walk up only from a parent not walked from yet.
+            let parent_key = key.rsplit_once('\u{1}').map(|(p, _)| p);
+            let walk_up = parent_key.is_some_and(|k| checked.insert(k.into()));
+            if kind != EntryKind::Domain && !walk_up {
+                continue;
+            }
+            let dn = parse_dn(dn)?;
+            let mut wanted: Vec<Dn> = Vec::new();
+            if kind == EntryKind::Domain {
+                for child in ["ou=people", "cn=groups"] {
+                    if let Ok(r) = crate::dn::Rdn::parse(child) {
+                        wanted.push(dn.child(r));
+                    }
+                }
+            }
+            if walk_up {
+                let mut p = dn.parent();
+                while let Some(parent) = p {
+                    if parent.is_root() {
+                        break;
+                    }
+                    p = parent.parent();
+                    wanted.push(parent);
+                }
+            }
+            for parent in wanted {
+                if have.contains(parent.normalized()) || t.by_dn.contains_key(parent.normalized()) {
+                    continue;
+                }
+                let Some(bag) = synthesize_parent(&parent) else {
+                    return Err(DitError::MissingParent {
+                        dn: dn.as_str().to_string(),
+                        parent: parent.as_str().to_string(),
+                    });
+                };
+                have.insert(parent.normalized().to_string());
+                added.push((
+                    sort_key(&parent),
+                    PlannedEntry {
+                        kind: classify(&parent, &bag),
+                        dn: parent.as_str().to_string(),
+                        source_dn: None,
+                        attrs: bag,
+                    },
+                ));
+            }
+        }
+        drop(have);
+        drop(checked);
+        let mut keyed: Vec<(Box<str>, Slot)> = Vec::with_capacity(keep.len() + added.len());
+        for p in keep {
+            let slot = match p.ready {
+                Some(e) => Slot::Ready(e),
+                None => Slot::Held {
+                    kind: p.kind,
+                    dn: p.dn,
+                    source_dn: p.source_dn,
+                    held: p.held,
+                },
+            };
+            keyed.push((p.key, slot));
+        }
+        for (key, e) in added {
+            keyed.push((key.into(), Slot::Ready(e)));
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let slots: Vec<Slot> = keyed.into_iter().map(|(_, s)| s).collect();
+
+        let domain_entry = slots.iter().find_map(|s| match s {
+            Slot::Ready(e)
+                if e.kind == EntryKind::Domain
+                    && e.attrs.has_value_ci(names::DOMAIN_NAME, new.as_str()) =>
+            {
+                Some(e)
+            }
+            _ => None,
+        });
+        let follow_ups = follow_ups(
+            new.as_str(),
+            domain_entry,
+            host_uses.into_keys().collect(),
+            moved_hosts,
+            TokenKeys::compare(s.token_keys.take(), t.token_keys.clone()),
+        );
+        let id_map = tr.id_map.clone();
+        Ok(MovePlan {
+            domain: old.to_string(),
+            new_domain: new.to_string(),
+            alias_domains,
+            conflicts,
+            entries: PlannedEntries {
+                slots,
+                store: Store {
+                    arena: Arc::new(std::mem::take(&mut s.arena)),
+                    file,
+                    transform: Some(Arc::new(tr)),
+                },
+            },
+            changes,
+            follow_ups,
+            references,
+            id_map,
+        })
+    }
+}
+
+/// Parents before children, each subtree together, siblings by normalized RDN.
+fn sort_key(dn: &Dn) -> String {
+    let mut k = String::new();
+    for (i, r) in dn.rdns().iter().rev().enumerate() {
+        if i > 0 {
+            k.push('\u{1}');
+        }
+        k.push_str(r.normalized());
+    }
+    k
+}
+
+/// A moved entry with its target DN and checked values, rewritten by `tr`.
+fn rewrite(m: Moved, in_main: bool, tr: &Transform) -> Result<Planned, DitError> {
+    let parsed = tr.dn(parse_dn(&m.source_dn)?, in_main);
+    let (key, norm) = (sort_key(&parsed).into(), parsed.normalized().into());
+    let dn: Box<str> = parsed.as_str().into();
+    drop(parsed);
+    if let Held::Bag(b) = &m.held {
+        let mut attrs = (**b).clone();
+        tr.attrs(&mut attrs, in_main && m.kind == EntryKind::Domain);
+        let all = lines(&attrs);
+        let l = || all.iter().copied();
+        let ids = strs(l(), names::ZIMBRA_ID).map(Into::into).collect();
+        let addrs = l()
+            .filter_map(|(d, v)| {
+                let i = ADDRESS_ATTRS
+                    .iter()
+                    .position(|a| d.eq_ignore_ascii_case(a))?;
+                Some((i as u8, std::str::from_utf8(v).ok()?.into()))
+            })
+            .collect();
+        let alias_target = attrs.first(names::ALIAS_TARGET_ID).map(Into::into);
+        let e = PlannedEntry {
+            kind: m.kind,
+            dn: dn.to_string(),
+            source_dn: Some(m.source_dn.to_string()),
+            attrs,
+        };
+        return Ok(Planned {
+            kind: m.kind,
+            dn,
+            norm,
+            key,
+            source_dn: m.source_dn,
+            ready: Some(e),
+            held: Held::Bag(Box::default()),
+            ids,
+            addrs,
+            alias_target,
+        });
+    }
+    let rewrite = |name: &str, v: &mut Box<str>| {
+        if let Some(n) = tr.value(name, v) {
+            *v = n.into();
+        }
+    };
+    let mut m = m;
+    for v in &mut m.ids {
+        rewrite(names::ZIMBRA_ID, v);
+    }
+    for (i, v) in &mut m.addrs {
+        rewrite(ADDRESS_ATTRS[*i as usize], v);
+    }
+    if let Some(v) = &mut m.alias_target {
+        rewrite(names::ALIAS_TARGET_ID, v);
+    }
+    Ok(Planned {
+        kind: m.kind,
+        dn,
+        norm,
+        key,
+        source_dn: m.source_dn,
+        ready: None,
+        held: m.held,
+        ids: m.ids,
+        addrs: m.addrs,
+        alias_target: m.alias_target,
+    })
+}
