@@ -4,21 +4,25 @@
 //! ```text
 //! move_domain --from SRC.ldif --to DST.ldif --domain D [--rename NEW] [--map-host OLD=NEW]...
 //!             [--regenerate-ids] [--cos-map SRC=DST]... [--include-servers] [--no-alias-domains]
-//!             [--changes CHANGES.ldif] --out OUT.ldif
+//!             [--changes CHANGES.ldif] [--fixes FIXES.zmp] --out OUT.ldif
 //! ```
 //!
-//! Prints the conflict report and a summary (entries per kind, follow-ups). Exits 1 and writes
-//! nothing when there are conflicts; exits 2 on bad usage or unreadable input.
+//! Prints the conflict report and a summary (entries per kind, follow-ups, references left in
+//! the source with the zmprov lines that fix them). Exits 1 and writes nothing when there are
+//! conflicts; exits 2 on bad usage or unreadable input. `--fixes` writes the references' fix
+//! lines as a zmprov script for the source. Both files are streamed once; memory follows the
+//! moved domain, not their size.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use zimbra_prov::dit::{self, IdPolicy, MoveOptions};
 
 const USAGE: &str = "usage: move_domain --from SRC.ldif --to DST.ldif --domain D [--rename NEW] \
 [--map-host OLD=NEW]... [--regenerate-ids] [--cos-map SRC=DST]... [--include-servers] \
-[--no-alias-domains] [--changes CHANGES.ldif] --out OUT.ldif";
+[--no-alias-domains] [--changes CHANGES.ldif] [--fixes FIXES.zmp] --out OUT.ldif";
 
 struct Args {
     from: String,
@@ -26,6 +30,7 @@ struct Args {
     domain: String,
     out: String,
     changes: Option<String>,
+    fixes: Option<String>,
     opts: MoveOptions,
 }
 
@@ -37,7 +42,8 @@ fn pair(v: &str, flag: &str) -> Result<(String, String), String> {
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
-    let (mut from, mut to, mut domain, mut out, mut changes) = (None, None, None, None, None);
+    let (mut from, mut to, mut domain, mut out) = (None, None, None, None);
+    let (mut changes, mut fixes) = (None, None);
     let mut opts = MoveOptions::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -52,6 +58,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--domain" => domain = Some(val()?),
             "--out" => out = Some(val()?),
             "--changes" => changes = Some(val()?),
+            "--fixes" => fixes = Some(val()?),
             "--rename" => opts.rename = Some(val()?),
             "--map-host" => opts.map_hosts.push(pair(&val()?, a)?),
             "--cos-map" => opts.cos_map.push(pair(&val()?, a)?),
@@ -69,14 +76,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
         domain: need(domain, "--domain")?,
         out: need(out, "--out")?,
         changes,
+        fixes,
         opts,
     })
-}
-
-fn open(path: &str) -> Result<BufReader<File>, String> {
-    File::open(path)
-        .map(|f| BufReader::with_capacity(1 << 20, f))
-        .map_err(|e| format!("{path}: {e}"))
 }
 
 /// Prints to stdout, ignoring a closed pipe (`move_domain ... | head` must not panic).
@@ -87,8 +89,9 @@ macro_rules! say {
 }
 
 fn run(args: &Args) -> Result<bool, String> {
-    let plan = dit::plan_move_ldif(open(&args.from)?, open(&args.to)?, &args.domain, &args.opts)
-        .map_err(|e| e.to_string())?;
+    let (from, to) = (Path::new(&args.from), Path::new(&args.to));
+    let plan =
+        dit::plan_move_file(from, to, &args.domain, &args.opts).map_err(|e| e.to_string())?;
     let _ = write!(std::io::stdout().lock(), "{plan}");
     if !plan.is_clean() {
         say!("nothing written: resolve the conflicts first");
@@ -118,6 +121,10 @@ fn run(args: &Args) -> Result<bool, String> {
             );
         }
         (None, true) => {}
+    }
+    if let Some(path) = &args.fixes {
+        let n = write(path, &|w| plan.write_fixes(w))?;
+        say!("wrote {n} zmprov lines to {path} (run them on the source: zmprov -f {path})");
     }
     Ok(true)
 }

@@ -45,7 +45,8 @@ fn move_domain_contract() {
     std::fs::create_dir_all(&tmp).unwrap();
     let p = |n: &str| tmp.join(n).display().to_string();
     let source = "cs old.example.net zimbraServiceEnabled mailbox\ncd company.com\n\
-                  ca a@company.com pw\nca b@company.com pw\naaa a@company.com x@company.com";
+                  ca a@company.com pw\nca b@company.com pw\naaa a@company.com x@company.com\n\
+                  cd stays.net\ncdl team@stays.net\nadlm team@stays.net a@company.com";
     write_dir(&tmp.join("src.ldif"), 1, source);
     write_dir(
         &tmp.join("dst.ldif"),
@@ -77,6 +78,8 @@ fn move_domain_contract() {
             "migrate.company.com",
             "--map-host",
             "old.example.net=new.example.org",
+            "--fixes",
+            &p("fixes.zmp"),
             "--out",
             &p("out.ldif"),
         ],
@@ -84,6 +87,21 @@ fn move_domain_contract() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("conflicts: none"), "{out}");
     assert!(out.contains("account: 2"), "{out}");
+    // the list that stays behind names a renamed address: reported with its fix
+    assert!(
+        out.contains(
+            "references left in the source: 1 (1 to fix)\n  REFERENCE list-member: distribution-list team@stays.net (zimbraMailForwardingAddress) names a@company.com, renamed a@migrate.company.com\n    $ zmprov rdlm team@stays.net a@company.com\n    $ zmprov adlm team@stays.net a@migrate.company.com\n"
+        ),
+        "{out}"
+    );
+    let fixes = std::fs::read_to_string(tmp.join("fixes.zmp")).expect("fixes written");
+    assert!(
+        fixes.ends_with(
+            "\nrdlm team@stays.net a@company.com\nadlm team@stays.net a@migrate.company.com\n"
+        ),
+        "{fixes}"
+    );
+    assert!(out.contains("wrote 2 zmprov lines to "), "{out}");
     let text = std::fs::read_to_string(tmp.join("out.ldif")).expect("OUT written");
     assert!(
         text.contains("dn: uid=a,ou=people,dc=migrate,dc=company,dc=com\n"),
@@ -118,6 +136,8 @@ fn move_domain_contract() {
             "company.com",
             "--map-host",
             "old.example.net=new.example.org",
+            "--fixes",
+            &p("fixes2.zmp"),
             "--out",
             &p("out2.ldif"),
         ],
@@ -129,6 +149,7 @@ fn move_domain_contract() {
     );
     assert!(out.contains("nothing written"), "{out}");
     assert!(!tmp.join("out2.ldif").exists() && !tmp.join("out2.ldif.partial").exists());
+    assert!(!tmp.join("fixes2.zmp").exists());
 
     // colliding zimbraIds are a conflict, and --regenerate-ids resolves it
     let base = [
