@@ -313,3 +313,23 @@ fn unreadable_inputs_and_change_records_are_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn errors_in_a_later_part_of_the_source_name_their_line_in_the_file() {
+    // big enough to be scanned in parts; the bad record is near the end
+    let mut text = String::from(SOURCE);
+    for i in 0..2000 {
+        text.push_str(&format!(
+            "\r\ndn: uid=u{i},ou=people,dc=other,dc=org\r\nobjectClass: zimbraAccount\r\nuid: u{i}\r\n"
+        ));
+    }
+    text.push_str("\r\ndn: uid=bad,ou=people,dc=other,dc=org\r\nno colon here\r\n");
+    let sf = TempFile::new("late-error", text.as_bytes());
+    let tf = TempFile::new("late-error-target", b"");
+    let file = dit::plan_move_file(&sf.0, &tf.0, "company.com", &rename()).unwrap_err();
+    let stream =
+        dit::plan_move_ldif(text.as_bytes(), &b""[..], "company.com", &rename()).unwrap_err();
+    assert_eq!(file.to_string(), stream.to_string());
+    let lines = text.lines().count();
+    assert!(file.to_string().contains(&format!("{lines}")), "{file}");
+}

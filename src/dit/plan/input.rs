@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::follow_up::token_keys;
 use super::reference::{self, Candidate, GroupInfo};
-use super::transform::{lower, ADDRESS_ATTRS, COS_REF_ATTRS};
+use super::transform::{is_plain_dn, lower, DnParser, ADDRESS_ATTRS, COS_REF_ATTRS};
 use crate::dit::classify::{address_of_dn, classify, domain_of_dn, EntryKind};
 use crate::dit::DitError;
 use crate::dn::Dn;
@@ -105,10 +105,7 @@ fn parse_dn_at(dn: &str, line: u64) -> Result<Dn, DitError> {
 /// DN is plain (single-valued RDNs of letters, digits and `.@_-`, nothing to unescape); `None`
 /// when it is not, then the DN must be parsed.
 fn quick_domain(dn: &str) -> Option<Option<String>> {
-    let plain = dn
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b',' | b'.' | b'@' | b'_' | b'-'));
-    if !plain || dn.is_empty() {
+    if !is_plain_dn(dn) {
         return None;
     }
     let mut labels: Vec<&str> = Vec::new();
@@ -147,6 +144,7 @@ pub(super) struct TargetIndex {
     pub(super) servers: HashSet<String>,
     pub(super) token_keys: Option<Vec<Vec<u8>>>,
     classifier: Classifier,
+    dn_parser: DnParser,
 }
 
 impl TargetIndex {
@@ -154,10 +152,12 @@ impl TargetIndex {
     where
         I: Iterator<Item = Line<'a>> + Clone,
     {
-        let dn = parse_dn_at(dn_text, line)?;
-        let kind = self.classifier.kind(dn_text, Some(&dn), attrs.clone())?;
+        let norm = match self.dn_parser.facts(dn_text, None) {
+            Ok(f) => f.norm,
+            Err(_) => parse_dn_at(dn_text, line)?.normalized().into(),
+        };
+        let kind = self.classifier.kind(dn_text, None, attrs.clone())?;
         let i = self.dns.len() as u32;
-        self.by_dn.insert(dn.normalized().to_string(), (i, kind));
         for a in ADDRESS_ATTRS {
             for v in strs(attrs.clone(), a) {
                 self.addresses.entry(lower(v)).or_insert(i);
@@ -179,7 +179,7 @@ impl TargetIndex {
                 let classes = strs(attrs.clone(), names::OBJECT_CLASS)
                     .map(str::to_string)
                     .collect();
-                self.classes.insert(dn.normalized().to_string(), classes);
+                self.classes.insert(norm.to_string(), classes);
             }
             EntryKind::Cos => {
                 let id = first(attrs.clone(), names::ZIMBRA_ID)
@@ -202,6 +202,7 @@ impl TargetIndex {
             }
             _ => {}
         }
+        self.by_dn.insert(norm.into(), (i, kind));
         self.dns.push(dn_text.to_string());
         Ok(())
     }
@@ -513,6 +514,37 @@ impl SourceScan {
             }
         }
         Ok(None)
+    }
+
+    /// Appends the scan of the part of the source that follows this one's.
+    pub(super) fn append(mut self, next: SourceScan) -> SourceScan {
+        let shift = self.arena.len();
+        for d in next.domains {
+            self.domain_index
+                .entry(d.name.clone())
+                .or_insert(self.domains.len());
+            self.domains.push(d);
+        }
+        let moved = |mut m: Moved| {
+            if let Held::Arena(s, e) = &mut m.held {
+                *s += shift;
+                *e += shift;
+            }
+            m
+        };
+        self.main_entries
+            .extend(next.main_entries.into_iter().map(moved));
+        self.others
+            .extend(next.others.into_iter().map(|(d, m)| (d, moved(m))));
+        self.arena.extend_from_slice(&next.arena);
+        self.coses.extend(next.coses);
+        self.servers.extend(next.servers);
+        for (id, g) in next.groups {
+            self.groups.entry(id).or_insert(g);
+        }
+        self.candidates.extend(next.candidates);
+        self.token_keys = self.token_keys.or(next.token_keys);
+        self
     }
 
     /// Sets where the last entry kept in place ends in the source file.

@@ -20,6 +20,7 @@ mod input;
 mod output;
 mod planner;
 mod reference;
+mod stream;
 mod transform;
 
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,11 +40,12 @@ pub use reference::{Reference, ReferenceKind};
 use super::classify::EntryKind;
 use super::write::{write_directory, WriteOptions};
 use super::DitError;
-use crate::ldif::{Change, Reader};
+use crate::ldif::Change;
 use crate::model::{Directory, DomainName, RawEntry};
 use input::{lines, Loc, SourceScan, TargetIndex};
 use output::SourceFile;
 use planner::Planner;
+use stream::{index_target, scan_source, scan_source_file};
 use transform::Transform;
 
 /// What happens to the `zimbraId`s of the moved entries.
@@ -293,60 +295,6 @@ where
     .plan()
 }
 
-fn index_target<T: BufRead>(target: T) -> Result<TargetIndex, DitError> {
-    let mut t = TargetIndex::default();
-    let mut r = Reader::new(target);
-    while let Some(rec) = r.next_ref()? {
-        if rec.is_change() {
-            return Err(change_record(rec.line(), rec.dn()));
-        }
-        // the lines once (the index looks at them several times)
-        let lines: Vec<_> = rec.attributes().collect();
-        t.add(rec.dn(), rec.line(), lines.iter().copied())?;
-    }
-    Ok(t)
-}
-
-/// One pass over the source; with `in_place` the moved entries stay in the input (its byte
-/// offsets are kept), otherwise they are copied into the arena.
-fn scan_source<S: BufRead>(
-    source: S,
-    domain: &str,
-    in_place: bool,
-) -> Result<SourceScan, DitError> {
-    let mut s = SourceScan::new(domain);
-    let mut r = Reader::new(source);
-    let mut last = None;
-    loop {
-        let start = r.bytes_read();
-        if let Some(kept) = last.take() {
-            s.end_record(kept, start);
-        }
-        let Some(rec) = r.next_ref()? else { break };
-        if rec.is_change() {
-            return Err(change_record(rec.line(), rec.dn()));
-        }
-        let loc = if in_place {
-            Loc::File(start)
-        } else {
-            Loc::Arena
-        };
-        let lines: Vec<_> = rec.attributes().collect();
-        last = s.add(rec.dn(), rec.line(), lines.iter().copied(), loc, true)?;
-    }
-    if let Some(kept) = last {
-        s.end_record(kept, r.bytes_read());
-    }
-    Ok(s)
-}
-
-fn change_record(line: u64, dn: &str) -> DitError {
-    DitError::ChangeRecord {
-        line,
-        dn: dn.to_string(),
-    }
-}
-
 /// [`plan_move`] over two LDIF dumps, each read once as a stream. The moved entries are kept
 /// in a compact arena (the source cannot be read twice); [`plan_move_file`] keeps only their
 /// places in the source file.
@@ -374,7 +322,7 @@ pub fn plan_move_ldif<S: BufRead, T: BufRead>(
 ) -> Result<MovePlan, DitError> {
     let (old, new) = domain_names(domain, opts)?;
     let t = index_target(target)?;
-    let s = scan_source(source, old.as_str(), false)?;
+    let s = scan_source(source, old.as_str(), false, 0)?;
     Planner {
         t,
         s,
@@ -385,11 +333,11 @@ pub fn plan_move_ldif<S: BufRead, T: BufRead>(
     .plan()
 }
 
-/// [`plan_move`] over two LDIF files: the lean path for big directories. Source and target
-/// are each read once, as streams, at the same time (two threads); the moved entries stay in
-/// the source file, which the plan keeps open and reads back from when they are written, so
-/// memory follows the moved domain's keys (about a few hundred bytes per entry), not its
-/// size or the source's.
+/// [`plan_move`] over two LDIF files: the lean path for big directories. Each file is read
+/// once, at the same time: the target as a stream, the source in parts split at record
+/// boundaries, one per core. The moved entries stay in the source file, which the plan keeps
+/// open and reads back from when they are written, so memory follows the moved domain's keys
+/// (a few hundred bytes per entry), not its size or the source's.
 ///
 /// Errors: unreadable files are [`DitError::Io`]; the plan refuses to write entries whose
 /// record changed in the file since planning ([`DitError::SourceChanged`]).
@@ -406,10 +354,11 @@ pub fn plan_move_file(
             source: e,
         })
     };
-    let (src, tgt, back) = (open(source)?, open(target)?, open(source)?);
+    let (tgt, back) = (open(target)?, open(source)?);
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (s, t) = std::thread::scope(|scope| {
         let t = scope.spawn(|| index_target(BufReader::with_capacity(1 << 20, tgt)));
-        let s = scan_source(BufReader::with_capacity(1 << 20, src), old.as_str(), true);
+        let s = scan_source_file(source, old.as_str(), parts);
         let t = t.join().unwrap_or_else(|_| {
             Err(DitError::Io {
                 path: target.display().to_string(),
@@ -424,10 +373,7 @@ pub fn plan_move_file(
         s,
         opts,
         tr: Transform::new(old, new, &opts.map_hosts)?,
-        file: Some(Arc::new(SourceFile {
-            path: source.to_path_buf(),
-            file: Mutex::new(back),
-        })),
+        file: Some(Arc::new(SourceFile::new(source.to_path_buf(), back))),
     }
     .plan()
 }

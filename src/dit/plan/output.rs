@@ -4,7 +4,7 @@
 //! for the moved entries' attributes.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -65,7 +65,44 @@ impl Slot {
 #[derive(Debug)]
 pub(super) struct SourceFile {
     pub(super) path: PathBuf,
-    pub(super) file: Mutex<File>,
+    pub(super) file: File,
+    /// Serializes seek + read where there is no positional read.
+    #[cfg(not(unix))]
+    pub(super) lock: Mutex<()>,
+}
+
+impl SourceFile {
+    pub(super) fn new(path: PathBuf, file: File) -> SourceFile {
+        SourceFile {
+            path,
+            file,
+            #[cfg(not(unix))]
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Reads `len` bytes at `offset` into `buf` (positional: threads read at once).
+    fn read_at(&self, buf: &mut Vec<u8>, offset: u64, len: u64) -> std::io::Result<()> {
+        let len = usize::try_from(len).map_err(std::io::Error::other)?;
+        buf.clear();
+        buf.resize(len, 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.file.read_exact_at(buf, offset)
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::{Read, Seek, SeekFrom};
+            let _one = self
+                .lock
+                .lock()
+                .map_err(|_| std::io::Error::other("lock poisoned"))?;
+            let mut f = &self.file;
+            f.seek(SeekFrom::Start(offset))?;
+            f.read_exact(buf)
+        }
+    }
 }
 
 /// Where held entries are read back from, and how they are rewritten.
@@ -198,16 +235,8 @@ impl PlannedEntries {
             return Err(changed(source_dn, "no source file".into()));
         };
         let path = src.path.display();
-        buf.clear();
-        {
-            let mut file = src
-                .file
-                .lock()
-                .map_err(|_| changed(source_dn, format!("{path}: lock poisoned")))?;
-            file.seek(SeekFrom::Start(offset))
-                .and_then(|_| (&mut *file).take(len).read_to_end(buf))
-                .map_err(|e| changed(source_dn, format!("{path}: {e}")))?;
-        }
+        src.read_at(buf, offset, len)
+            .map_err(|e| changed(source_dn, format!("{path}: {e}")))?;
         let mut r = Reader::new(&buf[..]);
         match r.next_ref() {
             Ok(Some(rec)) if rec.dn() == source_dn && !rec.is_change() => f(&rec),

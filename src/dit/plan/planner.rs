@@ -10,7 +10,9 @@ use super::follow_up::{follow_ups, TokenKeys};
 use super::input::{lines, strs, Held, Moved, SourceScan, TargetIndex};
 use super::output::{merge_into_parent, PlannedEntries, PlannedEntry, Slot, SourceFile, Store};
 use super::reference;
-use super::transform::{lower, parse_dn, Transform, ADDRESS_ATTRS, COS_REF_ATTRS};
+use super::transform::{
+    lower, parse_dn, sort_key, DnParser, Transform, ADDRESS_ATTRS, COS_REF_ATTRS,
+};
 use super::{IdPolicy, MoveOptions, MovePlan};
 use crate::dit::classify::{address_of_dn, classify, EntryKind};
 use crate::dit::write::synthesize_parent;
@@ -258,9 +260,11 @@ impl Planner<'_> {
 
         // Transform
         let mut planned: Vec<Planned> = Vec::with_capacity(moving.len());
+        let mut dns = DnParser::default();
         for (m, in_main) in moving {
-            planned.push(rewrite(m, in_main, &tr)?);
+            planned.push(rewrite(m, in_main, &tr, &mut dns)?);
         }
+        drop(dns);
 
         // References that leave the moved set
         let final_ids: HashSet<String> = planned
@@ -486,24 +490,15 @@ impl Planner<'_> {
     }
 }
 
-/// Parents before children, each subtree together, siblings by normalized RDN.
-fn sort_key(dn: &Dn) -> String {
-    let mut k = String::new();
-    for (i, r) in dn.rdns().iter().rev().enumerate() {
-        if i > 0 {
-            k.push('\u{1}');
-        }
-        k.push_str(r.normalized());
-    }
-    k
-}
-
 /// A moved entry with its target DN and checked values, rewritten by `tr`.
-fn rewrite(m: Moved, in_main: bool, tr: &Transform) -> Result<Planned, DitError> {
-    let parsed = tr.dn(parse_dn(&m.source_dn)?, in_main);
-    let (key, norm) = (sort_key(&parsed).into(), parsed.normalized().into());
-    let dn: Box<str> = parsed.as_str().into();
-    drop(parsed);
+fn rewrite(
+    m: Moved,
+    in_main: bool,
+    tr: &Transform,
+    dns: &mut DnParser,
+) -> Result<Planned, DitError> {
+    let f = dns.facts(&m.source_dn, in_main.then_some(tr))?;
+    let (dn, norm, key) = (f.text, f.norm, f.key);
     if let Held::Bag(b) = &m.held {
         let mut attrs = (**b).clone();
         tr.attrs(&mut attrs, in_main && m.kind == EntryKind::Domain);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::DitError;
-use crate::dn::Dn;
+use crate::dn::{Dn, Rdn};
 use crate::model::{names, Address, AttrBag, AttrValue, DomainName};
 
 /// Attributes `zmprov rd` rewrites in moved entries.
@@ -65,8 +65,133 @@ pub(super) fn rewrite_domain(value: &str, old: &DomainName, new: &DomainName) ->
             .eq_ignore_ascii_case(old.as_str())
             .then(|| format!("@{new}"));
     }
+    let (local, domain) = value.rsplit_once('@')?;
+    if !domain.eq_ignore_ascii_case(old.as_str()) {
+        return None;
+    }
+    // the common case without building an Address: a plain local part, which
+    // Address::parse always accepts and prints as is
+    let plain = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'));
+    if plain {
+        return Some(format!("{local}@{new}"));
+    }
     let a = Address::parse(value).ok()?;
     (a.domain() == old).then(|| a.with_domain(new).to_string())
+}
+
+/// Whether a DN is plain: single-valued RDNs of letters, digits and `.@_-` (nothing to
+/// unescape, no spaces), so that its text alone tells its RDNs.
+pub(super) fn is_plain_dn(dn: &str) -> bool {
+    !dn.is_empty()
+        && dn.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'=' | b',' | b'.' | b'@' | b'_' | b'-')
+        })
+}
+
+/// Parents before children, each subtree together, siblings by normalized RDN.
+pub(super) fn sort_key(dn: &Dn) -> String {
+    let mut k = String::new();
+    for (i, r) in dn.rdns().iter().rev().enumerate() {
+        if i > 0 {
+            k.push('\u{1}');
+        }
+        k.push_str(r.normalized());
+    }
+    k
+}
+
+/// A DN as the planner needs it: its text (in the target), normalized form and sort key.
+pub(super) struct DnFacts {
+    pub(super) text: Box<str>,
+    pub(super) norm: Box<str>,
+    pub(super) key: Box<str>,
+}
+
+impl DnFacts {
+    fn of(dn: &Dn) -> DnFacts {
+        DnFacts {
+            text: dn.as_str().into(),
+            norm: dn.normalized().into(),
+            key: sort_key(dn).into(),
+        }
+    }
+}
+
+/// A parent DN parsed once for all its children, and where it goes when rebased.
+struct Parent {
+    dn: Dn,
+    key: String,
+    rebased: Option<Option<(Dn, String)>>,
+}
+
+/// Parses the DNs of a directory's entries with their parents shared: siblings (an `ou=people`
+/// holds a domain's accounts) cost one RDN parse each instead of a whole DN.
+#[derive(Default)]
+pub(super) struct DnParser {
+    parents: HashMap<Box<str>, Parent>,
+}
+
+impl DnParser {
+    /// The facts of `dn` as it will be in the target: rebased by `tr` when it is given.
+    pub(super) fn facts(&mut self, dn: &str, tr: Option<&Transform>) -> Result<DnFacts, DitError> {
+        let full = |tr: Option<&Transform>| -> Result<DnFacts, DitError> {
+            let parsed = parse_dn(dn)?;
+            Ok(DnFacts::of(&match tr {
+                Some(t) => t.dn(parsed, true),
+                None => parsed,
+            }))
+        };
+        let split = dn.split_once(',').filter(|_| is_plain_dn(dn));
+        let Some((leaf, parent)) = split else {
+            return full(tr);
+        };
+        let Ok(rdn) = Rdn::parse(leaf) else {
+            return full(tr);
+        };
+        if !self.parents.contains_key(parent) {
+            let Ok(pdn) = Dn::parse(parent) else {
+                return full(tr);
+            };
+            let key = sort_key(&pdn);
+            self.parents.insert(
+                parent.into(),
+                Parent {
+                    dn: pdn,
+                    key,
+                    rebased: None,
+                },
+            );
+        }
+        let Some(p) = self.parents.get_mut(parent) else {
+            return full(tr);
+        };
+        let (text, pnorm, pkey): (String, &str, &str) = match tr.filter(|t| t.renaming()) {
+            None => (dn.to_string(), p.dn.normalized(), &p.key),
+            Some(t) => {
+                let rebased = p.rebased.get_or_insert_with(|| {
+                    p.dn.rebase(&t.old_dn, &t.new_dn).map(|d| {
+                        let k = sort_key(&d);
+                        (d, k)
+                    })
+                });
+                match rebased {
+                    Some((d, k)) => (format!("{leaf},{}", d.as_str()), d.normalized(), k),
+                    // only the domain entry itself is under the domain but its parent not
+                    None => return full(tr),
+                }
+            }
+        };
+        let leaf_norm = rdn.normalized();
+        Ok(DnFacts {
+            text: text.into(),
+            norm: format!("{leaf_norm},{pnorm}").into(),
+            key: format!("{pkey}\u{1}{leaf_norm}").into(),
+        })
+    }
 }
 
 /// Replaces every UUID-shaped token of `v` found in `map`.
@@ -128,8 +253,8 @@ fn role(name: &str) -> Role {
 pub(super) struct Transform {
     pub(super) old: DomainName,
     pub(super) new: DomainName,
-    old_dn: Dn,
-    new_dn: Dn,
+    pub(super) old_dn: Dn,
+    pub(super) new_dn: Dn,
     host_map: HashMap<String, String>,
     pub(super) id_map: BTreeMap<String, String>,
 }
@@ -273,6 +398,18 @@ mod tests {
             Some("@migrate.company.com")
         );
         assert_eq!(rewrite_domain("a@sub.company.com", &o, &n), None);
+        // the plain fast path and the parsed path agree
+        for v in [
+            "first.last+tag@COMPANY.com",
+            "\"a b\"@company.com",
+            "x@company.com.evil",
+        ] {
+            let parsed = Address::parse(v)
+                .ok()
+                .filter(|a| a.domain() == &o)
+                .map(|a| a.with_domain(&n).to_string());
+            assert_eq!(rewrite_domain(v, &o, &n), parsed, "{v}");
+        }
     }
 
     #[test]
