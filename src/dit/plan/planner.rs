@@ -18,7 +18,8 @@ use crate::dit::classify::{address_of_dn, classify, EntryKind};
 use crate::dit::write::synthesize_parent;
 use crate::dit::DitError;
 use crate::dn::Dn;
-use crate::model::{names, IdGenerator};
+use crate::ldif::Change;
+use crate::model::{names, DomainName, IdGenerator};
 
 /// A moved entry on its way into the plan: its target DN and the values the checks need,
 /// rewritten as they will be written.
@@ -55,6 +56,16 @@ pub(super) struct Planner<'a> {
     pub(super) file: Option<Arc<SourceFile>>,
 }
 
+/// Uses of a COS or mail host by moved entries: how many, and the first one.
+type Uses = BTreeMap<String, (usize, String)>;
+
+/// What the stages share: the target's keys, the options and the findings so far.
+struct Stages<'a> {
+    t: &'a TargetIndex,
+    opts: &'a MoveOptions,
+    conflicts: Vec<Conflict>,
+}
+
 impl Planner<'_> {
     pub(super) fn plan(self) -> Result<MovePlan, DitError> {
         let Planner {
@@ -64,44 +75,13 @@ impl Planner<'_> {
             mut tr,
             file,
         } = self;
-        let mut conflicts: Vec<Conflict> = Vec::new();
-        let old = tr.old.clone();
-        let new = tr.new.clone();
-        let Some(main) = s.domains.iter().find(|d| d.name == old.as_str()) else {
-            return Err(DitError::DomainNotFound {
-                domain: old.to_string(),
-            });
+        let mut st = Stages {
+            t: &t,
+            opts,
+            conflicts: Vec::new(),
         };
-        let main_id = main.id.clone();
-        if main.is_alias && !t.domain_ids.contains(&main.alias_target) {
-            conflicts.push(Conflict::AliasDomainTargetNotMoved {
-                alias_domain: old.to_string(),
-                target_id: main.alias_target.clone(),
-            });
-        }
-        if let Some(&i) = t.domains.get(new.as_str()) {
-            conflicts.push(Conflict::DomainExists {
-                domain: new.to_string(),
-                target_dn: t.dn(i),
-            });
-        }
-        let alias_domains: Vec<String> = if opts.include_alias_domains {
-            s.domains
-                .iter()
-                .filter(|d| d.is_alias && d.alias_target == main_id && !main_id.is_empty())
-                .map(|d| d.name.clone())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for a in &alias_domains {
-            if let Some(&i) = t.domains.get(a) {
-                conflicts.push(Conflict::DomainExists {
-                    domain: a.clone(),
-                    target_dn: t.dn(i),
-                });
-            }
-        }
+        let (old, new) = (tr.old.clone(), tr.new.clone());
+        let alias_domains = st.domains(&s, &old, &new)?;
         // (entry, whether it is in the moved domain itself)
         let mut moving: Vec<(Moved, bool)> = std::mem::take(&mut s.main_entries)
             .into_iter()
@@ -112,10 +92,126 @@ impl Planner<'_> {
                 moving.push((m, false));
             }
         }
+        let mut extra = st.coses(&s, &moving, &mut tr);
+        let (host_uses, moved_hosts) = st.hosts(&s, &moving, &tr, &mut extra);
+        let moved_domains: HashSet<String> = std::iter::once(old.to_string())
+            .chain(alias_domains.iter().cloned())
+            .collect();
+        let references = reference::resolve(
+            std::mem::take(&mut s.candidates),
+            moving.iter().map(|(m, in_main)| (m, *in_main)),
+            &s.groups,
+            &moved_domains,
+            &tr,
+        );
+        moving.extend(extra.into_iter().map(|m| (m, false)));
+        st.ids(&moving, &mut tr);
+        let mut planned: Vec<Planned> = Vec::with_capacity(moving.len());
+        let mut dns = DnParser::default();
+        for (m, in_main) in moving {
+            planned.push(rewrite(m, in_main, &tr, &mut dns)?);
+        }
+        drop(dns);
+        st.alias_targets(&planned);
+        st.addresses(&planned);
+        let (slots, changes) = st.place(planned)?;
+        let domain_entry = slots.iter().find_map(|s| match s {
+            Slot::Ready(e)
+                if e.kind == EntryKind::Domain
+                    && e.attrs.has_value_ci(names::DOMAIN_NAME, new.as_str()) =>
+            {
+                Some(e)
+            }
+            _ => None,
+        });
+        let follow_ups = follow_ups(
+            new.as_str(),
+            domain_entry,
+            host_uses.into_keys().collect(),
+            moved_hosts,
+            TokenKeys::compare(s.token_keys.take(), t.token_keys.clone()),
+        );
+        let id_map = tr.id_map.clone();
+        Ok(MovePlan {
+            domain: old.to_string(),
+            new_domain: new.to_string(),
+            alias_domains,
+            conflicts: st.conflicts,
+            entries: PlannedEntries {
+                slots,
+                store: Store {
+                    arena: Arc::new(std::mem::take(&mut s.arena)),
+                    file,
+                    transform: Some(Arc::new(tr)),
+                },
+            },
+            changes,
+            follow_ups,
+            references,
+            id_map,
+        })
+    }
+}
 
-        // COS resolution
-        let mut cos_uses: BTreeMap<String, (usize, String)> = BTreeMap::new();
-        for (m, _) in &moving {
+impl Stages<'_> {
+    /// The moved domain must be in the source; it and its alias domains must not be in the
+    /// target. Returns the alias domains that move with it.
+    fn domains(
+        &mut self,
+        s: &SourceScan,
+        old: &DomainName,
+        new: &DomainName,
+    ) -> Result<Vec<String>, DitError> {
+        let t = self.t;
+        let Some(main) = s.domains.iter().find(|d| d.name == old.as_str()) else {
+            return Err(DitError::DomainNotFound {
+                domain: old.to_string(),
+            });
+        };
+        let main_id = main.id.clone();
+        if main.is_alias && !t.domain_ids.contains(&main.alias_target) {
+            self.conflicts.push(Conflict::AliasDomainTargetNotMoved {
+                alias_domain: old.to_string(),
+                target_id: main.alias_target.clone(),
+            });
+        }
+        if let Some(&i) = t.domains.get(new.as_str()) {
+            self.conflicts.push(Conflict::DomainExists {
+                domain: new.to_string(),
+                target_dn: t.dn(i),
+            });
+        }
+        let alias_domains: Vec<String> = if self.opts.include_alias_domains {
+            s.domains
+                .iter()
+                .filter(|d| d.is_alias && d.alias_target == main_id && !main_id.is_empty())
+                .map(|d| d.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for a in &alias_domains {
+            if let Some(&i) = t.domains.get(a) {
+                self.conflicts.push(Conflict::DomainExists {
+                    domain: a.clone(),
+                    target_dn: t.dn(i),
+                });
+            }
+        }
+        Ok(alias_domains)
+    }
+
+    /// Each COS the moved entries use maps to a target COS (by the options' map, by name or
+    /// by id), is copied, or is a conflict. Returns the copies.
+    fn coses(
+        &mut self,
+        s: &SourceScan,
+        moving: &[(Moved, bool)],
+        tr: &mut Transform,
+    ) -> Vec<Moved> {
+        let (t, opts) = (self.t, self.opts);
+        let mut cos_uses = Uses::new();
+        for (m, _) in moving {
             for a in 0..COS_REF_ATTRS.len() {
                 for v in m.cos_refs(a) {
                     let e = cos_uses
@@ -144,7 +240,7 @@ impl Planner<'_> {
                             tr.id_map.insert(cos_id.clone(), tid.clone());
                         }
                     }
-                    None => conflicts.push(Conflict::CosMapTargetMissing {
+                    None => self.conflicts.push(Conflict::CosMapTargetMissing {
                         source_cos: n.clone(),
                         target_cos: to.clone(),
                     }),
@@ -162,7 +258,7 @@ impl Planner<'_> {
             }
             match src {
                 Some(c) if opts.copy_missing_cos => extra.push(Moved::whole(EntryKind::Cos, c)),
-                _ => conflicts.push(Conflict::CosMissing {
+                _ => self.conflicts.push(Conflict::CosMissing {
                     cos_id: cos_id.clone(),
                     cos_name: name,
                     used_by: used_by.clone(),
@@ -170,11 +266,21 @@ impl Planner<'_> {
                 }),
             }
         }
+        extra
+    }
 
-        // Mail hosts
-        let mut host_uses: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    /// Each mail host (after the host map) must be a target server, or a server copied from
+    /// the source (into `extra`). Returns the hosts' uses and the entries per moved host pair.
+    fn hosts(
+        &mut self,
+        s: &SourceScan,
+        moving: &[(Moved, bool)],
+        tr: &Transform,
+        extra: &mut Vec<Moved>,
+    ) -> (Uses, BTreeMap<(String, String), usize>) {
+        let mut host_uses = Uses::new();
         let mut moved_hosts: BTreeMap<(String, String), usize> = BTreeMap::new();
-        for (m, _) in &moving {
+        for (m, _) in moving {
             if let Some(h) = m.host.as_deref() {
                 let to = tr.map_host(h).unwrap_or_else(|| h.to_string());
                 let e = host_uses
@@ -187,7 +293,7 @@ impl Planner<'_> {
             }
         }
         for (host, (count, used_by)) in &host_uses {
-            if t.servers.contains(host) {
+            if self.t.servers.contains(host) {
                 continue;
             }
             let src = s.servers.iter().find(|sv| {
@@ -195,38 +301,40 @@ impl Planner<'_> {
                     || sv.attrs.has_value_ci(names::SERVICE_HOSTNAME, host)
             });
             match src {
-                Some(sv) if opts.include_servers => extra.push(Moved::whole(EntryKind::Server, sv)),
-                _ => conflicts.push(Conflict::MailHostUnknown {
+                Some(sv) if self.opts.include_servers => {
+                    extra.push(Moved::whole(EntryKind::Server, sv))
+                }
+                _ => self.conflicts.push(Conflict::MailHostUnknown {
                     host: host.clone(),
                     used_by: used_by.clone(),
                     count: *count,
                 }),
             }
         }
-        // The references are settled before the extras join (they are not recipients).
-        let moved_domains: HashSet<String> = std::iter::once(old.to_string())
-            .chain(alias_domains.iter().cloned())
-            .collect();
-        moving.extend(extra.into_iter().map(|m| (m, false)));
+        (host_uses, moved_hosts)
+    }
 
-        // Ids
+    /// Ids the target already uses are conflicts or get new ids (into the id map), as the
+    /// options say.
+    fn ids(&mut self, moving: &[(Moved, bool)], tr: &mut Transform) {
+        let t = self.t;
         let moved_ids: HashSet<String> = moving
             .iter()
             .flat_map(|(m, _)| m.ids.iter())
             .map(|i| lower(i))
             .collect();
-        let mut gen = IdGenerator::new(opts.id_seed);
-        for (m, _) in &moving {
+        let mut gen = IdGenerator::new(self.opts.id_seed);
+        for (m, _) in moving {
             for id in &m.ids {
                 let id = lower(id);
                 if tr.id_map.contains_key(&id) {
                     continue;
                 }
                 let clash = t.ids.get(&id).copied();
-                let regenerate = match opts.ids {
+                let regenerate = match self.opts.ids {
                     IdPolicy::Keep => {
                         if let Some(i) = clash {
-                            conflicts.push(Conflict::IdInUse {
+                            self.conflicts.push(Conflict::IdInUse {
                                 id: id.clone(),
                                 dn: m.source_dn.to_string(),
                                 target_dn: t.dn(i),
@@ -248,38 +356,23 @@ impl Planner<'_> {
                 }
             }
         }
-        drop(moved_ids);
+    }
 
-        let references = reference::resolve(
-            std::mem::take(&mut s.candidates),
-            moving.iter().map(|(m, in_main)| (m, *in_main)),
-            &s.groups,
-            &moved_domains,
-            &tr,
-        );
-
-        // Transform
-        let mut planned: Vec<Planned> = Vec::with_capacity(moving.len());
-        let mut dns = DnParser::default();
-        for (m, in_main) in moving {
-            planned.push(rewrite(m, in_main, &tr, &mut dns)?);
-        }
-        drop(dns);
-
-        // References that leave the moved set
+    /// A moved alias entry must point at a moved entry or one the target has.
+    fn alias_targets(&mut self, planned: &[Planned]) {
         let final_ids: HashSet<String> = planned
             .iter()
             .flat_map(|p| p.ids.iter())
             .map(|i| lower(i))
             .collect();
-        for p in &planned {
+        for p in planned {
             if p.kind != EntryKind::Alias {
                 continue;
             }
             if let Some(tid) = &p.alias_target {
                 let tid = lower(tid);
-                if !final_ids.contains(&tid) && !t.ids.contains_key(&tid) {
-                    conflicts.push(Conflict::AliasTargetNotMoved {
+                if !final_ids.contains(&tid) && !self.t.ids.contains_key(&tid) {
+                    self.conflicts.push(Conflict::AliasTargetNotMoved {
                         alias: parse_dn(&p.dn)
                             .ok()
                             .and_then(|d| address_of_dn(&d, "uid"))
@@ -290,9 +383,11 @@ impl Planner<'_> {
                 }
             }
         }
-        drop(final_ids);
+    }
 
-        // Addresses
+    /// A moved address must not be in use in the target, nor (`mail`, which the target's
+    /// unique overlay covers) by another moved entry.
+    fn addresses(&mut self, planned: &[Planned]) {
         let mut moved_mail: HashMap<String, usize> = HashMap::new();
         for (idx, p) in planned.iter().enumerate() {
             let mut seen_here: BTreeSet<String> = BTreeSet::new();
@@ -302,17 +397,17 @@ impl Planner<'_> {
                     if !seen_here.insert(k.clone()) {
                         continue;
                     }
-                    if let Some(&i) = t.addresses.get(&k) {
-                        conflicts.push(Conflict::AddressInUse {
+                    if let Some(&i) = self.t.addresses.get(&k) {
+                        self.conflicts.push(Conflict::AddressInUse {
                             address: k.clone(),
                             attribute: a.to_string(),
                             dn: p.dn.to_string(),
-                            target_dn: t.dn(i),
+                            target_dn: self.t.dn(i),
                         });
                     } else if *a == names::MAIL {
                         if let Some(&other) = moved_mail.get(&k) {
                             if other != idx {
-                                conflicts.push(Conflict::AddressInUse {
+                                self.conflicts.push(Conflict::AddressInUse {
                                     address: k.clone(),
                                     attribute: a.to_string(),
                                     dn: p.dn.to_string(),
@@ -329,9 +424,13 @@ impl Planner<'_> {
                 }
             }
         }
-        drop(moved_mail);
+    }
 
-        // DN collisions, merges into existing parent entries, missing parents
+    /// Places the entries: DN collisions are conflicts, a domain whose DN the target has as a
+    /// plain parent entry becomes a change record, missing parents are created, and all is
+    /// sorted parents first.
+    fn place(&mut self, planned: Vec<Planned>) -> Result<(Vec<Slot>, Vec<Change>), DitError> {
+        let t = self.t;
         let mut changes = Vec::new();
         let mut keep: Vec<Planned> = Vec::with_capacity(planned.len());
         let mut have: HashSet<String> = HashSet::with_capacity(planned.len());
@@ -356,16 +455,17 @@ impl Planner<'_> {
                 Some((_, EntryKind::Container)) if p.kind == EntryKind::Container => {}
                 Some((_, EntryKind::Domain)) if p.kind == EntryKind::Domain => {
                     // reported as DomainExists above (by name) unless the name differs
-                    if !conflicts
+                    if !self
+                        .conflicts
                         .iter()
                         .any(|c| matches!(c, Conflict::DomainExists { .. }))
                     {
-                        conflicts.push(Conflict::DnExists {
+                        self.conflicts.push(Conflict::DnExists {
                             dn: p.dn.to_string(),
                         });
                     }
                 }
-                Some(_) => conflicts.push(Conflict::DnExists {
+                Some(_) => self.conflicts.push(Conflict::DnExists {
                     dn: p.dn.to_string(),
                 }),
             }
@@ -450,43 +550,7 @@ impl Planner<'_> {
             keyed.push((key.into(), Slot::Ready(e)));
         }
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        let slots: Vec<Slot> = keyed.into_iter().map(|(_, s)| s).collect();
-
-        let domain_entry = slots.iter().find_map(|s| match s {
-            Slot::Ready(e)
-                if e.kind == EntryKind::Domain
-                    && e.attrs.has_value_ci(names::DOMAIN_NAME, new.as_str()) =>
-            {
-                Some(e)
-            }
-            _ => None,
-        });
-        let follow_ups = follow_ups(
-            new.as_str(),
-            domain_entry,
-            host_uses.into_keys().collect(),
-            moved_hosts,
-            TokenKeys::compare(s.token_keys.take(), t.token_keys.clone()),
-        );
-        let id_map = tr.id_map.clone();
-        Ok(MovePlan {
-            domain: old.to_string(),
-            new_domain: new.to_string(),
-            alias_domains,
-            conflicts,
-            entries: PlannedEntries {
-                slots,
-                store: Store {
-                    arena: Arc::new(std::mem::take(&mut s.arena)),
-                    file,
-                    transform: Some(Arc::new(tr)),
-                },
-            },
-            changes,
-            follow_ups,
-            references,
-            id_map,
-        })
+        Ok((keyed.into_iter().map(|(_, s)| s).collect(), changes))
     }
 }
 
