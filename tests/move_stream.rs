@@ -333,3 +333,38 @@ fn errors_in_a_later_part_of_the_source_name_their_line_in_the_file() {
     let lines = text.lines().count();
     assert!(file.to_string().contains(&format!("{lines}")), "{file}");
 }
+
+#[test]
+fn alias_domain_entries_are_read_back_from_the_file() {
+    // the alias domain's entries come before its domain entry: kept by place, read back
+    let text = format!(
+        "{SOURCE}\r\n\
+dn: uid=al,ou=people,dc=alias,dc=company,dc=com\r\n\
+objectClass: zimbraAlias\r\n\
+uid: al\r\n\
+zimbraAliasTargetId: 22222222-2222-4222-8222-222222222222\r\n\
+zimbraId: 66666666-6666-4666-8666-666666666666\r\n\
+\r\n\
+dn: dc=alias,dc=company,dc=com\r\n\
+objectClass: dcObject\r\n\
+objectClass: organization\r\n\
+objectClass: zimbraDomain\r\n\
+dc: alias\r\n\
+zimbraDomainName: alias.company.com\r\n\
+zimbraDomainType: alias\r\n\
+zimbraDomainAliasTargetId: 11111111-1111-4111-8111-111111111111\r\n\
+zimbraId: 77777777-7777-4777-8777-777777777777\r\n"
+    );
+    let sf = TempFile::new("alias-source", text.as_bytes());
+    let tf = TempFile::new("alias-target", b"");
+    let file = dit::plan_move_file(&sf.0, &tf.0, "company.com", &rename()).expect("plan");
+    let arena =
+        dit::plan_move_ldif(text.as_bytes(), &b""[..], "company.com", &rename()).expect("plan");
+    assert_eq!(file.alias_domains, ["alias.company.com"], "{file}");
+    assert_eq!(file, arena);
+    assert_eq!(outputs(&file), outputs(&arena));
+    let entries = file.entries.to_vec().expect("read back");
+    assert!(entries
+        .iter()
+        .any(|e| e.dn == "uid=al,ou=people,dc=alias,dc=company,dc=com"));
+}

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::follow_up::token_keys;
+use super::output::SourceFile;
 use super::reference::{self, Candidate, GroupInfo};
 use super::transform::{is_plain_dn, lower, DnParser, ADDRESS_ATTRS, COS_REF_ATTRS};
 use crate::dit::classify::{address_of_dn, classify, domain_of_dn, EntryKind};
@@ -367,8 +368,11 @@ pub(super) struct SourceScan {
     /// Entries of the moved domain, in source order.
     pub(super) main_entries: Vec<Moved>,
     /// Entries of other domains that may turn out to be alias domains of the moved one
-    /// (alias domains, and domains not seen yet), with their domain.
-    pub(super) others: Vec<(String, Moved)>,
+    /// (alias domains, and domains not seen yet), with their domain (an index into
+    /// `other_domains`).
+    pub(super) others: Vec<(u32, Other)>,
+    pub(super) other_domains: Vec<String>,
+    other_domain_index: HashMap<String, u32>,
     pub(super) coses: Vec<RawEntry>,
     pub(super) servers: Vec<RawEntry>,
     /// Dynamic groups outside the moved domain, by lower-case id.
@@ -378,6 +382,14 @@ pub(super) struct SourceScan {
     pub(super) token_keys: Option<Vec<Vec<u8>>>,
     pub(super) arena: Vec<u8>,
     classifier: Classifier,
+}
+
+/// An entry of another domain kept in case its domain moves.
+pub(super) enum Other {
+    /// Its keys (sources read once; boxed, so that the many places stay small).
+    Kept(Box<Moved>),
+    /// Its place in the source file, (offset, length).
+    At(u64, u64),
 }
 
 /// Where [`SourceScan::add`] kept an entry.
@@ -398,6 +410,8 @@ impl SourceScan {
             domain_index: HashMap::new(),
             main_entries: Vec::new(),
             others: Vec::new(),
+            other_domains: Vec::new(),
+            other_domain_index: HashMap::new(),
             coses: Vec::new(),
             servers: Vec::new(),
             groups: HashMap::new(),
@@ -508,12 +522,58 @@ impl SourceScan {
         if let Some(d) = dom {
             let known = self.domain_index.get(&d).and_then(|&i| self.domains.get(i));
             if known.is_none_or(|x| x.is_alias) {
-                let m = self.keep(kind, dn_text, attrs, loc);
-                self.others.push((d, m));
+                let o = match loc {
+                    // a part of a file may not know the domains yet: keep only the place
+                    Loc::File(offset) => Other::At(offset, 0),
+                    Loc::Arena => Other::Kept(Box::new(self.keep(kind, dn_text, attrs, loc))),
+                };
+                let i = self.other_domain(d);
+                self.others.push((i, o));
                 return Ok(Some(Kept::Other));
             }
         }
         Ok(None)
+    }
+
+    fn other_domain(&mut self, d: String) -> u32 {
+        if let Some(&i) = self.other_domain_index.get(&d) {
+            return i;
+        }
+        let i = self.other_domains.len() as u32;
+        self.other_domains.push(d.clone());
+        self.other_domain_index.insert(d, i);
+        i
+    }
+
+    /// The keys of an entry of another domain (`others`), read back from the source file when
+    /// only its place was kept.
+    pub(super) fn other_keys(
+        &mut self,
+        o: Other,
+        file: Option<&SourceFile>,
+    ) -> Result<Moved, DitError> {
+        let (offset, len) = match o {
+            Other::Kept(m) => return Ok(*m),
+            Other::At(offset, len) => (offset, len),
+        };
+        let Some(file) = file else {
+            return Err(DitError::SourceChanged {
+                dn: String::new(),
+                why: format!("no source file to read byte {offset} from"),
+            });
+        };
+        let mut buf = Vec::new();
+        file.record(&mut buf, offset, len, None, |rec| {
+            let lines: Vec<Line<'_>> = rec.attributes().collect();
+            let kind = self
+                .classifier
+                .kind(rec.dn(), None, lines.iter().copied())?;
+            let mut m = self.keep(kind, rec.dn(), lines.iter().copied(), Loc::File(offset));
+            if let Held::File(_, l) = &mut m.held {
+                *l = len;
+            }
+            Ok(m)
+        })
     }
 
     /// Appends the scan of the part of the source that follows this one's.
@@ -534,8 +594,19 @@ impl SourceScan {
         };
         self.main_entries
             .extend(next.main_entries.into_iter().map(moved));
-        self.others
-            .extend(next.others.into_iter().map(|(d, m)| (d, moved(m))));
+        for (d, o) in next.others {
+            let name = next
+                .other_domains
+                .get(d as usize)
+                .cloned()
+                .unwrap_or_default();
+            let d = self.other_domain(name);
+            let o = match o {
+                Other::Kept(m) => Other::Kept(Box::new(moved(*m))),
+                at => at,
+            };
+            self.others.push((d, o));
+        }
         self.arena.extend_from_slice(&next.arena);
         self.coses.extend(next.coses);
         self.servers.extend(next.servers);
@@ -549,15 +620,18 @@ impl SourceScan {
 
     /// Sets where the last entry kept in place ends in the source file.
     pub(super) fn end_record(&mut self, kept: Kept, end: u64) {
-        let m = match kept {
-            Kept::Main => self.main_entries.last_mut(),
-            Kept::Other => self.others.last_mut().map(|(_, m)| m),
+        let held = match kept {
+            Kept::Main => self.main_entries.last_mut().map(|m| &mut m.held),
+            Kept::Other => match self.others.last_mut() {
+                Some((_, Other::At(offset, len))) => {
+                    *len = end.saturating_sub(*offset);
+                    return;
+                }
+                Some((_, Other::Kept(m))) => Some(&mut m.held),
+                None => None,
+            },
         };
-        if let Some(Moved {
-            held: Held::File(offset, len),
-            ..
-        }) = m
-        {
+        if let Some(Held::File(offset, len)) = held {
             *len = end.saturating_sub(*offset);
         }
     }

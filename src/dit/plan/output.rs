@@ -103,6 +103,31 @@ impl SourceFile {
             f.read_exact(buf)
         }
     }
+
+    /// Reads back the record at `offset..offset + len` (into `buf`) and hands it to `f`; the
+    /// record must be the entry `dn` when that is given.
+    pub(super) fn record<T>(
+        &self,
+        buf: &mut Vec<u8>,
+        offset: u64,
+        len: u64,
+        dn: Option<&str>,
+        f: impl FnOnce(&RecordRef<'_>) -> Result<T, DitError>,
+    ) -> Result<T, DitError> {
+        let path = self.path.display();
+        let who = dn.unwrap_or_default();
+        self.read_at(buf, offset, len)
+            .map_err(|e| changed(who, format!("{path}: {e}")))?;
+        let mut r = Reader::new(&buf[..]);
+        match r.next_ref() {
+            Ok(Some(rec)) if dn.is_none_or(|d| rec.dn() == d) && !rec.is_change() => f(&rec),
+            Ok(_) => Err(changed(
+                who,
+                format!("{path}: not the entry found at byte {offset} while planning"),
+            )),
+            Err(e) => Err(changed(who, format!("{path}: {e}"))),
+        }
+    }
 }
 
 /// Where held entries are read back from, and how they are rewritten.
@@ -231,20 +256,9 @@ impl PlannedEntries {
         buf: &mut Vec<u8>,
         f: impl FnOnce(&RecordRef<'_>) -> Result<T, DitError>,
     ) -> Result<T, DitError> {
-        let Some(src) = &self.store.file else {
-            return Err(changed(source_dn, "no source file".into()));
-        };
-        let path = src.path.display();
-        src.read_at(buf, offset, len)
-            .map_err(|e| changed(source_dn, format!("{path}: {e}")))?;
-        let mut r = Reader::new(&buf[..]);
-        match r.next_ref() {
-            Ok(Some(rec)) if rec.dn() == source_dn && !rec.is_change() => f(&rec),
-            Ok(_) => Err(changed(
-                source_dn,
-                format!("{path}: not the entry found at byte {offset} while planning"),
-            )),
-            Err(e) => Err(changed(source_dn, format!("{path}: {e}"))),
+        match &self.store.file {
+            Some(src) => src.record(buf, offset, len, Some(source_dn), f),
+            None => Err(changed(source_dn, "no source file".into())),
         }
     }
 

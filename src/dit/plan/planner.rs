@@ -87,9 +87,10 @@ impl Planner<'_> {
             .into_iter()
             .map(|m| (m, true))
             .collect();
-        for (dom, m) in std::mem::take(&mut s.others) {
-            if alias_domains.contains(&dom) {
-                moving.push((m, false));
+        for (d, o) in std::mem::take(&mut s.others) {
+            let dom = s.other_domains.get(d as usize);
+            if dom.is_some_and(|dom| alias_domains.contains(dom)) {
+                moving.push((s.other_keys(o, file.as_deref())?, false));
             }
         }
         let mut extra = st.coses(&s, &moving, &mut tr);
