@@ -168,6 +168,24 @@ impl MovePlan {
 
     /// Writes the fix lines of the [`references`](MovePlan::references) as a zmprov script for
     /// the source (`zmprov -f FILE`), each line once, in report order; returns how many lines.
+    ///
+    /// ```
+    /// use zimbra_prov::{dit, model::Directory, zmprov};
+    /// let mut src = Directory::new();
+    /// zmprov::run(&mut src, "cs mbx1.old.net\ncd company.com\ncd other.org\n\
+    ///     ca bob@company.com pw\ncdl team@other.org\nadlm team@other.org bob@company.com")?;
+    /// let mut dst = Directory::new();
+    /// dst.ids = zimbra_prov::model::IdGenerator::new(2);
+    /// zmprov::run(&mut dst, "cs mbx1.old.net")?;
+    /// let opts = dit::MoveOptions { rename: Some("migrate.company.com".into()), ..Default::default() };
+    /// let plan = dit::plan_move_dirs(&src, &dst, "company.com", &opts)?;
+    /// assert_eq!(plan.references[0].kind, dit::ReferenceKind::ListMember);
+    /// let mut script = Vec::new();
+    /// assert_eq!(plan.write_fixes(&mut script)?, 2);
+    /// assert!(String::from_utf8(script)?.ends_with(
+    ///     "rdlm team@other.org bob@company.com\nadlm team@other.org bob@migrate.company.com\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_fixes<W: Write>(&self, mut out: W) -> Result<u64, DitError> {
         let mut seen = std::collections::HashSet::new();
         let io = |e: std::io::Error| DitError::Write(e.into());
@@ -341,6 +359,29 @@ pub fn plan_move_ldif<S: BufRead, T: BufRead>(
 ///
 /// Errors: unreadable files are [`DitError::Io`]; the plan refuses to write entries whose
 /// record changed in the file since planning ([`DitError::SourceChanged`]).
+///
+/// ```
+/// use zimbra_prov::{dit, model::Directory, zmprov};
+/// let dir = std::env::temp_dir().join(format!("plan-move-file-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let dump = |script: &str, seed: u64, name: &str| -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+///     let mut d = Directory::new();
+///     d.ids = zimbra_prov::model::IdGenerator::new(seed);
+///     zmprov::run(&mut d, script)?;
+///     let path = dir.join(name);
+///     dit::write_directory(&d, std::fs::File::create(&path)?, &dit::WriteOptions::slapadd())?;
+///     Ok(path)
+/// };
+/// let src = dump("cs mbx1.old.net\ncd company.com\nca bob@company.com pw", 1, "src.ldif")?;
+/// let dst = dump("cs mbx1.old.net\ncd other.org", 2, "dst.ldif")?;
+/// let plan = dit::plan_move_file(&src, &dst, "company.com", &Default::default())?;
+/// assert!(plan.is_clean(), "{plan}");
+/// let mut ldif = Vec::new();
+/// plan.write_ldif(&mut ldif)?; // bob's entry is read back from src.ldif here
+/// assert!(String::from_utf8(ldif)?.contains("dn: uid=bob,ou=people,dc=company,dc=com\n"));
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn plan_move_file(
     source: &Path,
     target: &Path,

@@ -3,6 +3,7 @@
 //! reads them back one at a time and rewrites them, so a plan costs memory for its keys, not
 //! for the moved entries' attributes.
 
+use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -158,10 +159,21 @@ pub(super) struct Store {
 /// assert_eq!(entries.to_vec()?[0].dn, "cn=x");
 /// # Ok::<(), zimbra_prov::dit::DitError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PlannedEntries {
     pub(super) slots: Vec<Slot>,
     pub(super) store: Store,
+}
+
+impl fmt::Debug for PlannedEntries {
+    /// How many entries and where they are kept (not the entries: there may be millions).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlannedEntries")
+            .field("len", &self.slots.len())
+            .field("source_file", &self.store.file.as_ref().map(|s| &s.path))
+            .field("arena_bytes", &self.store.arena.len())
+            .finish()
+    }
 }
 
 impl PartialEq for PlannedEntries {
