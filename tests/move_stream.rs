@@ -308,10 +308,18 @@ fn unreadable_inputs_and_change_records_are_errors() {
     assert!(err.to_string().contains("no-such-file"), "{err}");
     let changes = TempFile::new("err-source", b"dn: cn=x\nchangetype: delete\n");
     let err = dit::plan_move_file(&changes.0, &tf.0, "company.com", &rename()).unwrap_err();
+    // errors in a file's text name the file
+    let DitError::InFile { path, source } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(path, &changes.0);
     assert!(
-        matches!(err, DitError::ChangeRecord { line: 1, .. }),
+        matches!(**source, DitError::ChangeRecord { line: 1, .. }),
         "{err}"
     );
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}: line 1: ", changes.0.display())));
 }
 
 #[test]
@@ -329,7 +337,11 @@ fn errors_in_a_later_part_of_the_source_name_their_line_in_the_file() {
     let file = dit::plan_move_file(&sf.0, &tf.0, "company.com", &rename()).unwrap_err();
     let stream =
         dit::plan_move_ldif(text.as_bytes(), &b""[..], "company.com", &rename()).unwrap_err();
-    assert_eq!(file.to_string(), stream.to_string());
+    assert_eq!(
+        file.to_string(),
+        format!("{}: {stream}", sf.0.display()),
+        "the same error, naming the file"
+    );
     let lines = text.lines().count();
     assert!(file.to_string().contains(&format!("{lines}")), "{file}");
 }

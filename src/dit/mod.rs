@@ -130,6 +130,15 @@ pub enum DitError {
         /// Why.
         source: std::io::Error,
     },
+    /// An error in the text of one of the input files of
+    /// [`plan_move_file`]: an LDIF syntax error, a change record, a bad or duplicate DN.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error, with its line in that file.
+        source: Box<DitError>,
+    },
     /// A moved entry kept in the source file cannot be read back as it was planned (the
     /// file became unreadable, or changed since planning).
     #[error("source entry {dn:?} cannot be read back: {why}")]

@@ -207,6 +207,12 @@ impl MovePlan {
     }
 }
 
+/// `s` on one line: names, DNs and values from the inputs may hold line breaks, which must
+/// not start a forged line of the report (issue 14.8).
+fn one_line(s: impl fmt::Display) -> String {
+    s.to_string().replace('\n', "\\x0a").replace('\r', "\\x0d")
+}
+
 impl fmt::Display for MovePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "move of {}", self.domain)?;
@@ -214,7 +220,11 @@ impl fmt::Display for MovePlan {
             write!(f, " as {}", self.new_domain)?;
         }
         if !self.alias_domains.is_empty() {
-            write!(f, " with alias domains {}", self.alias_domains.join(", "))?;
+            write!(
+                f,
+                " with alias domains {}",
+                one_line(self.alias_domains.join(", "))
+            )?;
         }
         writeln!(f)?;
         if self.conflicts.is_empty() {
@@ -222,7 +232,7 @@ impl fmt::Display for MovePlan {
         } else {
             writeln!(f, "conflicts: {}", self.conflicts.len())?;
             for c in &self.conflicts {
-                writeln!(f, "  CONFLICT {c}")?;
+                writeln!(f, "  CONFLICT {}", one_line(c))?;
             }
         }
         writeln!(f, "entries: {}", self.entries.len())?;
@@ -237,7 +247,7 @@ impl fmt::Display for MovePlan {
         writeln!(f, "ids changed: {}", self.id_map.len())?;
         writeln!(f, "to do by hand:")?;
         for u in &self.follow_ups {
-            writeln!(f, "  - {u}")?;
+            writeln!(f, "  - {}", one_line(u))?;
         }
         if self.references.is_empty() {
             writeln!(f, "references left in the source: none")?;
@@ -249,9 +259,9 @@ impl fmt::Display for MovePlan {
                 self.references.len()
             )?;
             for r in &self.references {
-                writeln!(f, "  REFERENCE {r}")?;
+                writeln!(f, "  REFERENCE {}", one_line(r))?;
                 for l in &r.fix {
-                    writeln!(f, "    $ zmprov {l}")?;
+                    writeln!(f, "    $ zmprov {}", one_line(l))?;
                 }
             }
         }
@@ -357,7 +367,8 @@ pub fn plan_move_ldif<S: BufRead, T: BufRead>(
 /// open and reads back from when they are written, so memory follows the moved domain's keys
 /// (a few hundred bytes per entry), not its size or the source's.
 ///
-/// Errors: unreadable files are [`DitError::Io`]; the plan refuses to write entries whose
+/// Errors: unreadable files are [`DitError::Io`], errors in a file's text are
+/// [`DitError::InFile`] naming it; the plan refuses to write entries whose
 /// record changed in the file since planning ([`DitError::SourceChanged`]).
 ///
 /// ```
@@ -408,7 +419,18 @@ pub fn plan_move_file(
         });
         (s, t)
     });
-    let (s, t) = (s?, t?);
+    let in_file = |path: &Path, e: DitError| match e {
+        DitError::Ldif(_)
+        | DitError::ChangeRecord { .. }
+        | DitError::Dn { .. }
+        | DitError::DuplicateDn { .. } => DitError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        },
+        e => e,
+    };
+    let s = s.map_err(|e| in_file(source, e))?;
+    let t = t.map_err(|e| in_file(target, e))?;
     Planner {
         t,
         s,
