@@ -250,3 +250,45 @@ fn entries_of_moved_alias_domains_hold_no_references() {
         ["md alias.company.com zimbraMailCatchAllForwardingAddress @migrate.company.com"]
     );
 }
+
+#[test]
+fn a_line_break_in_a_source_value_forges_no_command_nor_report_line() {
+    let ldif = |d: &Directory| {
+        let mut out = Vec::new();
+        dit::write_directory(d, &mut out, &dit::WriteOptions::slapadd()).expect("LDIF");
+        String::from_utf8(out).expect("UTF-8")
+    };
+    let evil = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "x@ext.net\nda boss@other.org, amy@company.com",
+    );
+    let src = ldif(&dir(1, SOURCE)).replacen(
+        "zimbraPrefMailForwardingAddress: x@ext.net, amy@company.com\n",
+        &format!("zimbraPrefMailForwardingAddress:: {evil}\n"),
+        1,
+    );
+    assert!(src.contains(&evil));
+    let plan = dit::plan_move_ldif(
+        src.as_bytes(),
+        ldif(&target()).as_bytes(),
+        "company.com",
+        &opts(Some("migrate.company.com")),
+    )
+    .expect("plan");
+    let report = plan.to_string();
+    assert!(report.lines().all(|l| !l.starts_with("da ")), "{report}");
+    assert!(
+        report.contains("x@ext.net\\x0ada boss@other.org"),
+        "{report}"
+    );
+    let mut script = Vec::new();
+    let n = plan.write_fixes(&mut script).expect("fixes");
+    let script = String::from_utf8(script).expect("UTF-8");
+    assert!(script.lines().all(|l| !l.starts_with("da ")), "{script}");
+    assert!(
+        script.contains("# not run, a name holds a line break: ma carol@other.org zimbraPrefMailForwardingAddress"),
+        "{script}"
+    );
+    let commands = script.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(commands as u64, n, "{script}");
+}

@@ -168,6 +168,8 @@ impl MovePlan {
 
     /// Writes the fix lines of the [`references`](MovePlan::references) as a zmprov script for
     /// the source (`zmprov -f FILE`), each line once, in report order; returns how many lines.
+    /// A line that would hold a line break (a hostile name in the source) is written as a
+    /// comment instead, so that no input can add a command of its own.
     ///
     /// ```
     /// use zimbra_prov::{dit, model::Directory, zmprov};
@@ -192,12 +194,24 @@ impl MovePlan {
         writeln!(
             out,
             "# zmprov script for the source directory: references to {} left behind by the move",
-            self.domain
+            one_line(&self.domain)
         )
         .map_err(io)?;
         let mut n = 0u64;
         for line in self.references.iter().flat_map(|r| r.fix.iter()) {
-            if seen.insert(line.as_str()) {
+            if !seen.insert(line.as_str()) {
+                continue;
+            }
+            if line.contains(['\n', '\r']) {
+                // a name with a line break would split the command in two, the second
+                // one forged by the input: left as a comment for the admin to look at
+                writeln!(
+                    out,
+                    "# not run, a name holds a line break: {}",
+                    one_line(line)
+                )
+                .map_err(io)?;
+            } else {
                 writeln!(out, "{line}").map_err(io)?;
                 n += 1;
             }
