@@ -15,9 +15,8 @@ use super::transform::{
 };
 use super::{IdPolicy, MoveOptions, MovePlan};
 use crate::dit::classify::{address_of_dn, classify, EntryKind};
-use crate::dit::write::synthesize_parent;
+use crate::dit::write::{synthesize_parent, wanted_parents};
 use crate::dit::DitError;
-use crate::dn::Dn;
 use crate::ldif::Change;
 use crate::model::{names, DomainName, IdGenerator};
 
@@ -492,25 +491,7 @@ impl Stages<'_> {
                 continue;
             }
             let dn = parse_dn(dn)?;
-            let mut wanted: Vec<Dn> = Vec::new();
-            if kind == EntryKind::Domain {
-                for child in ["ou=people", "cn=groups"] {
-                    if let Ok(r) = crate::dn::Rdn::parse(child) {
-                        wanted.push(dn.child(r));
-                    }
-                }
-            }
-            if walk_up {
-                let mut p = dn.parent();
-                while let Some(parent) = p {
-                    if parent.is_root() {
-                        break;
-                    }
-                    p = parent.parent();
-                    wanted.push(parent);
-                }
-            }
-            for parent in wanted {
+            for parent in wanted_parents(&dn, kind, walk_up) {
                 if have.contains(parent.normalized()) || t.by_dn.contains_key(parent.normalized()) {
                     continue;
                 }
