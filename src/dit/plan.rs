@@ -12,9 +12,7 @@ use super::write::{synthesize_parent, write_directory, write_entries, WriteOptio
 use super::DitError;
 use crate::dn::Dn;
 use crate::ldif::{Change, ChangeOp, ModOp, Modification, Writer, WriterOptions};
-use crate::model::{
-    names, Address, AttrBag, AttrValue, Directory, DomainName, IdGenerator, RawEntry,
-};
+use crate::model::{names, Address, AttrBag, Directory, DomainName, IdGenerator, RawEntry};
 
 /// What happens to the `zimbraId`s of the moved entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -1016,48 +1014,43 @@ impl Planner<'_> {
                 m.dn
             };
             let mut attrs = m.attrs;
-            for a in attrs.iter_mut() {
-                let name = &*a.name;
+            attrs.rewrite_values(|name, v| {
                 let renamed =
                     renaming && RENAMED_ATTRS.iter().any(|r| r.eq_ignore_ascii_case(name));
                 let is_host = name.eq_ignore_ascii_case(names::MAIL_HOST);
                 let is_transport = name.eq_ignore_ascii_case(names::MAIL_TRANSPORT);
                 let is_ref = ID_REF_ATTRS.iter().any(|r| r.eq_ignore_ascii_case(name));
                 let is_url = name.eq_ignore_ascii_case(names::MEMBER_URL);
-                for v in a.values.iter_mut() {
-                    let Some(s) = v.as_str() else { continue };
-                    let mut next: Option<String> = None;
-                    if renamed {
-                        next = rewrite_domain(s, &old, &new);
-                    }
-                    if is_host {
-                        next = map_host(s);
-                    }
-                    if is_transport {
-                        let parts: Vec<&str> = s.split(':').collect();
-                        if let [proto, host, port] = parts.as_slice() {
-                            if proto.eq_ignore_ascii_case("lmtp") {
-                                next = map_host(host).map(|h| format!("{proto}:{h}:{port}"));
-                            }
+                let s = v.as_str()?;
+                let mut next: Option<String> = None;
+                if renamed {
+                    next = rewrite_domain(s, &old, &new);
+                }
+                if is_host {
+                    next = map_host(s);
+                }
+                if is_transport {
+                    let parts: Vec<&str> = s.split(':').collect();
+                    if let [proto, host, port] = parts.as_slice() {
+                        if proto.eq_ignore_ascii_case("lmtp") {
+                            next = map_host(host).map(|h| format!("{proto}:{h}:{port}"));
                         }
                     }
-                    if is_ref {
-                        next = self.id_map.get(&lower(s)).cloned();
-                    }
-                    if is_url && !self.id_map.is_empty() {
-                        next = replace_ids(s, &self.id_map);
-                    }
-                    if let Some(n) = next {
-                        *v = AttrValue::from(n);
-                    }
                 }
-            }
+                if is_ref {
+                    next = self.id_map.get(&lower(s)).cloned();
+                }
+                if is_url && !self.id_map.is_empty() {
+                    next = replace_ids(s, &self.id_map);
+                }
+                next.map(String::into_bytes)
+            });
             if renaming && m.kind == EntryKind::Domain && in_main {
                 attrs.set_one(names::DOMAIN_NAME, new.to_string());
                 if attrs.contains("o") {
                     attrs.set_one("o", format!("{new} domain"));
                 }
-                attrs.set_one("dc", new.labels().next().unwrap_or_default().to_string());
+                attrs.set_one("dc", new.labels().next().unwrap_or_default());
             }
             planned.push(PlannedEntry {
                 kind: m.kind,
@@ -1232,10 +1225,10 @@ impl Planner<'_> {
                 d.attrs
                     .iter()
                     .filter(|a| {
-                        a.name.to_ascii_lowercase().ends_with("authkey")
-                            || a.name.eq_ignore_ascii_case("zimbraPreAuthKey")
+                        a.name().to_ascii_lowercase().ends_with("authkey")
+                            || a.name().eq_ignore_ascii_case("zimbraPreAuthKey")
                     })
-                    .map(|a| a.name.to_string())
+                    .map(|a| a.name().to_string())
                     .collect()
             })
             .unwrap_or_default();
@@ -1269,7 +1262,7 @@ impl Planner<'_> {
         if domain_entry.is_some_and(|d| {
             d.attrs
                 .iter()
-                .any(|a| a.name.to_ascii_lowercase().starts_with("dkim"))
+                .any(|a| a.name().to_ascii_lowercase().starts_with("dkim"))
         }) {
             follow_ups.push(FollowUp::Dkim {
                 domain: new.to_string(),
@@ -1323,18 +1316,18 @@ fn merge_into_parent(dn: &Dn, existing_classes: &[String], attrs: &AttrBag) -> C
         });
     }
     for a in attrs.iter() {
-        if a.name.eq_ignore_ascii_case(names::OBJECT_CLASS)
-            || a.name.eq_ignore_ascii_case("dc")
+        if a.name().eq_ignore_ascii_case(names::OBJECT_CLASS)
+            || a.name().eq_ignore_ascii_case("dc")
             || NO_USER_MODIFICATION
                 .iter()
-                .any(|n| n.eq_ignore_ascii_case(&a.name))
+                .any(|n| n.eq_ignore_ascii_case(a.name()))
         {
             continue;
         }
         mods.push(Modification {
             op: ModOp::Replace,
-            attribute: a.name.to_string(),
-            values: a.values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+            attribute: a.name().to_string(),
+            values: a.values().map(|v| v.as_bytes().to_vec()).collect(),
         });
     }
     Change::new(dn.clone(), ChangeOp::Modify(mods))

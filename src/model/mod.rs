@@ -19,6 +19,8 @@
 //! ```
 
 mod address;
+mod attr_name;
+mod bag;
 mod ids;
 mod objects;
 mod transport;
@@ -29,13 +31,16 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use address::{parse_catch_all, Address, DomainName};
+pub use attr_name::AttrName;
+pub(crate) use bag::BagBuilder;
+pub use bag::{Attr, AttrBag, Values};
 pub use ids::{IdGenerator, ZimbraId};
 pub use objects::{
     names, Account, Alias, Cos, DistributionList, Domain, DynamicGroup, GlobalConfig,
     MailRecipient, RawEntry, Server,
 };
 pub use transport::{NextHop, Port, Transport};
-pub use value::{Attr, AttrBag, AttrValue};
+pub use value::{AttrValue, ValueRef};
 
 use crate::attrs;
 

@@ -345,8 +345,8 @@ impl<'d> DynlistMembers<'d> {
 /// commas (`zimbraPrefMailForwardingAddress` holds a list).
 fn values_in_entry_order(bag: &AttrBag, attrs: &[&str], out: &mut Vec<Box<str>>) {
     for a in bag.iter() {
-        if attrs.iter().any(|x| x.eq_ignore_ascii_case(&a.name)) {
-            for v in a.values.iter().filter_map(|v| v.as_str()) {
+        if attrs.iter().any(|x| x.eq_ignore_ascii_case(a.name())) {
+            for v in a.values().filter_map(|v| v.as_str()) {
                 out.extend(
                     v.split(',')
                         .map(str::trim)

@@ -485,7 +485,7 @@ impl Cx<'_> {
                         format!("invalid attr value: {} is single-valued", def.name),
                     ));
                 }
-                let stored_name = next.get(def.name).map(|a| a.name.to_string());
+                let stored_name = next.get(def.name).map(|a| a.name().to_string());
                 next.set(stored_name.as_deref().unwrap_or(def.name), uniq);
             } else {
                 for a in args.iter().filter(|a| !a.value.is_empty()) {
@@ -758,7 +758,7 @@ impl Cx<'_> {
         d.attrs.set_one(n::MAIL_STATUS, "enabled");
         d.attrs.set_one("o", format!("{dname} domain"));
         d.attrs
-            .set_one("dc", dname.labels().next().unwrap_or_default().to_string());
+            .set_one("dc", dname.labels().next().unwrap_or_default());
         if is_alias {
             d.attrs
                 .set_one(n::MAIL_CATCH_ALL_ADDRESS, format!("@{dname}"));
@@ -894,7 +894,7 @@ impl Cx<'_> {
         // the new domain: the old one's attributes, renamed
         let mut nd = Domain::new(new.clone());
         for a in old_dom.attrs.iter() {
-            let lname = a.name.to_ascii_lowercase();
+            let lname = a.name().to_ascii_lowercase();
             let skip = [
                 "o",
                 "dc",
@@ -905,8 +905,8 @@ impl Cx<'_> {
             if skip.contains(&lname.as_str()) || lname.starts_with("dkim") {
                 continue;
             }
-            for v in &a.values {
-                nd.attrs.add(&a.name, v.clone());
+            for v in a.values() {
+                nd.attrs.add(a.name(), v);
             }
         }
         nd.attrs
@@ -914,7 +914,7 @@ impl Cx<'_> {
         nd.attrs.set_one(n::DOMAIN_NAME, new.to_string());
         nd.attrs.set_one("o", format!("{new} domain"));
         nd.attrs
-            .set_one("dc", new.labels().next().unwrap_or_default().to_string());
+            .set_one("dc", new.labels().next().unwrap_or_default());
         nd.attrs.set_one(n::DOMAIN_STATUS, "active");
         nd.attrs.set_one(n::MAIL_STATUS, "enabled");
         self.dir
@@ -934,15 +934,14 @@ impl Cx<'_> {
             "zimbraPrefAllowAddressForDelegatedSender",
         ];
         let rewrite_bag = |bag: &mut AttrBag| {
-            for a in bag.iter_mut() {
-                if REWRITTEN.iter().any(|r| r.eq_ignore_ascii_case(&a.name)) {
-                    for v in a.values.iter_mut() {
-                        if let Some(s) = v.as_str().and_then(|s| rewrite_domain(s, &old, &new)) {
-                            *v = s.into();
-                        }
-                    }
+            bag.rewrite_values(|name, v| {
+                if !REWRITTEN.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+                    return None;
                 }
-            }
+                v.as_str()
+                    .and_then(|s| rewrite_domain(s, &old, &new))
+                    .map(String::into_bytes)
+            });
         };
         // RENAME_ENTRIES: accounts, lists, groups of the old domain. The new domain did not
         // exist, so nothing can already hold their new names.
@@ -1010,16 +1009,14 @@ impl Cx<'_> {
         let list_keys: Vec<String> = self.dir.lists().map(|l| l.name.key()).collect();
         for k in list_keys {
             if let Some(l) = self.dir.list_mut(&k) {
-                for a in l.attrs.iter_mut() {
-                    if a.name.eq_ignore_ascii_case(n::MAIL_FORWARDING_ADDRESS) {
-                        for v in a.values.iter_mut() {
-                            if let Some(s) = v.as_str().and_then(|s| rewrite_domain(s, &old, &new))
-                            {
-                                *v = s.into();
-                            }
-                        }
+                l.attrs.rewrite_values(|name, v| {
+                    if !name.eq_ignore_ascii_case(n::MAIL_FORWARDING_ADDRESS) {
+                        return None;
                     }
-                }
+                    v.as_str()
+                        .and_then(|s| rewrite_domain(s, &old, &new))
+                        .map(String::into_bytes)
+                });
             }
         }
         // global config references
@@ -1105,11 +1102,11 @@ impl Cx<'_> {
                     "description",
                 ];
                 let deprecated =
-                    attrs::lookup(&a.name).is_some_and(|d| d.deprecated_since.is_some());
-                if skip.contains(&a.name.to_ascii_lowercase().as_str()) || deprecated {
+                    attrs::lookup(a.name()).is_some_and(|d| d.deprecated_since.is_some());
+                if skip.contains(&a.name().to_ascii_lowercase().as_str()) || deprecated {
                     continue;
                 }
-                copied.set(&a.name, a.values.iter().cloned());
+                copied.set(a.name(), a.values());
             }
         }
         let mut bag = copied;
@@ -1232,7 +1229,7 @@ impl Cx<'_> {
                         let probe = {
                             let mut p = Account::new(addr.clone());
                             if let Some(c) = bag.first(n::COS_ID) {
-                                p.attrs.set_one(n::COS_ID, c.to_string());
+                                p.attrs.set_one(n::COS_ID, c);
                             }
                             p
                         };
@@ -1430,9 +1427,9 @@ impl Cx<'_> {
             a.attrs.set_one(n::MAIL, new.to_string());
         }
         if !a.attrs.contains(n::DISPLAY_NAME) && a.attrs.has_value_ci(n::CN, old.local()) {
-            a.attrs.set_one(n::CN, new.local().to_string());
+            a.attrs.set_one(n::CN, new.local());
         }
-        a.attrs.set_one(n::UID, new.local().to_string());
+        a.attrs.set_one(n::UID, new.local());
         a.name = new.clone();
         if a.dn
             .as_deref()
@@ -1468,7 +1465,7 @@ impl Cx<'_> {
                     if let Ok(addr) = Address::parse(to) {
                         al.name = addr.clone();
                         al.dn = None;
-                        al.attrs.set_one(n::UID, addr.local().to_string());
+                        al.attrs.set_one(n::UID, addr.local());
                     }
                 }
                 let _ = self.dir.insert_alias(al);
@@ -1537,7 +1534,7 @@ impl Cx<'_> {
             attrs: AttrBag::new(),
         };
         al.attrs.set_one(n::OBJECT_CLASS, "zimbraAlias");
-        al.attrs.set_one(n::UID, addr.local().to_string());
+        al.attrs.set_one(n::UID, addr.local());
         let id = self.dir.ids.next_id().to_string();
         al.attrs.set_one(n::ZIMBRA_ID, id);
         al.attrs
@@ -1621,7 +1618,7 @@ impl Cx<'_> {
             n::OBJECT_CLASS,
             ["zimbraDistributionList", "zimbraMailRecipient"],
         );
-        l.attrs.set_one(n::UID, addr.local().to_string());
+        l.attrs.set_one(n::UID, addr.local());
         l.attrs.set_one(n::MAIL, addr.to_string());
         let id = match bag.first(n::ZIMBRA_ID) {
             Some(id) => id.to_string(),
@@ -1733,7 +1730,7 @@ impl Cx<'_> {
 /// Append the attributes of `extra` to `bag` (replacing any present).
 fn merge(bag: &mut AttrBag, extra: AttrBag) {
     for a in extra.iter() {
-        bag.set(&a.name, a.values.iter().cloned());
+        bag.set(a.name(), a.values());
     }
 }
 
@@ -1746,12 +1743,12 @@ fn dump(name: Option<&str>, bag: &AttrBag, only: &[String]) -> String {
     }
     let mut attrs: Vec<_> = bag
         .iter()
-        .filter(|a| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(&a.name)))
+        .filter(|a| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(a.name())))
         .collect();
-    attrs.sort_by_key(|a| a.name.to_ascii_lowercase());
+    attrs.sort_by_key(|a| a.name().to_ascii_lowercase());
     for a in attrs {
-        for v in &a.values {
-            out.push_str(&format!("{}: {}\n", a.name, v.to_string_lossy()));
+        for v in a.values() {
+            out.push_str(&format!("{}: {}\n", a.name(), v.to_string_lossy()));
         }
     }
     out

@@ -126,7 +126,7 @@ impl Cx<'_> {
             n::OBJECT_CLASS,
             ["groupOfURLs", "dgIdentityAux", "zimbraGroup"],
         );
-        g.set_one(n::CN, addr.local().to_string());
+        g.set_one(n::CN, addr.local());
         g.set_one(n::MAIL, addr.to_string());
         g.set_one(n::ZIMBRA_ID, id.clone());
         g.set_one(n::CREATE_TIMESTAMP, ts.clone());
