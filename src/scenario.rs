@@ -461,7 +461,7 @@ impl Ctx<'_> {
             );
             ScenarioError::Invalid {
                 file: self.file.to_string(),
-                line: first + skip + e.line.saturating_sub(1),
+                line: first + skip + e.line().saturating_sub(1),
                 key: key.to_string(),
                 message: e.zmprov_message(),
             }

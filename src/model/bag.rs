@@ -262,6 +262,7 @@ impl<'a> Iterator for Values<'a> {
         if self.left == 0 {
             return None;
         }
+        visit();
         let mut p = 0;
         let v = get_varint(self.block, &mut p)
             .and_then(|n| usize::try_from(n).ok())
@@ -340,6 +341,25 @@ impl fmt::Debug for Attr<'_> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Values read or compared by bags on this thread: what the tests of linear-time paths
+    /// count (an operation that scans the values for each value it adds shows up as n²).
+    static VALUE_VISITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[inline]
+fn visit() {
+    #[cfg(test)]
+    VALUE_VISITS.with(|c| c.set(c.get() + 1));
+}
+
+/// Values read or compared by bags on this thread so far (tests only).
+#[cfg(test)]
+pub(crate) fn value_visits() -> u64 {
+    VALUE_VISITS.with(std::cell::Cell::get)
+}
+
 /// Bytes compared and hashed ignoring ASCII case (LDAP caseIgnore matching).
 struct CiBytes<'a>(&'a [u8]);
 
@@ -354,6 +374,7 @@ impl Hash for CiBytes<'_> {
 
 impl PartialEq for CiBytes<'_> {
     fn eq(&self, other: &Self) -> bool {
+        visit();
         self.0.eq_ignore_ascii_case(other.0)
     }
 }
