@@ -30,6 +30,19 @@ use zimbra_prov::route::ZimbraMta;
 
 const DOMAINS: usize = 50;
 
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -60,7 +73,13 @@ fn child(args: &[String]) {
     let accounts = match phase {
         "load" => {
             let threads = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-            load(&path, threads).account_count()
+            let dir = load(&path, threads);
+            let bags: usize = dir.accounts().map(|a| a.attrs.heap_bytes()).sum();
+            eprintln!(
+                "attribute buffers: {} bytes per account",
+                bags / dir.account_count().max(1)
+            );
+            dir.account_count()
         }
         "index" => {
             let dir = load(&path, 0);
@@ -78,15 +97,16 @@ fn child(args: &[String]) {
         other => die(&format!("unknown phase {other:?}")),
     };
     println!(
-        "{:.3} {} {accounts}",
+        "{:.3} {} {accounts} {:.2}",
         start.elapsed().as_secs_f64(),
-        peak_rss_kb()
+        peak_rss_kb(),
+        cpu_seconds()
     );
 }
 
-/// Runs a command `repeat` times; the fastest (wall, peak KB).
-fn measure(repeat: usize, mut run: impl FnMut() -> Option<(f64, u64)>) -> Option<(f64, u64)> {
-    let mut best: Option<(f64, u64)> = None;
+/// Runs a command `repeat` times; the fastest (wall, peak KB, CPU seconds).
+fn measure(repeat: usize, mut run: impl FnMut() -> Option<M>) -> Option<M> {
+    let mut best: Option<M> = None;
     for _ in 0..repeat.max(1) {
         let r = run()?;
         if best.is_none_or(|b| r.0 < b.0) {
@@ -96,29 +116,43 @@ fn measure(repeat: usize, mut run: impl FnMut() -> Option<(f64, u64)>) -> Option
     best
 }
 
-fn run_child(args: &[&str]) -> Option<(f64, u64)> {
+/// Wall seconds, peak RSS in KB, CPU seconds (user + system).
+type M = (f64, u64, f64);
+
+fn run_child(args: &[&str]) -> Option<M> {
     let exe = std::env::current_exe().ok()?;
     let out = Command::new(exe).arg("child").args(args).output().ok()?;
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
+    for l in String::from_utf8_lossy(&out.stderr).lines() {
+        eprintln!("  {l}");
+    }
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace();
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    let f: Vec<&str> = text.split_whitespace().collect();
+    Some((
+        f.first()?.parse().ok()?,
+        f.get(1)?.parse().ok()?,
+        f.get(3)?.parse().ok()?,
+    ))
 }
 
-fn run_ldapmodify(file: &Path) -> Option<(f64, u64)> {
+fn run_ldapmodify(file: &Path) -> Option<M> {
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "TIME %e %M", "ldapmodify", "-n", "-c", "-f"])
+        .args(["-f", "TIME %e %M %U %S", "ldapmodify", "-n", "-c", "-f"])
         .arg(file)
         .stdout(std::process::Stdio::null())
         .output()
         .ok()?;
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err.lines().rev().find(|l| l.starts_with("TIME "))?;
-    let mut it = line.split_whitespace().skip(1);
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Some((*f.first()?, *f.get(1)? as u64, f.get(2)? + f.get(3)?))
 }
 
 fn scenario(path: &Path, files: &[&Path]) -> std::io::Result<()> {
@@ -163,12 +197,12 @@ fn ensure_file(dir: &Path, accounts: usize) -> PathBuf {
     path
 }
 
-fn row(what: &str, r: Option<(f64, u64)>, base: Option<(f64, u64)>, file_mb: f64) {
+fn row(what: &str, r: Option<M>, base: Option<M>, file_mb: f64) {
     match r {
-        Some((wall, kb)) => {
-            let ratio = base.map_or(String::new(), |(bw, _)| format!("{:>6.2}×", wall / bw));
+        Some((wall, kb, cpu)) => {
+            let ratio = base.map_or(String::new(), |(bw, _, _)| format!("{:>6.2}×", wall / bw));
             println!(
-                "| {what:<34} | {wall:>8.2} s | {ratio:>8} | {:>8.0} MB | {:>5.2}× file |",
+                "| {what:<34} | {wall:>8.2} s | {ratio:>8} | {cpu:>7.2} s | {:>8.0} MB | {:>5.2}× file |",
                 kb as f64 / 1024.0,
                 kb as f64 / 1024.0 / file_mb
             );
@@ -223,8 +257,8 @@ fn main() {
             file_mb,
             loadavg()
         );
-        println!("| what | wall | vs ldapmodify | peak RSS | RSS / file |");
-        println!("|---|---|---|---|---|");
+        println!("| what | wall | vs ldapmodify | CPU | peak RSS | RSS / file |");
+        println!("|---|---|---|---|---|---|");
         let f = file.to_string_lossy().to_string();
         let lm = measure(repeat, || run_ldapmodify(&file));
         row("ldapmodify -n -c -f FILE", lm, lm, file_mb);
@@ -233,13 +267,13 @@ fn main() {
         let two = measure(repeat, || run_child(&["load", &f, "2"]));
         row("load, 2 threads", two, lm, file_mb);
         if let (Some(a), Some(b)) = (one, two) {
-            println!("|   2 threads vs 1: {:.2}× faster | | | | |", a.0 / b.0);
+            println!("|   2 threads vs 1: {:.2}× faster | | | | | |", a.0 / b.0);
         }
         let idx = measure(repeat, || run_child(&["index", &f]));
         row("load + index (all threads)", idx, lm, file_mb);
-        if let Some((_, kb)) = idx {
+        if let Some((_, kb, _)) = idx {
             println!(
-                "|   directory + index: {:.0} bytes per account | | | | |",
+                "|   directory + index: {:.0} bytes per account (peak RSS / accounts) | | | | | |",
                 kb as f64 * 1024.0 / n as f64
             );
         }

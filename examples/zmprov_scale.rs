@@ -17,6 +17,19 @@ use zimbra_prov::zmprov;
 const SETUP: &str = "cs mbx.example.org zimbraServiceEnabled mailbox\ncd example.org\n\
                      cdl list@example.org\ncddl group@example.org";
 
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -65,7 +78,12 @@ fn child(case: &str, n: usize) {
         eprintln!("{e}");
         std::process::exit(1);
     }
-    println!("{:.3} {}", start.elapsed().as_secs_f64(), peak_rss_kb());
+    println!(
+        "{:.3} {} {:.2}",
+        start.elapsed().as_secs_f64(),
+        peak_rss_kb(),
+        cpu_seconds()
+    );
 }
 
 fn main() {
@@ -82,8 +100,8 @@ fn main() {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    println!("| case | values | wall | peak RSS |");
-    println!("|---|---|---|---|");
+    println!("| case | values | wall | CPU | peak RSS |");
+    println!("|---|---|---|---|---|");
     for case in ["adlm", "adlm-dynamic", "ca"] {
         for &n in &sizes {
             let out = Command::new(&exe)
@@ -95,7 +113,11 @@ fn main() {
                     let mut it = text.split_whitespace();
                     let wall = it.next().unwrap_or("?");
                     let kb: f64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-                    println!("| {case} | {n} | {wall} s | {:.0} MB |", kb / 1024.0);
+                    let cpu = it.next().unwrap_or("?");
+                    println!(
+                        "| {case} | {n} | {wall} s | {cpu} s | {:.0} MB |",
+                        kb / 1024.0
+                    );
                 }
                 Ok(o) => println!(
                     "| {case} | {n} | failed: {} |",

@@ -18,7 +18,7 @@ use crate::dn::Dn;
 use crate::ldif::{LdifError, LdifErrorKind, Reader};
 use crate::model::{
     names, Account, Address, Alias, AttrBag, BagBuilder, Cos, Directory, DistributionList, Domain,
-    DomainName, DynamicGroup, RawEntry, Server,
+    DomainName, DynamicGroup, Object, RawEntry, Server,
 };
 
 /// Streams the content records of an LDIF directory dump (a `slapcat` output) as
@@ -730,76 +730,74 @@ impl Builder {
             attrs,
             ..
         } = p;
-        let over = |dn: String| (!default_dn).then_some(dn);
-        let raw = |dn, attrs| Some(RawEntry { dn, attrs });
+        // the object keeps the DN only when it is not Zimbra's default for its name
+        let own = (!default_dn).then(|| dn.clone());
+        fn put<T: Object>(dir: &mut Directory, obj: T, dn: String) -> Option<RawEntry> {
+            dir.try_insert(obj).err().map(|mut o| RawEntry {
+                dn,
+                attrs: std::mem::take(o.attrs_mut()),
+            })
+        }
         let dir = &mut self.dir;
         match (kind, name) {
             (EntryKind::GlobalConfig, _) if !self.config_seen => {
                 self.config_seen = true;
-                dir.config.dn = over(dn);
+                dir.config.dn = own;
                 dir.config.attrs = attrs;
                 None
             }
-            (EntryKind::Cos, Name::Plain(name)) if dir.cos(&name).is_none() => {
+            (EntryKind::Cos, Name::Plain(name)) => {
                 let mut o = Cos::new(&name);
-                o.dn = over(dn);
+                o.dn = own;
                 o.attrs = attrs;
-                let _ = dir.insert_cos(o);
-                None
+                put(dir, o, dn)
             }
-            (EntryKind::Server, Name::Plain(name)) if dir.server(&name).is_none() => {
+            (EntryKind::Server, Name::Plain(name)) => {
                 let mut o = Server::new(&name);
-                o.dn = over(dn);
+                o.dn = own;
                 o.attrs = attrs;
-                let _ = dir.insert_server(o);
-                None
+                put(dir, o, dn)
             }
-            (EntryKind::Domain, Name::Domain(name)) if dir.domain(name.as_str()).is_none() => {
-                let mut o = Domain::new(name.clone());
-                o.dn = over(dn);
+            (EntryKind::Domain, Name::Domain(name)) => {
+                let mut o = Domain::new(name);
+                o.dn = own;
                 o.attrs = attrs;
-                let _ = dir.insert_domain(o);
-                None
+                put(dir, o, dn)
             }
-            (
-                EntryKind::Account
-                | EntryKind::CalendarResource
-                | EntryKind::Alias
-                | EntryKind::DistributionList
-                | EntryKind::DynamicGroup,
-                Name::Address(name),
-            ) => {
-                let key = name.key();
-                let taken = match kind {
-                    EntryKind::Alias => dir.alias(&key).is_some(),
-                    EntryKind::DistributionList => dir.list(&key).is_some(),
-                    EntryKind::DynamicGroup => dir.group(&key).is_some(),
-                    _ => dir.account(&key).is_some(),
-                };
-                if taken {
-                    return raw(dn, attrs);
-                }
-                let dn = over(dn);
-                match kind {
-                    EntryKind::Alias => {
-                        dir.insert_alias(Alias { name, dn, attrs }).map_or((), drop)
-                    }
-                    EntryKind::DistributionList => dir
-                        .insert_list(DistributionList { name, dn, attrs })
-                        .map_or((), drop),
-                    EntryKind::DynamicGroup => dir
-                        .insert_group(DynamicGroup { name, dn, attrs })
-                        .map_or((), drop),
-                    _ => {
-                        let mut a = Account::new(name);
-                        a.dn = dn;
-                        a.attrs = attrs;
-                        let _ = dir.insert_account(a);
-                    }
-                };
-                None
+            (EntryKind::Alias, Name::Address(name)) => put(
+                dir,
+                Alias {
+                    name,
+                    dn: own,
+                    attrs,
+                },
+                dn,
+            ),
+            (EntryKind::DistributionList, Name::Address(name)) => put(
+                dir,
+                DistributionList {
+                    name,
+                    dn: own,
+                    attrs,
+                },
+                dn,
+            ),
+            (EntryKind::DynamicGroup, Name::Address(name)) => put(
+                dir,
+                DynamicGroup {
+                    name,
+                    dn: own,
+                    attrs,
+                },
+                dn,
+            ),
+            (EntryKind::Account | EntryKind::CalendarResource, Name::Address(name)) => {
+                let mut a = Account::new(name);
+                a.dn = own;
+                a.attrs = attrs;
+                put(dir, a, dn)
             }
-            _ => raw(dn, attrs),
+            _ => Some(RawEntry { dn, attrs }),
         }
     }
 }

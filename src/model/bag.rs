@@ -15,7 +15,6 @@
 //! exactly when their buffers are. Skipping an attribute costs one varint read whatever its
 //! size; appending values to an attribute shifts only the attributes after it.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -24,6 +23,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::attr_name::{self, AttrName, UNKNOWN};
+use super::hash::FxSet;
 use super::value::{AttrValue, ValueRef};
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -366,8 +366,14 @@ struct CiBytes<'a>(&'a [u8]);
 impl Hash for CiBytes<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_usize(self.0.len());
-        for b in self.0 {
-            state.write_u8(b.to_ascii_lowercase());
+        // eight lower-cased bytes at a time
+        let mut chunks = self.0.chunks(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            for (d, s) in w.iter_mut().zip(c) {
+                *d = s.to_ascii_lowercase();
+            }
+            state.write_u64(u64::from_le_bytes(w));
         }
     }
 }
@@ -650,7 +656,7 @@ impl AttrBag {
         let mut block = Vec::new();
         let mut n = 0;
         {
-            let mut seen: HashSet<CiBytes<'_>> = self.values(name).map(|v| CiBytes(v.0)).collect();
+            let mut seen: FxSet<CiBytes<'_>> = self.values(name).map(|v| CiBytes(v.0)).collect();
             for v in &given {
                 let v = v.as_ref();
                 if seen.insert(CiBytes(v)) {
@@ -711,7 +717,7 @@ impl AttrBag {
         V: AsRef<[u8]>,
     {
         let given: Vec<V> = values.into_iter().collect();
-        let gone: HashSet<CiBytes<'_>> = given.iter().map(|v| CiBytes(v.as_ref())).collect();
+        let gone: FxSet<CiBytes<'_>> = given.iter().map(|v| CiBytes(v.as_ref())).collect();
         if gone.is_empty() {
             return 0;
         }

@@ -21,6 +21,7 @@
 mod address;
 mod attr_name;
 mod bag;
+pub(crate) mod hash;
 mod ids;
 mod objects;
 mod transport;
@@ -354,15 +355,20 @@ impl Directory {
 
     /// Adds an object; fails if one of its kind with the same name exists.
     pub fn insert<T: Object>(&mut self, obj: T) -> Result<&mut T, ModelError> {
-        let key: Box<str> = obj.key().into();
-        let map = T::map_mut(self);
-        if map.contains_key(&key) {
-            return Err(ModelError::Exists {
-                kind: T::KIND,
-                name: obj.display_name(),
-            });
+        self.try_insert(obj).map_err(|obj| ModelError::Exists {
+            kind: T::KIND,
+            name: obj.display_name(),
+        })
+    }
+
+    /// [`Directory::insert`] that gives the object back when its name is taken (one search
+    /// of the map).
+    pub(crate) fn try_insert<T: Object>(&mut self, obj: T) -> Result<&mut T, T> {
+        use std::collections::btree_map::Entry;
+        match T::map_mut(self).entry(obj.key().into()) {
+            Entry::Vacant(v) => Ok(v.insert(obj)),
+            Entry::Occupied(_) => Err(obj),
         }
-        Ok(map.entry(key).or_insert(obj))
     }
 
     /// Removes the object of type `T` named `name`.

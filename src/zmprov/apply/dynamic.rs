@@ -23,7 +23,7 @@
 //! unit once an account, list, group or alias takes its address (Zimbra's test
 //! `externalAddrRemovedOnInternalAddrCreation`).
 
-use std::collections::HashSet;
+use crate::model::hash::FxSet;
 
 use crate::dit::{default_dn, EntryKind};
 use crate::model::{names as n, Address, Alias, AttrBag, DomainName, DynamicGroup, RawEntry};
@@ -164,13 +164,22 @@ impl Cx<'_> {
     /// Whether `addr` names something that may not be a dynamic-group member: a distribution
     /// list, a dynamic group or a group's dynamic unit.
     fn non_member_address(&mut self, addr: &str) -> bool {
-        self.lookup(&LIST, addr).is_some()
-            || self.lookup(&GROUP, addr).is_some()
-            || self.dir.other_entries.iter().any(|e| {
-                e.attrs
-                    .has_value_ci(n::OBJECT_CLASS, "zimbraGroupDynamicUnit")
-                    && e.attrs.has_value_ci(n::MAIL_ALIAS, addr)
+        if self.lookup(&LIST, addr).is_some() || self.lookup(&GROUP, addr).is_some() {
+            return true;
+        }
+        let units: Vec<String> = self
+            .index()
+            .get(Term::Alias, addr)
+            .filter_map(|r| match r {
+                Ref::Raw(dn) => Some(dn.to_string()),
+                Ref::Typed(..) => None,
             })
+            .collect();
+        self.dir.other_entries.iter().any(|e| {
+            units.iter().any(|u| e.dn.eq_ignore_ascii_case(u))
+                && e.attrs
+                    .has_value_ci(n::OBJECT_CLASS, "zimbraGroupDynamicUnit")
+        })
     }
 
     pub(super) fn add_group_members(&mut self, key: &str, members: &[String]) -> Res<String> {
@@ -313,7 +322,7 @@ impl Cx<'_> {
             }
         }
         for (i, g) in gone {
-            let set: HashSet<String> = g.iter().map(|v| v.to_ascii_lowercase()).collect();
+            let set: FxSet<String> = g.iter().map(|v| v.to_ascii_lowercase()).collect();
             self.edit_raw(i, |e| {
                 e.attrs
                     .remove_values_ci(n::MAIL_FORWARDING_ADDRESS, set.iter())

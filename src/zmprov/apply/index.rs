@@ -8,8 +8,9 @@
 //! script. Several entries may hold one term; they are kept in order (kind, then name), so
 //! "the first account in name order" is the first hit, as the scans found it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+use crate::model::hash::FxMap;
 use crate::model::{names as n, AttrBag, Directory, ObjectKind};
 
 /// An entry of the directory: a typed object by kind and key, or a raw entry by its
@@ -60,8 +61,8 @@ type Key = (Term, Box<str>);
 /// Entries by term, and each entry's terms (to unfile it).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Index {
-    by_term: HashMap<Key, BTreeSet<Ref>>,
-    terms_of: HashMap<Ref, Vec<Key>>,
+    by_term: FxMap<Key, BTreeSet<Ref>>,
+    terms_of: FxMap<Ref, Vec<Key>>,
 }
 
 /// The kinds the index files (every typed kind).

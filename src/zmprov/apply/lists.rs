@@ -1,7 +1,7 @@
 //! Static distribution lists: `cdl`, `adlm`, `rdlm`, `ddl`. Members are the list's
 //! `zimbraMailForwardingAddress` values; adding or removing n members costs O(n + members).
 
-use std::collections::HashSet;
+use crate::model::hash::FxSet;
 
 use crate::model::{names as n, Alias, DistributionList};
 use crate::zmprov::{AttrArg, ErrorCode};
@@ -73,7 +73,7 @@ impl Cx<'_> {
             .iter()
             .map(|m| m.trim().to_ascii_lowercase())
             .collect();
-        let present: HashSet<String> = self
+        let present: FxSet<String> = self
             .dir
             .list(&key)
             .map(|l| {

@@ -4,9 +4,10 @@
 //! Linear in the number of values given and present: values are deduplicated and added or
 //! removed through hash sets, a run of `+attr` (or `-attr`) arguments in one pass.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use crate::attrs;
+use crate::model::hash::{FxMap, FxSet};
 use crate::model::{names as n, AccountStatus, AttrBag, Server, Transport};
 use crate::zmprov::{AttrArg, AttrOp, ErrorCode};
 
@@ -44,7 +45,7 @@ impl Cx<'_> {
     ) -> Res<Touched> {
         // group by attribute (case-insensitive), keeping first-seen order
         let mut groups: Vec<(&'static attrs::AttrDef, Vec<&AttrArg>)> = Vec::new();
-        let mut group_of: HashMap<&'static str, usize> = HashMap::new();
+        let mut group_of: FxMap<&'static str, usize> = FxMap::default();
         for m in mods {
             let def = attrs::lookup(&m.name).ok_or_else(|| {
                 self.err(
@@ -109,7 +110,7 @@ impl Cx<'_> {
                         "error: cannot replace multi-valued attr value unless -r is specified",
                     ));
                 }
-                let mut seen: HashSet<String> = HashSet::new();
+                let mut seen: FxSet<String> = FxSet::default();
                 let uniq: Vec<&str> = values
                     .filter(|v| seen.insert(v.to_ascii_lowercase()))
                     .collect();
