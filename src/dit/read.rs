@@ -714,8 +714,10 @@ impl Builder {
                 dn: p.dn,
             });
         }
+        // every entry takes the next place in creation order: a slapcat file lists entries in
+        // slapd's entry-ID order, an LDAP search returns them in that order
         if let Some(raw) = self.typed(p) {
-            self.dir.other_entries.push(raw);
+            self.dir.push_raw(raw);
         }
         Ok(())
     }
@@ -742,6 +744,7 @@ impl Builder {
         match (kind, name) {
             (EntryKind::GlobalConfig, _) if !self.config_seen => {
                 self.config_seen = true;
+                dir.place_config();
                 dir.config.dn = own;
                 dir.config.attrs = attrs;
                 None
