@@ -808,6 +808,7 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EntryRef;
 
     #[test]
     fn change_records_are_refused_with_their_line() {
@@ -875,9 +876,28 @@ dn: uid=admin,cn=admins,cn=zimbra\nobjectClass: zimbraAccount\nuid: admin\nzimbr
                 ));
             }
         }
+        // creation order is the file's order (u0, u1, u2, ...), not name order (u0, u1, u10, ...)
+        let file_order: Vec<String> = (0..3)
+            .flat_map(|d| {
+                std::iter::once(format!("d{d}.org"))
+                    .chain((0..120).map(move |i| format!("u{i}@d{d}.org")))
+            })
+            .collect();
+        let in_order = |dir: &Directory| -> Vec<String> {
+            dir.entries_in_order()
+                .into_iter()
+                .filter_map(|e| match e {
+                    EntryRef::Domain(x) => Some(x.name.to_string()),
+                    EntryRef::Account(x) => Some(x.name.to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
         let one = read_directory_with(text.as_bytes(), &opts(1, 1 << 20)).unwrap();
+        assert_eq!(in_order(&one), file_order);
         for (t, b) in [(1, 1024), (2, 1024), (3, 1500), (4, 4096)] {
             let many = read_directory_with(text.as_bytes(), &opts(t, b)).unwrap();
+            assert_eq!(in_order(&many), file_order, "threads {t}, blocks {b}");
             assert_eq!(many, one, "threads {t}, blocks {b}");
         }
         assert_eq!(one.account_count(), 360);
