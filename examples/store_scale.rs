@@ -20,39 +20,20 @@
 #[path = "support/slapcat_gen.rs"]
 mod slapcat_gen;
 
+#[path = "support/proc_stats.rs"]
+mod proc_stats;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use proc_stats::{cpu_seconds, peak_rss_kb};
+
 use zimbra_prov::dit::{read_directory_with, ReadOptions};
 use zimbra_prov::route::ZimbraMta;
 
 const DOMAINS: usize = 50;
-
-/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn load(file: &Path, threads: usize) -> zimbra_prov::model::Directory {
     let f = std::fs::File::open(file).unwrap_or_else(|e| die(&format!("{}: {e}", file.display())));

@@ -8,38 +8,19 @@
 //! Each case runs in a fresh child process (this program with `child CASE N`), so each peak
 //! RSS (`VmHWM`) is the case's own. Every operation is linear: a million members take seconds.
 
+#[path = "support/proc_stats.rs"]
+mod proc_stats;
+
 use std::process::Command;
 use std::time::Instant;
+
+use proc_stats::{cpu_seconds, peak_rss_kb};
 
 use zimbra_prov::model::Directory;
 use zimbra_prov::zmprov;
 
 const SETUP: &str = "cs mbx.example.org zimbraServiceEnabled mailbox\ncd example.org\n\
                      cdl list@example.org\ncddl group@example.org";
-
-/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn members(n: usize) -> String {
     (0..n)

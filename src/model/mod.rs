@@ -305,6 +305,21 @@ pub struct Directory {
     order: EntryOrder,
 }
 
+/// `$f::<T>(args)` with `T` the object type of the [`ObjectKind`] `$kind`.
+macro_rules! by_kind {
+    ($kind:expr, $f:ident($($arg:expr),*)) => {
+        match $kind {
+            ObjectKind::Account => $f::<Account>($($arg),*),
+            ObjectKind::Alias => $f::<Alias>($($arg),*),
+            ObjectKind::DistributionList => $f::<DistributionList>($($arg),*),
+            ObjectKind::DynamicGroup => $f::<DynamicGroup>($($arg),*),
+            ObjectKind::Domain => $f::<Domain>($($arg),*),
+            ObjectKind::Cos => $f::<Cos>($($arg),*),
+            ObjectKind::Server => $f::<Server>($($arg),*),
+        }
+    };
+}
+
 /// Per-kind typed wrappers over the generic accessors ([`Directory::get`] and friends), for the
 /// names callers know (`account`, `insert_account`, ...).
 macro_rules! collection {
@@ -411,15 +426,7 @@ impl Directory {
         fn bag<'d, T: Object>(dir: &'d Directory, name: &str) -> Option<&'d AttrBag> {
             dir.get::<T>(name).map(Object::attrs)
         }
-        match kind {
-            ObjectKind::Account => bag::<Account>(self, name),
-            ObjectKind::Alias => bag::<Alias>(self, name),
-            ObjectKind::DistributionList => bag::<DistributionList>(self, name),
-            ObjectKind::DynamicGroup => bag::<DynamicGroup>(self, name),
-            ObjectKind::Domain => bag::<Domain>(self, name),
-            ObjectKind::Cos => bag::<Cos>(self, name),
-            ObjectKind::Server => bag::<Server>(self, name),
-        }
+        by_kind!(kind, bag(self, name))
     }
 
     /// The attributes of the object of `kind` named `name`, for modification.
@@ -427,15 +434,7 @@ impl Directory {
         fn bag<'d, T: Object>(dir: &'d mut Directory, name: &str) -> Option<&'d mut AttrBag> {
             dir.get_mut::<T>(name).map(Object::attrs_mut)
         }
-        match kind {
-            ObjectKind::Account => bag::<Account>(self, name),
-            ObjectKind::Alias => bag::<Alias>(self, name),
-            ObjectKind::DistributionList => bag::<DistributionList>(self, name),
-            ObjectKind::DynamicGroup => bag::<DynamicGroup>(self, name),
-            ObjectKind::Domain => bag::<Domain>(self, name),
-            ObjectKind::Cos => bag::<Cos>(self, name),
-            ObjectKind::Server => bag::<Server>(self, name),
-        }
+        by_kind!(kind, bag(self, name))
     }
 
     /// The object of `kind` named `name`, as (name as zmprov prints it, attributes).
@@ -443,15 +442,7 @@ impl Directory {
         fn one<'d, T: Object>(dir: &'d Directory, name: &str) -> Option<(String, &'d AttrBag)> {
             dir.get::<T>(name).map(|o| (o.display_name(), o.attrs()))
         }
-        match kind {
-            ObjectKind::Account => one::<Account>(self, name),
-            ObjectKind::Alias => one::<Alias>(self, name),
-            ObjectKind::DistributionList => one::<DistributionList>(self, name),
-            ObjectKind::DynamicGroup => one::<DynamicGroup>(self, name),
-            ObjectKind::Domain => one::<Domain>(self, name),
-            ObjectKind::Cos => one::<Cos>(self, name),
-            ObjectKind::Server => one::<Server>(self, name),
-        }
+        by_kind!(kind, one(self, name))
     }
 
     /// Every object of `kind` as (name as zmprov prints it, attributes), in name order.
@@ -462,15 +453,7 @@ impl Directory {
         fn each<T: Object>(dir: &Directory) -> Box<dyn Iterator<Item = (String, &AttrBag)> + '_> {
             Box::new(dir.all::<T>().map(|o| (o.display_name(), o.attrs())))
         }
-        match kind {
-            ObjectKind::Account => each::<Account>(self),
-            ObjectKind::Alias => each::<Alias>(self),
-            ObjectKind::DistributionList => each::<DistributionList>(self),
-            ObjectKind::DynamicGroup => each::<DynamicGroup>(self),
-            ObjectKind::Domain => each::<Domain>(self),
-            ObjectKind::Cos => each::<Cos>(self),
-            ObjectKind::Server => each::<Server>(self),
-        }
+        by_kind!(kind, each(self))
     }
 }
 
