@@ -428,7 +428,7 @@ fn write_refs<W: Write>(
         lines.extend(
             attrs
                 .iter()
-                .flat_map(|a| a.values.iter().map(move |v| (&*a.name, v.as_bytes()))),
+                .flat_map(|a| a.values().map(move |v| (a.name(), v.as_bytes()))),
         );
         w.write_entry_parts(dn, lines.iter().copied())?;
         n += 1;

@@ -145,7 +145,7 @@ use crate::model::{AttrBag, RawEntry};
 /// let raw = to_raw_entry(e);
 /// assert_eq!(raw.dn, "uid=a,ou=people,dc=example,dc=com");
 /// assert_eq!(raw.attrs.first("objectClass"), Some("zimbraAccount"));
-/// assert_eq!(raw.attrs.values("jpegPhoto")[0].as_bytes(), &[0xff, 0x00]);
+/// assert_eq!(raw.attrs.values("jpegPhoto").first().unwrap().as_bytes(), &[0xff, 0x00]);
 /// ```
 pub fn to_raw_entry(entry: Entry) -> RawEntry {
     let mut attrs = AttrBag::new();

@@ -5,9 +5,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use super::{
-    parse_catch_all, AccountStatus, Address, AttrBag, DomainName, DomainStatus, DomainType,
-    MailStatus, ModelError, Transport, ZimbraId,
+    parse_catch_all, AccountStatus, Address, AttrBag, Directory, DomainName, DomainStatus,
+    DomainType, MailStatus, ModelError, ObjectKind, Transport, ZimbraId,
 };
 
 /// Attribute names the typed accessors use (Zimbra's spelling).
@@ -127,10 +129,7 @@ fn catch_all_one(bag: &AttrBag, attr: &str) -> Result<Option<DomainName>, ModelE
 /// assert!(ann.mail_enabled());
 /// assert!(dir.list("team@example.org").unwrap().mail_enabled());
 /// ```
-pub trait MailRecipient {
-    /// The entry's attributes.
-    fn attrs(&self) -> &AttrBag;
-
+pub trait MailRecipient: Object {
     /// `zimbraId`.
     fn id(&self) -> Result<Option<ZimbraId>, ModelError> {
         parse_one(self.attrs(), n::ZIMBRA_ID)
@@ -186,13 +185,127 @@ pub trait MailRecipient {
     }
 }
 
-macro_rules! recipient_impl {
-    ($t:ty) => {
-        impl MailRecipient for $t {
+pub(crate) mod sealed {
+    use super::{BTreeMap, Directory};
+
+    /// Where a directory keeps the objects of a kind (not implementable outside the crate).
+    pub trait Stored: Sized {
+        fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self>;
+        fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self>;
+    }
+}
+
+/// What every typed object of a [`Directory`] has: a kind, a name, the DN it was read with when
+/// that is not Zimbra's default one, and its attributes. Code written once over `Object` works
+/// for every kind ([`Directory::get`], [`Directory::insert`], zmprov's commands).
+///
+/// ```
+/// use zimbra_prov::model::{Cos, Directory, Object, ObjectKind};
+/// fn describe<T: Object>(o: &T) -> String {
+///     format!("{} {} ({} attributes)", T::KIND, o.display_name(), o.attrs().len())
+/// }
+/// let dir = Directory::new();
+/// let cos: &Cos = dir.get("default").unwrap();
+/// assert!(describe(cos).starts_with("cos default ("));
+/// assert_eq!(Cos::KIND, ObjectKind::Cos);
+/// ```
+pub trait Object: sealed::Stored + Clone + 'static {
+    /// The kind of object.
+    const KIND: ObjectKind;
+    /// The name as zmprov prints it (an address, a domain name, a COS or server name).
+    fn display_name(&self) -> String;
+    /// The name the directory files the object under (lower case).
+    fn key(&self) -> String;
+    /// The entry's DN as read, when it is not the default one for the name.
+    fn dn(&self) -> Option<&str>;
+    /// Every attribute, in order.
+    fn attrs(&self) -> &AttrBag;
+    /// Every attribute, for modification.
+    fn attrs_mut(&mut self) -> &mut AttrBag;
+}
+
+macro_rules! object_impl {
+    ($t:ty, $kind:expr, $field:ident, |$s:ident| $display:expr, |$k:ident| $key:expr) => {
+        impl sealed::Stored for $t {
+            fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self> {
+                &dir.$field
+            }
+            fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self> {
+                &mut dir.$field
+            }
+        }
+        impl Object for $t {
+            const KIND: ObjectKind = $kind;
+            fn display_name(&self) -> String {
+                let $s = self;
+                $display
+            }
+            fn key(&self) -> String {
+                let $k = self;
+                $key
+            }
+            fn dn(&self) -> Option<&str> {
+                self.dn.as_deref()
+            }
             fn attrs(&self) -> &AttrBag {
                 &self.attrs
             }
+            fn attrs_mut(&mut self) -> &mut AttrBag {
+                &mut self.attrs
+            }
         }
+    };
+}
+
+object_impl!(
+    Account,
+    ObjectKind::Account,
+    accounts,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    Alias,
+    ObjectKind::Alias,
+    aliases,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    DistributionList,
+    ObjectKind::DistributionList,
+    lists,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    DynamicGroup,
+    ObjectKind::DynamicGroup,
+    groups,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    Domain,
+    ObjectKind::Domain,
+    domains,
+    |o| o.name.to_string(),
+    |o| o.name.as_str().to_string()
+);
+object_impl!(Cos, ObjectKind::Cos, coses, |o| o.name.clone(), |o| o
+    .name
+    .to_ascii_lowercase());
+object_impl!(
+    Server,
+    ObjectKind::Server,
+    servers,
+    |o| o.name.clone(),
+    |o| o.name.to_ascii_lowercase()
+);
+
+macro_rules! recipient_impl {
+    ($t:ty) => {
+        impl MailRecipient for $t {}
     };
 }
 
