@@ -203,7 +203,7 @@ pub enum RunbookError {
         trace: String,
     },
     /// The domain move has conflicts (nothing can be loaded).
-    #[error("the move of {domain} has conflicts:\n  {}", .conflicts.join("\n  "))]
+    #[error("the move of {domain} has conflicts (ids in use: set [move] regenerate_ids = true; a COS or server: map it or add it to the target):\n  {}", .conflicts.join("\n  "))]
     MoveConflicts {
         /// The domain.
         domain: String,

@@ -542,14 +542,19 @@ impl Cx<'_> {
         zmprov::run(dir, script.get_ref()).map(drop).map_err(|e| {
             let start = script.span().start;
             let first = self.line(start);
-            let skip = usize::from(
-                self.src
-                    .get(start..)
-                    .is_some_and(|s| s.starts_with("\"\"\"\n") || s.starts_with("'''\n")),
-            );
+            // a multi-line string spans lines (and skips a newline right after its opening);
+            // a one-line string holds the whole script on its own line
+            let text = self.src.get(start..).unwrap_or("");
+            let multi = text.starts_with("\"\"\"") || text.starts_with("'''");
+            let skip = usize::from(text.starts_with("\"\"\"\n") || text.starts_with("'''\n"));
+            let line = if multi {
+                first + skip + e.line.saturating_sub(1)
+            } else {
+                first
+            };
             SpecError::Invalid {
                 file: self.file.to_string(),
-                line: first + skip + e.line.saturating_sub(1),
+                line,
                 key: key.to_string(),
                 message: e.zmprov_message(),
             }
@@ -630,7 +635,7 @@ impl Cx<'_> {
                     ))
                 }
             };
-            world.dirs.insert(name.clone(), dir);
+            world.insert_dir(name.clone(), dir);
             sources.insert(name, source);
         }
         for m in mtas {

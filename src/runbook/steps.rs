@@ -192,8 +192,7 @@ pub(crate) fn apply(world: &mut World, action: &Action) -> Result<(Applied, Vec<
             lines,
         } => {
             let dir = world
-                .dirs
-                .get_mut(directory)
+                .dir_mut(directory)
                 .ok_or_else(|| format!("no directory {directory:?}"))?;
             let before = dir.clone();
             let script = lines.join("\n");
@@ -283,7 +282,7 @@ pub(crate) fn apply(world: &mut World, action: &Action) -> Result<(Applied, Vec<
                 if world.dirs.contains_key(directory) {
                     return Err(format!("directory {directory:?} exists already"));
                 }
-                world.dirs.insert(directory.clone(), (**d).clone());
+                world.insert_dir(directory.clone(), (**d).clone());
             } else if !world.dirs.contains_key(directory) {
                 return Err(format!("no directory {directory:?}"));
             }
@@ -318,8 +317,7 @@ pub(crate) fn apply(world: &mut World, action: &Action) -> Result<(Applied, Vec<
             accounts,
         } => {
             let dir = world
-                .dirs
-                .get(directory)
+                .dir(directory)
                 .ok_or_else(|| format!("no directory {directory:?}"))?;
             let mut lines = Vec::new();
             for a in accounts {
@@ -387,8 +385,7 @@ pub(crate) fn apply_resolved(world: &mut World, a: &Applied) -> Result<(), Strin
             directory, lines, ..
         } => {
             let dir = world
-                .dirs
-                .get_mut(directory)
+                .dir_mut(directory)
                 .ok_or_else(|| format!("no directory {directory:?}"))?;
             let before = dir.clone();
             zmprov::run(dir, &lines.join("\n")).map_err(|e| e.to_string())?;
@@ -425,7 +422,14 @@ pub(crate) fn apply_resolved(world: &mut World, a: &Applied) -> Result<(), Strin
 /// Zimbra MTAs reading `directory` whose scenario overrides `relayhost`/`dns_lookups` follow a
 /// change zmprov made to those parameters (the override would otherwise hide it).
 fn sync_overrides(world: &mut World, directory: &str, before: &Directory) {
-    let Some(after) = world.dirs.get(directory).cloned() else {
+    let overridden = world.mtas.iter().any(|m| {
+        matches!(&m.kind, MtaDefKind::Zimbra { directory: d, overrides } if d == directory
+            && (overrides.relayhost.is_some() || overrides.dns_lookups.is_some()))
+    });
+    if !overridden {
+        return;
+    }
+    let Some(after) = world.dir(directory).cloned() else {
         return;
     };
     for m in &mut world.mtas {
@@ -607,7 +611,10 @@ fn push_restore(
 
 /// A routing-relevant fingerprint of a directory: every object's attributes, without the
 /// bookkeeping ones that zmprov rewrites on every change (timestamps).
-pub(crate) fn fingerprint(dir: &Directory) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
+pub(crate) fn fingerprint(
+    dir: &Directory,
+    with_config: bool,
+) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
     const VOLATILE: &[&str] = &[
         "zimbracreatetimestamp",
         "zimbrapasswordmodifiedtime",
@@ -632,12 +639,14 @@ pub(crate) fn fingerprint(dir: &Directory) -> BTreeMap<String, Vec<(String, Vec<
         attrs.sort();
         out.insert(key, attrs);
     };
-    put("config".into(), &dir.config.attrs);
+    if with_config {
+        put("config".into(), &dir.config.attrs);
+        for c in dir.coses() {
+            put(format!("cos:{}", c.name), &c.attrs);
+        }
+    }
     for s in dir.servers() {
         put(format!("server:{}", s.name), &s.attrs);
-    }
-    for c in dir.coses() {
-        put(format!("cos:{}", c.name), &c.attrs);
     }
     for d in dir.domains() {
         put(format!("domain:{}", d.name), &d.attrs);
@@ -677,7 +686,15 @@ pub(crate) fn same_world(a: &World, b: &World) -> Result<(), String> {
         let (Some(x), Some(y)) = (a.dirs.get(d), b.dirs.get(d)) else {
             return Err(format!("directory {d} missing"));
         };
-        let (fx, fy) = (fingerprint(x), fingerprint(y));
+        if std::sync::Arc::ptr_eq(x, y) {
+            continue;
+        }
+        let (Some(x), Some(y)) = (a.dir(d), b.dir(d)) else {
+            return Err(format!("directory {d} missing"));
+        };
+        // the global config and the classes of service are large and rarely change
+        let big = !(x.config == y.config && x.coses().eq(y.coses()));
+        let (fx, fy) = (fingerprint(x, big), fingerprint(y, big));
         if fx != fy {
             let keys: Vec<&String> = fx
                 .keys()

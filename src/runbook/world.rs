@@ -3,6 +3,7 @@
 //! written back as a scenario stage and every state is a [`Topology`] the verifier checks.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::model::Directory;
 use crate::route::{Dns, ForeignMta, Mta, Topology};
@@ -72,12 +73,26 @@ impl MtaDef {
 /// Directories, MTAs and DNS.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct World {
-    pub dirs: BTreeMap<String, Directory>,
+    /// Directories by name, shared between states until a step changes one (copy on write).
+    pub dirs: BTreeMap<String, Arc<Directory>>,
     pub mtas: Vec<MtaDef>,
     pub dns: Dns,
 }
 
 impl World {
+    pub fn dir(&self, name: &str) -> Option<&Directory> {
+        self.dirs.get(name).map(|d| &**d)
+    }
+
+    /// The directory to change (copied first when another state shares it).
+    pub fn dir_mut(&mut self, name: &str) -> Option<&mut Directory> {
+        self.dirs.get_mut(name).map(Arc::make_mut)
+    }
+
+    pub fn insert_dir(&mut self, name: String, dir: Directory) {
+        self.dirs.insert(name, Arc::new(dir));
+    }
+
     pub fn mta(&self, name: &str) -> Option<&MtaDef> {
         self.mtas.iter().find(|m| m.name == name)
     }
@@ -90,14 +105,14 @@ impl World {
     pub fn topology(&self) -> Topology {
         let mut topo = Topology::new();
         topo.dns = self.dns.clone();
-        let empty = Directory::new();
+        let empty = Directory::empty();
         for m in &self.mtas {
             let mta = match &m.kind {
                 MtaDefKind::Zimbra {
                     directory,
                     overrides: o,
                 } => {
-                    let dir = self.dirs.get(directory).unwrap_or(&empty);
+                    let dir = self.dir(directory).unwrap_or(&empty);
                     Mta::zimbra(&m.name, &m.hostname, dir, |p| {
                         if let Some(r) = &o.relayhost {
                             p.relayhost = Some(r.clone()).filter(|r| !r.is_empty());

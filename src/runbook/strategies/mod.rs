@@ -138,14 +138,13 @@ impl Ctx<'_> {
     }
 
     pub fn source_dir(&self) -> Option<&Directory> {
-        self.source.directory().and_then(|d| self.world.dirs.get(d))
+        self.source.directory().and_then(|d| self.world.dir(d))
     }
 
     pub fn target_directory(&self) -> &Directory {
         static EMPTY: std::sync::OnceLock<Directory> = std::sync::OnceLock::new();
         self.world
-            .dirs
-            .get(&self.target_dir)
+            .dir(&self.target_dir)
             .unwrap_or_else(|| EMPTY.get_or_init(Directory::new))
     }
 
@@ -302,7 +301,7 @@ pub(crate) fn blueprint(spec: &Spec) -> Result<Blueprint, super::RunbookError> {
         .host
         .clone()
         .unwrap_or_else(|| target.hostname.clone());
-    let tdir = world.dirs.get(&target_dir).cloned().unwrap_or_default();
+    let tdir = world.dir(&target_dir).cloned().unwrap_or_default();
     if tdir.server_by_hostname(&target_host).is_none() {
         return Err(super::RunbookError::Spec(spec.invalid(
             if spec.target.host.is_some() {

@@ -326,7 +326,11 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
         "load",
         format!("Load {new_dom} into {}'s LDAP", ctx.target.name),
     )
-    .why(format!("Seed: \"load the information (ldif) into the existing Zimbra server with slapadd\". move/move.ldif holds {} entries (the domain, its accounts, lists and aliases, the COS and server entries it needs), checked for conflicts against the target before it was written; copy it (and move/move-changes.ldif) to {dir} on {nh}.", plan.entries.len()))
+    .why(format!(
+        "Seed: \"load the information (ldif) into the existing Zimbra server with slapadd\". move/move.ldif holds {} entries (the domain, its accounts, lists and aliases, the COS and server entries it needs), checked for conflicts against the target before it was written; copy it{} to {dir} on {nh}.",
+        plan.entries.len(),
+        if plan.changes.is_empty() { "" } else { " and move/move-changes.ldif (merges into entries the target has)" }
+    ))
     .act(Action::Shell {
         system: ctx.target.name.clone(),
         host: nh.clone(),

@@ -305,7 +305,7 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
 
     let mut head_step = StepDef::new(
         "prepare-head",
-        format!("Configure the MTA head {} and {}'s routing name {cl}", head.name, ctx.source.name),
+        format!("Configure the MTA head ({}) and the routing name {cl} of {}", head.name, ctx.source.name),
     )
     .why(format!("Seed: the head \"lookups username to determine server to deliver to\": each user of {dom} is rewritten to the alias domain of its back end and routed there; unknown users are refused at the head."));
     if sdir.domain(&cl).is_none() {
@@ -341,7 +341,7 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
 
     let mx = StepDef::new(
         "mx-switch",
-        format!("Point the MX of {dom} at the head {}", head.name),
+        format!("Point the MX of {dom} at the MTA head ({})", head.name),
     )
     .why("All of the domain's mail now passes the head.")
     .act(Action::Mx {
