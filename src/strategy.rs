@@ -29,6 +29,8 @@
 
 use proptest::prelude::*;
 
+pub use crate::runbook::strategy::{migration_spec, GeneratedSpec, SpecGen};
+
 use crate::model::{AccountStatus, Address, Directory, DomainName};
 use crate::zmprov;
 

@@ -147,6 +147,8 @@ pub(crate) mod render;
 mod spec;
 mod steps;
 mod strategies;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 
 use std::collections::BTreeSet;
 

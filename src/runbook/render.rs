@@ -274,6 +274,11 @@ fn md_action(s: &mut String, world: &World, a: &Applied) {
             } else {
                 format!("`{host}`")
             };
+            let user = if user == "zimbra" {
+                "the zimbra user"
+            } else {
+                user.as_str()
+            };
             let _ = writeln!(
                 s,
                 "On **{}** ({host}), as {user}:\n\n```sh",

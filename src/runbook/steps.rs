@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::world::{MtaDef, MtaDefKind, World};
 use crate::model::{Directory, MailRecipient};
 use crate::route::{ForeignMta, UnknownPolicy};
-use crate::zmprov::{self, AttrOp, Command};
+use crate::zmprov::{self, Command};
 
 /// The global steps a spec may order (`[order] steps`).
 pub(crate) const GLOBAL_STEPS: &[&str] = &[
@@ -203,7 +203,7 @@ pub(crate) fn apply(world: &mut World, action: &Action) -> Result<(Applied, Vec<
                     .unwrap_or_default();
                 format!("zmprov {line}: {}", e.zmprov_message())
             })?;
-            let undo = rollback_zmprov(&before, lines)?;
+            let undo = rollback_zmprov(&before, dir, lines)?;
             sync_overrides(world, directory, &before);
             let fwd = Applied::Zmprov {
                 directory: directory.clone(),
@@ -471,91 +471,130 @@ pub(crate) fn zline(words: &[&str]) -> String {
         .join(" ")
 }
 
-/// The values of `attr` on the object a command names, in `dir` (before the step).
-fn old_values(dir: &Directory, cmd: &Command, attr: &str) -> Vec<String> {
-    let bag = match cmd {
-        Command::ModifyAccount { account, .. } => {
-            dir.account(account).map(|a| &a.attrs).or_else(|| {
-                dir.accounts()
-                    .find(|a| a.attrs.has_value_ci("zimbraId", account))
-                    .map(|a| &a.attrs)
-            })
-        }
-        Command::ModifyDomain { domain, .. } => dir.domain(domain).map(|d| &d.attrs),
-        Command::ModifyServer { server, .. } => dir.server_by_hostname(server).map(|s| &s.attrs),
-        Command::ModifyConfig { .. } => Some(&dir.config.attrs),
-        _ => None,
-    };
-    bag.map(|b| b.strs(attr).iter().map(|s| s.to_string()).collect())
-        .unwrap_or_default()
+/// Attributes zmprov rewrites on every change (never restored, never compared).
+const VOLATILE: &[&str] = &[
+    "zimbracreatetimestamp",
+    "zimbrapasswordmodifiedtime",
+    "zimbrapasswordlockoutfailuretime",
+    "zimbrapasswordlockoutlockedtime",
+    "modifytimestamp",
+    "createtimestamp",
+];
+
+/// The kind of object a modify command names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Obj {
+    Account,
+    Domain,
+    Server,
+    Config,
 }
 
-/// The zmprov lines that undo `lines` applied to `before`, in the order to run them.
-pub(crate) fn rollback_zmprov(before: &Directory, lines: &[String]) -> Result<Vec<String>, String> {
+fn bag<'a>(dir: &'a Directory, kind: Obj, name: &str) -> Option<&'a crate::model::AttrBag> {
+    match kind {
+        Obj::Account => dir.account(name).map(|a| &a.attrs).or_else(|| {
+            dir.accounts()
+                .find(|a| a.attrs.has_value_ci("zimbraId", name))
+                .map(|a| &a.attrs)
+        }),
+        Obj::Domain => dir.domain(name).map(|d| &d.attrs),
+        Obj::Server => dir.server_by_hostname(name).map(|s| &s.attrs),
+        Obj::Config => Some(&dir.config.attrs),
+    }
+}
+
+/// `attr value...` pairs that set `attrs` of an object back from `after` to `before`
+/// (`attr ""` for an attribute that was absent), in a stable order.
+fn restore_pairs(
+    before: &crate::model::AttrBag,
+    after: &crate::model::AttrBag,
+    skip: &BTreeSet<String>,
+) -> Vec<(String, String)> {
+    let mut names: Vec<String> = Vec::new();
+    for a in before.iter().chain(after.iter()) {
+        let lc = a.name.to_ascii_lowercase();
+        if VOLATILE.contains(&lc.as_str()) || skip.contains(&lc) {
+            continue;
+        }
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name)) {
+            names.push(a.name.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for n in names {
+        let (b, a) = (before.strs(&n), after.strs(&n));
+        if b == a {
+            continue;
+        }
+        if b.is_empty() {
+            out.push((n.clone(), String::new()));
+        }
+        for v in b {
+            out.push((n.clone(), v.to_string()));
+        }
+    }
+    out
+}
+
+/// The zmprov lines that undo `lines`, which turned `before` into `after`, in the order to run
+/// them: objects created are deleted, aliases and list members added are removed, and every
+/// attribute of a modified object that changed — including what Zimbra's callbacks changed
+/// (`zimbraAccountStatus` sets `zimbraMailStatus`, `zimbraMailHost` sets the transport) — is
+/// set back to its value before the step.
+pub(crate) fn rollback_zmprov(
+    before: &Directory,
+    after: &Directory,
+    lines: &[String],
+) -> Result<Vec<String>, String> {
     let parsed = zmprov::parse_script(&lines.join("\n")).map_err(|e| e.to_string())?;
-    let mut undo: Vec<String> = Vec::new();
-    // an attribute is restored once, to its value before the step
-    let mut restored: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut deletes: Vec<String> = Vec::new();
+    let mut removals: Vec<String> = Vec::new();
     let mut created: BTreeSet<String> = BTreeSet::new();
+    let mut modified: Vec<(Obj, String)> = Vec::new();
+    let mut skip: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let touch = |kind: Obj, name: &str, modified: &mut Vec<(Obj, String)>| {
+        let k = (kind, name.to_ascii_lowercase());
+        if !modified.contains(&k) {
+            modified.push(k);
+        }
+    };
     for l in &parsed {
-        let cmd = &l.command;
-        match cmd {
+        match &l.command {
             Command::CreateAccount { name, .. } => {
                 created.insert(name.to_ascii_lowercase());
-                undo.push(zline(&["da", name]));
+                deletes.push(zline(&["da", name]));
             }
             Command::CreateDomain { name, .. } => {
                 created.insert(name.to_ascii_lowercase());
-                undo.push(zline(&["dd", name]));
+                deletes.push(zline(&["dd", name]));
             }
             Command::CreateAliasDomain { alias, .. } => {
                 created.insert(alias.to_ascii_lowercase());
-                undo.push(zline(&["dd", alias]));
+                deletes.push(zline(&["dd", alias]));
             }
             Command::CreateDistributionList { name, .. } => {
                 created.insert(name.to_ascii_lowercase());
-                undo.push(zline(&["ddl", name]));
+                deletes.push(zline(&["ddl", name]));
             }
             Command::AddAccountAlias { account, alias } => {
                 if !created.contains(&account.to_ascii_lowercase()) {
-                    undo.push(zline(&["raa", account, alias]));
+                    removals.push(zline(&["raa", account, alias]));
+                    let s = skip.entry(account.to_ascii_lowercase()).or_default();
+                    s.insert("zimbramailalias".into());
+                    s.insert("mail".into());
                 }
             }
             Command::AddDistributionListMember { list, members } => {
                 if !created.contains(&list.to_ascii_lowercase()) {
                     let mut w = vec!["rdlm", list.as_str()];
                     w.extend(members.iter().map(String::as_str));
-                    undo.push(zline(&w));
+                    removals.push(zline(&w));
                 }
             }
-            Command::RenameAccount { account, new_name } => {
-                undo.push(zline(&["ra", new_name, account]));
-            }
-            Command::ModifyAccount {
-                account: obj,
-                attrs,
-            }
-            | Command::ModifyDomain { domain: obj, attrs }
-            | Command::ModifyServer { server: obj, attrs } => {
-                if created.contains(&obj.to_ascii_lowercase()) {
-                    continue;
-                }
-                let verb = cmd.short_name();
-                let mut words: Vec<String> = vec![verb.into(), obj.clone()];
-                push_restore(before, cmd, obj, attrs, &mut restored, &mut words);
-                if words.len() > 2 {
-                    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-                    undo.push(zline(&w));
-                }
-            }
-            Command::ModifyConfig { attrs } => {
-                let mut words: Vec<String> = vec!["mcf".into()];
-                push_restore(before, cmd, "config", attrs, &mut restored, &mut words);
-                if words.len() > 1 {
-                    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-                    undo.push(zline(&w));
-                }
-            }
+            Command::ModifyAccount { account, .. } => touch(Obj::Account, account, &mut modified),
+            Command::ModifyDomain { domain, .. } => touch(Obj::Domain, domain, &mut modified),
+            Command::ModifyServer { server, .. } => touch(Obj::Server, server, &mut modified),
+            Command::ModifyConfig { .. } => touch(Obj::Config, "config", &mut modified),
             other => {
                 return Err(format!(
                     "the runbook cannot undo zmprov {} (no rollback known)",
@@ -564,49 +603,60 @@ pub(crate) fn rollback_zmprov(before: &Directory, lines: &[String]) -> Result<Ve
             }
         }
     }
-    undo.reverse();
-    Ok(undo)
-}
-
-/// Append `attr old-value...` (or `attr ""`) for each attribute the command changes, once per
-/// object and attribute. `zimbraMailHost` is restored alone (its callback restores the
-/// transport; zmprov refuses both in one request).
-fn push_restore(
-    before: &Directory,
-    cmd: &Command,
-    obj: &str,
-    attrs: &[zmprov::AttrArg],
-    restored: &mut BTreeSet<(String, String)>,
-    words: &mut Vec<String>,
-) {
-    let sets_host = attrs
-        .iter()
-        .any(|a| a.name.eq_ignore_ascii_case("zimbraMailHost"));
-    let mut names: Vec<&str> = Vec::new();
-    for a in attrs {
-        if sets_host && a.name.eq_ignore_ascii_case("zimbraMailTransport") {
+    let mut restores: Vec<String> = Vec::new();
+    for (kind, name) in &modified {
+        if created.contains(name) {
             continue;
         }
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name)) {
-            names.push(&a.name);
-        }
-        let _ = a.op == AttrOp::Replace;
-    }
-    for name in names {
-        if !restored.insert((obj.to_ascii_lowercase(), name.to_ascii_lowercase())) {
-            continue;
-        }
-        let old = old_values(before, cmd, name);
-        if old.is_empty() {
-            words.push(name.to_string());
-            words.push(String::new());
-        } else {
-            for v in old {
-                words.push(name.to_string());
-                words.push(v);
+        let (Some(b), Some(a)) = (bag(before, *kind, name), bag(after, *kind, name)) else {
+            return Err(format!("cannot undo the change of {name}: it is gone"));
+        };
+        let none = BTreeSet::new();
+        let mut pairs = restore_pairs(b, a, skip.get(name).unwrap_or(&none));
+        let verb = match kind {
+            Obj::Account => "ma",
+            Obj::Domain => "md",
+            Obj::Server => "ms",
+            Obj::Config => "mcf",
+        };
+        let head: Vec<String> = match kind {
+            Obj::Config => vec![verb.into()],
+            _ => vec![verb.into(), name.clone()],
+        };
+        // zimbraMailHost alone (its callback sets the transport; zmprov refuses both at once)
+        if let Some(i) = pairs
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case("zimbraMailHost"))
+        {
+            let (n, v) = pairs.remove(i);
+            let mut w = head.clone();
+            w.extend([n, v.clone()]);
+            let w: Vec<&str> = w.iter().map(String::as_str).collect();
+            restores.push(zline(&w));
+            let port = before.lmtp_port(before.server_by_hostname(&v));
+            let by_callback = format!("lmtp:{v}:{port}");
+            if b.first("zimbraMailTransport")
+                .is_some_and(|t| t.eq_ignore_ascii_case(&by_callback))
+            {
+                pairs.retain(|(n, _)| !n.eq_ignore_ascii_case("zimbraMailTransport"));
             }
         }
+        if !pairs.is_empty() {
+            let mut w = head.clone();
+            for (n, v) in pairs {
+                w.push(n);
+                w.push(v);
+            }
+            let w: Vec<&str> = w.iter().map(String::as_str).collect();
+            restores.push(zline(&w));
+        }
     }
+    removals.reverse();
+    deletes.reverse();
+    let mut undo = restores;
+    undo.extend(removals);
+    undo.extend(deletes);
+    Ok(undo)
 }
 
 /// A routing-relevant fingerprint of a directory: every object's attributes, without the
@@ -615,14 +665,6 @@ pub(crate) fn fingerprint(
     dir: &Directory,
     with_config: bool,
 ) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
-    const VOLATILE: &[&str] = &[
-        "zimbracreatetimestamp",
-        "zimbrapasswordmodifiedtime",
-        "zimbrapasswordlockoutfailuretime",
-        "zimbrapasswordlockoutlockedtime",
-        "modifytimestamp",
-        "createtimestamp",
-    ];
     let mut out = BTreeMap::new();
     let mut put = |key: String, bag: &crate::model::AttrBag| {
         // attribute order does not route mail; value order does (first values win)

@@ -184,6 +184,32 @@ impl Ctx<'_> {
             .any(|d| lc.rsplit_once('@').is_some_and(|(_, x)| x == d))
     }
 
+    /// The other addresses of a source user in the migrated domains: a Zimbra account's
+    /// aliases, or the foreign MTA's rewrites to the user.
+    pub fn source_aliases(&self, user: &str) -> Vec<String> {
+        let mut v: Vec<String> = match &self.source.kind {
+            MtaDefKind::Foreign(f) => f
+                .aliases
+                .iter()
+                .filter(|(_, to)| to.eq_ignore_ascii_case(user))
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .collect(),
+            MtaDefKind::Zimbra { .. } => self
+                .source_dir()
+                .and_then(|d| d.account(user))
+                .map(|a| {
+                    a.aliases()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|x| x.to_string().to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        v.retain(|x| self.in_domains(x));
+        v
+    }
+
     /// The unknown-recipient probe of the first domain.
     pub fn unknown_probe(&self) -> String {
         format!(

@@ -110,6 +110,21 @@ pub(crate) fn same_ldap(mut ctx: Ctx<'_>, old_host: String) -> Result<Blueprint,
         })
         .collect();
     let mta_host = ctx.target.hostname.clone();
+    for h in [&old_host, &th] {
+        if !ctx
+            .target_directory()
+            .server_by_hostname(h)
+            .is_some_and(|s| s.has_mailbox_service())
+        {
+            return Err(ctx
+                .spec
+                .invalid(
+                    if *h == th { "target.host" } else { "source.host" },
+                    format!("{h} is not a mailbox server of directory {dir:?} (zimbraServiceEnabled mailbox)"),
+                )
+                .into());
+        }
+    }
     let batch_plans = mailstore_batches(&ctx, &dir, &mta_host, &batches);
     let mut slots = vec![Slot::Step(prepare), Slot::Batches];
     if ctx.all_move() && ctx.spec.unset != Some(false) {
@@ -432,6 +447,19 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
                 name.clone()
             };
             batch_specs.push((n, users, host));
+        }
+    }
+    for (_, _, host) in &batch_specs {
+        if !loaded
+            .server_by_hostname(host)
+            .is_some_and(|s| s.has_mailbox_service())
+        {
+            return Err(spec
+                .invalid(
+                    "source.mta",
+                    format!("{host} holds mailboxes of {dom} but is not a mailbox server (zimbraServiceEnabled mailbox): zmmailboxmove cannot move them from it, and no rollback could move them back"),
+                )
+                .into());
         }
     }
     let batches = mailstore_batches(&ctx, &loaded_name, &nh, &batch_specs);

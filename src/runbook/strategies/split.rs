@@ -478,6 +478,11 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 w.extend(["zimbraAccountStatus", "maintenance"]);
             }
             create.push(zline(&w));
+            for a in ctx.source_aliases(u) {
+                if tdir.name_in_use(&a).is_none() {
+                    create.push(zline(&["aaa", u, &a]));
+                }
+            }
         }
         steps.push(
             StepDef::new("create", format!("{}: create the accounts on {}", b.0, ctx.target.name))
@@ -589,6 +594,27 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         let cfg =
             |attr: &str| -> String { tdir.config.attrs.first(attr).unwrap_or("").to_string() };
         let mut l = Vec::new();
+        // the old primary's lists move with the domain (Zimbra sources)
+        if let Some(sdir) = ctx.source_dir() {
+            for list in sdir.lists() {
+                let name = list.name.to_string().to_ascii_lowercase();
+                if !ctx.in_domains(&name) || tdir.name_in_use(&name).is_some() {
+                    continue;
+                }
+                l.push(zline(&["cdl", &name]));
+                let members: Vec<String> = list
+                    .forwarding_addresses()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect();
+                if !members.is_empty() {
+                    let mut w = vec!["adlm", name.as_str()];
+                    w.extend(members.iter().map(String::as_str));
+                    l.push(zline(&w));
+                }
+            }
+        }
         for d in ctx.domains() {
             let prev = |attr: &str| -> String {
                 tdir.domain(d)

@@ -107,16 +107,18 @@ pub(crate) fn subdomain(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         let src: Vec<String> = users.iter().map(|(s, _)| s.clone()).collect();
         let dst: Vec<String> = users.iter().map(|(_, t)| t.clone()).collect();
         let mut steps = Vec::new();
-        let create: Vec<String> = dst
-            .iter()
-            .map(|t| {
-                let mut w = vec!["ca", t.as_str(), "", "zimbraMailHost", th.as_str()];
-                if maint {
-                    w.extend(["zimbraAccountStatus", "maintenance"]);
-                }
-                zline(&w)
-            })
-            .collect();
+        let mut create: Vec<String> = Vec::new();
+        for (s, t) in &users {
+            let mut w = vec!["ca", t.as_str(), "", "zimbraMailHost", th.as_str()];
+            if maint {
+                w.extend(["zimbraAccountStatus", "maintenance"]);
+            }
+            create.push(zline(&w));
+            // the old aliases, in the sub-domain: the catch-all forwards alias@DOMAIN there
+            for a in ctx.source_aliases(s) {
+                create.push(zline(&["aaa", t, &format!("{}@{}", local(&a), sub.name)]));
+            }
+        }
         steps.push(
             StepDef::new("create", format!("{}: create the accounts in {}", b.0, sub.name))
                 .in_batch(i)
@@ -324,7 +326,11 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
             set_aliases: ctx
                 .users
                 .iter()
-                .map(|u| (u.clone(), format!("{}@{cl}", local(u))))
+                .flat_map(|u| std::iter::once(u.clone()).chain(ctx.source_aliases(u)))
+                .map(|u| {
+                    let to = format!("{}@{cl}", local(&u));
+                    (u, to)
+                })
                 .collect(),
             set_routes: vec![
                 (cl.clone(), format!("[{ch}]")),
@@ -371,12 +377,16 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .act(ctx.zmprov_target(
                     names
                         .iter()
-                        .map(|u| {
+                        .flat_map(|u| {
                             let mut w = vec!["ca", u.as_str(), "", "zimbraMailHost", th.as_str()];
                             if maint {
                                 w.extend(["zimbraAccountStatus", "maintenance"]);
                             }
-                            zline(&w)
+                            std::iter::once(zline(&w)).chain(
+                                ctx.source_aliases(u)
+                                    .into_iter()
+                                    .map(move |a| zline(&["aaa", u, &a])),
+                            )
                         })
                         .collect(),
                 ))
@@ -415,7 +425,11 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                     edit: ForeignEdit {
                         set_aliases: names
                             .iter()
-                            .map(|u| (u.clone(), format!("{}@{ho}", local(u))))
+                            .flat_map(|u| std::iter::once(u.clone()).chain(ctx.source_aliases(u)))
+                            .map(|u| {
+                                let to = format!("{}@{ho}", local(&u));
+                                (u, to)
+                            })
                             .collect(),
                         ..ForeignEdit::default()
                     },

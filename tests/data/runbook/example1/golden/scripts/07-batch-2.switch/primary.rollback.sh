@@ -4,5 +4,5 @@
 set -eu
 # run on primary.yyy.state.xx.us
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov ma userb@yyy.state.xx.us zimbraMailTransport smtp:secondary.yyy.state.xx.us:25
 zmprov ma usera@yyy.state.xx.us zimbraMailTransport smtp:secondary.yyy.state.xx.us:25
+zmprov ma userb@yyy.state.xx.us zimbraMailTransport smtp:secondary.yyy.state.xx.us:25

@@ -4,6 +4,5 @@
 set -eu
 # run on zimbra.example.com
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov mcf zimbraMtaDnsLookupsEnabled TRUE
-zmprov mcf zimbraMtaRelayHost ''
+zmprov mcf zimbraMtaDnsLookupsEnabled TRUE zimbraMtaRelayHost ''
 zmprov dd example.com

@@ -4,8 +4,5 @@
 set -eu
 # run on zimbra.example.com
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov mcf zimbraMtaDnsLookupsEnabled FALSE
-zmprov mcf zimbraMtaRelayHost exchange.example.com
-zmprov md example.com zimbraMailTransport smtp:exchange.example.com:25
-zmprov md example.com zimbraMailCatchAllForwardingAddress @example.com
-zmprov md example.com zimbraMailCatchAllAddress @example.com
+zmprov md example.com zimbraMailCatchAllAddress @example.com zimbraMailCatchAllForwardingAddress @example.com zimbraMailTransport smtp:exchange.example.com:25
+zmprov mcf zimbraMtaDnsLookupsEnabled FALSE zimbraMtaRelayHost exchange.example.com

@@ -4,5 +4,5 @@
 set -eu
 # run on zcs.client.example
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov ma userc@company.com zimbraMailStatus enabled
 zmprov ma userb@company.com zimbraMailStatus enabled
+zmprov ma userc@company.com zimbraMailStatus enabled

@@ -4,5 +4,5 @@
 set -eu
 # run on zcs.hosting.example
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov ma userc@company.com zimbraAccountStatus maintenance
 zmprov ma userb@company.com zimbraAccountStatus maintenance
+zmprov ma userc@company.com zimbraAccountStatus maintenance

@@ -4,5 +4,5 @@
 set -eu
 # run on mta.company.com
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov ma userb@company.com zimbraMailStatus enabled
 zmprov ma usera@company.com zimbraMailStatus enabled
+zmprov ma userb@company.com zimbraMailStatus enabled

@@ -4,5 +4,5 @@
 set -eu
 # run on mta.hosting-company.com
 [ "$(id -un)" = zimbra ] || { echo "run this as the zimbra user" >&2; exit 1; }
-zmprov ma userd@migrate.company.com zimbraAccountStatus maintenance
 zmprov ma userc@migrate.company.com zimbraAccountStatus maintenance
+zmprov ma userd@migrate.company.com zimbraAccountStatus maintenance
