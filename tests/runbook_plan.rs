@@ -555,3 +555,23 @@ fn a_current_topology_that_already_loops_is_refused() {
         rb.initial.warnings
     );
 }
+
+/// The scenario files the whole-topology oracle is to replay (tests/data/runbook/oracle/README.md)
+/// exist, load, and every state verifies.
+#[test]
+fn oracle_hook_scenarios_load_and_verify() {
+    let readme = std::fs::read_to_string("tests/data/runbook/oracle/README.md").expect("readme");
+    let files: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("- `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in files {
+        let sc = Scenario::load(Path::new(f)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(sc.stages.len() > 5, "{f}");
+        let report = plan_scenario(&sc);
+        assert!(!report.has_loop_or_lost(), "{f}\n{}", report.to_text());
+        assert!(sc.check().iter().all(|l| l.ok), "{f}");
+    }
+}

@@ -152,7 +152,7 @@ pub mod strategy;
 
 use std::collections::BTreeSet;
 
-pub use output::OutputError;
+pub use output::{OutputError, MARKER};
 pub use proof::{Failure, Problem, Reorder};
 pub use spec::{
     Batch, BatchUser, BatchUsers, DataMethod, Endpoint, HeadSpec, LoadMethod, MoveSpec, OrderSpec,

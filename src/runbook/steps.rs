@@ -138,8 +138,8 @@ pub(crate) enum Applied {
     Foreign {
         mta: String,
         hostname: String,
-        before: ForeignMta,
-        after: ForeignMta,
+        before: Box<ForeignMta>,
+        after: Box<ForeignMta>,
         words: Vec<String>,
     },
     Mx {
@@ -239,15 +239,15 @@ pub(crate) fn apply(world: &mut World, action: &Action) -> Result<(Applied, Vec<
                 Applied::Foreign {
                     mta: mta.clone(),
                     hostname: hostname.clone(),
-                    before: before.clone(),
-                    after: after.clone(),
+                    before: Box::new(before.clone()),
+                    after: Box::new(after.clone()),
                     words: words.clone(),
                 },
                 vec![Applied::Foreign {
                     mta: mta.clone(),
                     hostname,
-                    before: after,
-                    after: before,
+                    before: Box::new(after),
+                    after: Box::new(before),
                     words: undo_words,
                 }],
             ))
@@ -394,7 +394,7 @@ pub(crate) fn apply_resolved(world: &mut World, a: &Applied) -> Result<(), Strin
         }
         Applied::Foreign { mta, after, .. } => match world.mta_mut(mta).map(|m| &mut m.kind) {
             Some(MtaDefKind::Foreign(f)) => {
-                *f = after.clone();
+                *f = (**after).clone();
                 Ok(())
             }
             _ => Err(format!("no foreign MTA {mta:?}")),

@@ -356,16 +356,16 @@ pub(crate) fn blueprint(spec: &Spec) -> Result<Blueprint, super::RunbookError> {
                 )));
             }
         }
-        StrategyKind::Subdomain | StrategyKind::DomainMove | StrategyKind::MtaHead => {
-            if source.directory().is_none() {
-                return Err(super::RunbookError::Spec(spec.invalid(
-                    "source.mta",
-                    format!(
-                        "{} needs a Zimbra source (the seed's old ZCS)",
-                        spec.strategy
-                    ),
-                )));
-            }
+        StrategyKind::Subdomain | StrategyKind::DomainMove | StrategyKind::MtaHead
+            if source.directory().is_none() =>
+        {
+            return Err(super::RunbookError::Spec(spec.invalid(
+                "source.mta",
+                format!(
+                    "{} needs a Zimbra source (the seed's old ZCS)",
+                    spec.strategy
+                ),
+            )));
         }
         _ => {}
     }

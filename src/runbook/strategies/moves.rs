@@ -12,13 +12,16 @@ use crate::runbook::spec::{LoadMethod, MoveSpec};
 use crate::runbook::steps::{zline, Action};
 use crate::runbook::RunbookError;
 
+/// A batch of a mailbox move: its name, (source, target) addresses, the host it leaves.
+type MoveBatch = (String, Vec<(String, String)>, String);
+
 /// The batches of a move between mailbox servers of directory `dir` (read by MTA `mta` on
 /// `mta_host`): maintenance, zmmailboxmove, `zimbraMailHost`, active.
 fn mailstore_batches(
     ctx: &Ctx<'_>,
     dir: &str,
     mta_host: &str,
-    batches: &[(String, Vec<(String, String)>, String)],
+    batches: &[MoveBatch],
 ) -> Vec<BatchPlan> {
     let th = ctx.target_host.clone();
     let maint = uses_maintenance(ctx.data);
@@ -98,7 +101,7 @@ pub(crate) fn same_ldap(mut ctx: Ctx<'_>, old_host: String) -> Result<Blueprint,
             format!("Install ZCS on {th} as a mailbox server with an LDAP replica of the existing master (zmsetup.pl: ldap_is_master no, replica enabled); its server entry is already in the directory."),
         ],
     });
-    let batches: Vec<(String, Vec<(String, String)>, String)> = ctx
+    let batches: Vec<MoveBatch> = ctx
         .batches
         .iter()
         .map(|(n, u)| {
@@ -422,7 +425,7 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
     let mx = mx.probes([first.clone()]);
     // mailboxes: from each account's mail host in the loaded directory to the target host
     let th = ctx.target_host.clone();
-    let mut batch_specs: Vec<(String, Vec<(String, String)>, String)> = Vec::new();
+    let mut batch_specs: Vec<MoveBatch> = Vec::new();
     let mut by_host: BTreeMap<String, usize> = BTreeMap::new();
     for (name, users) in &ctx.batches {
         let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();

@@ -419,7 +419,7 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         steps.push(
             StepDef::new("switch", format!("{}: the head routes to {}", b.0, ctx.target.name))
                 .in_batch(i)
-                .why(format!("Seed: \"userA@company.com is userA@hosting.company.com\" on the head once userA is migrated."))
+                .why("Seed: \"userA@company.com is userA@hosting.company.com\" on the head once userA is migrated.")
                 .act(Action::Foreign {
                     mta: head.name.clone(),
                     edit: ForeignEdit {
