@@ -487,7 +487,7 @@ fn spec_errors_name_file_line_and_key() {
         (format!("{head}{TOPO}[[batch]]\nusers = \"everyone\"\n"), "spec.toml:23: batch.users: \"everyone\": give a list of addresses or \"all-remaining\""),
         (format!("{head}{TOPO}"), "spec.toml:1: batch: no [[batch]]"),
         (ok.replace("zmprov = \"cs mx.example.org\"", "zmprov = \"cs mx.example.org\\nca x@nowhere.org pw\""), "spec.toml:8: directory.zmprov: ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)"),
-        (format!("{ok}[order]\nbatch = [\"switch\"]\n"), "spec.toml:25: order.batch: list every batch step of this runbook:"),
+        (format!("{ok}[order]\nbatch = [\"switch\"]\n"), "spec.toml:25: order.batch: list every step of this runbook:"),
         (format!("{ok}[order]\nsteps = [\"dance\"]\n"), "spec.toml:25: order.steps: unknown step \"dance\""),
         (format!("{ok}[data]\nmethod = \"zmmailboxmove\"\n"), "spec.toml:25: data.method: zmmailboxmove moves mailboxes between servers of one directory"),
         (format!("{ok}[data]\nmethod = \"zmbackup\"\n"), "spec.toml:25: data.method: zmbackup needs a Zimbra source; exchange is not one (use imapsync)"),

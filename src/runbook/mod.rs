@@ -406,46 +406,53 @@ impl Runbook {
     }
 }
 
+/// An asked order (`key`) must name every step the runbook has; names it does not need are
+/// noted and ignored.
+fn check_order(
+    spec: &Spec,
+    key: &str,
+    want: &[String],
+    have: &[&str],
+    notes: &mut Vec<String>,
+) -> Result<(), RunbookError> {
+    for w in want {
+        if !have.contains(&w.as_str()) {
+            notes.push(format!(
+                "{key} names {w}, which this runbook does not need ({} has {}); ignored",
+                spec.strategy,
+                have.join(", ")
+            ));
+        }
+    }
+    let missing: Vec<&str> = have
+        .iter()
+        .copied()
+        .filter(|k| !want.iter().any(|w| w == k))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(spec
+            .invalid(
+                key,
+                format!(
+                    "list every step of this runbook: {} missing",
+                    missing.join(", ")
+                ),
+            )
+            .into())
+    }
+}
+
 /// Plan a runbook for `spec` (see the [module documentation](self)).
 pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
     let bp = strategies::blueprint(spec)?;
     // the asked order of the global slots
     let kinds: Vec<&'static str> = bp.slots.iter().map(Slot::kind).collect();
     let mut slots = bp.slots.clone();
+    let mut notes = bp.notes.clone();
     if let Some(want) = &spec.order.steps {
-        for w in want {
-            if !kinds.contains(&w.as_str()) {
-                return Err(spec
-                    .invalid(
-                        "order.steps",
-                        format!(
-                            "{w:?} is not a step of this runbook ({} has {})",
-                            spec.strategy,
-                            kinds.join(", ")
-                        ),
-                    )
-                    .into());
-            }
-        }
-        let missing: Vec<&&str> = kinds
-            .iter()
-            .filter(|k| !want.iter().any(|w| w == *k))
-            .collect();
-        if !missing.is_empty() {
-            return Err(spec
-                .invalid(
-                    "order.steps",
-                    format!(
-                        "list every step of this runbook: {} missing",
-                        missing
-                            .iter()
-                            .map(|k| k.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-                .into());
-        }
+        check_order(spec, "order.steps", want, &kinds, &mut notes)?;
         slots.sort_by_key(|s| want.iter().position(|w| w == s.kind()));
     }
     let batch_kinds: BTreeSet<&'static str> = bp
@@ -454,38 +461,8 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
         .flat_map(|b| b.steps.iter().map(|s| s.kind))
         .collect();
     if let Some(want) = &spec.order.batch {
-        for w in want {
-            if !batch_kinds.contains(w.as_str()) {
-                return Err(spec
-                    .invalid(
-                        "order.batch",
-                        format!(
-                            "{w:?} is not a batch step of this runbook (it has {})",
-                            batch_kinds.iter().copied().collect::<Vec<_>>().join(", ")
-                        ),
-                    )
-                    .into());
-            }
-        }
-        let missing: Vec<&&str> = batch_kinds
-            .iter()
-            .filter(|k| !want.iter().any(|w| w == *k))
-            .collect();
-        if !missing.is_empty() {
-            return Err(spec
-                .invalid(
-                    "order.batch",
-                    format!(
-                        "list every batch step of this runbook: {} missing",
-                        missing
-                            .iter()
-                            .map(|k| k.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-                .into());
-        }
+        let have: Vec<&str> = batch_kinds.iter().copied().collect();
+        check_order(spec, "order.batch", want, &have, &mut notes)?;
     }
     // the flat list, its asked order and the hard dependencies
     let mut steps: Vec<StepDef> = Vec::new();
@@ -733,7 +710,7 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
             .iter()
             .map(|b| (b.name.clone(), b.users.clone()))
             .collect(),
-        notes: bp.notes.clone(),
+        notes,
         reorders: ordered.reorders,
         initial,
         steps: out_steps,

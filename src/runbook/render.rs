@@ -328,15 +328,12 @@ fn md_step(s: &mut String, rb: &Runbook, i: usize, st: &RunbookStep) {
         &rb.worlds[i - 1]
     };
     let _ = writeln!(s, "## Step {}: {}\n", st.number, st.title);
-    let _ = writeln!(
-        s,
-        "`{}`{}\n",
-        st.id,
-        st.batch
-            .as_deref()
-            .map(|b| format!(" (batch {b})"))
-            .unwrap_or_default()
-    );
+    let batch = match st.batch.as_deref() {
+        Some(b) if b.starts_with("batch ") => format!(" ({b})"),
+        Some(b) => format!(" (batch \"{b}\")"),
+        None => String::new(),
+    };
+    let _ = writeln!(s, "`{}`{batch}\n", st.id);
     for w in &st.why {
         let _ = writeln!(s, "{w}\n");
     }

@@ -114,6 +114,28 @@ pub(crate) struct Blueprint {
     pub extra_files: std::collections::BTreeMap<String, Vec<u8>>,
 }
 
+impl Blueprint {
+    /// A blueprint from the context's state and data method.
+    pub(crate) fn new(
+        ctx: &Ctx<'_>,
+        slots: Vec<Slot>,
+        batches: Vec<BatchPlan>,
+        notes: Vec<String>,
+        final_host: String,
+    ) -> Blueprint {
+        Blueprint {
+            initial: ctx.world.clone(),
+            slots,
+            batches,
+            notes,
+            final_host,
+            data: ctx.data,
+            users: Vec::new(),
+            extra_files: Default::default(),
+        }
+    }
+}
+
 /// The resolved sides of a migration.
 pub(crate) struct Ctx<'a> {
     pub spec: &'a Spec,
@@ -717,6 +739,99 @@ pub(crate) fn data_why(data: DataMethod) -> &'static str {
         DataMethod::Zmmailboxmove => "zmmailboxmove copies the mailbox between servers of one directory and updates zimbraMailHost when it completes (ZCS 8 and later: zmmboxmove -a USER --from OLD --to NEW).",
         DataMethod::None => "no mailbox data to copy.",
     }
+}
+
+/// The copy step of batch `i` (empty for [`DataMethod::None`]: dropped).
+pub(crate) fn copy_step(c: &Copy<'_>, i: usize, title: String) -> StepDef {
+    let mut step = StepDef::new("copy", title)
+        .in_batch(i)
+        .why(data_why(c.ctx.data));
+    for a in data_actions(c) {
+        step = step.act(a);
+    }
+    step
+}
+
+/// The end of a batch whose copy runs last: the copy, then (with maintenance) `activate`.
+pub(crate) fn copy_then_activate(
+    c: &Copy<'_>,
+    i: usize,
+    batch: &str,
+    maint: bool,
+    steps: &mut Vec<StepDef>,
+) {
+    steps.push(copy_step(c, i, format!("{batch}: copy the mailboxes")));
+    if maint {
+        let names: Vec<String> = c.users.iter().map(|(_, t)| t.clone()).collect();
+        steps.push(activate_step(
+            c.ctx,
+            i,
+            format!("{batch}: back in service"),
+            &names,
+            &names,
+        ));
+    }
+}
+
+/// The activate step of batch `i`: the target accounts `users` back to `active`.
+pub(crate) fn activate_step(
+    ctx: &Ctx<'_>,
+    i: usize,
+    title: String,
+    users: &[String],
+    probes: &[String],
+) -> StepDef {
+    StepDef::new("activate", title)
+        .in_batch(i)
+        .why("The copy is complete: the accounts accept logins and deliveries again; the queued mail is delivered.")
+        .act(ctx.zmprov_target(status_lines(users, "active")))
+        .probes(probes.iter().take(2).cloned())
+}
+
+/// `zmprov ca` of each target account (on the target mailbox server, in maintenance while
+/// its data is copied), with the source aliases renamed by `alias`.
+pub(crate) fn create_lines(
+    ctx: &Ctx<'_>,
+    users: &[(String, String)],
+    maint: bool,
+    alias: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let tdir = ctx.target_directory();
+    let mut out = Vec::new();
+    for (s, t) in users {
+        let mut w = vec![
+            "ca",
+            t.as_str(),
+            "",
+            "zimbraMailHost",
+            ctx.target_host.as_str(),
+        ];
+        if maint {
+            w.extend(["zimbraAccountStatus", "maintenance"]);
+        }
+        out.push(zline(&w));
+        for a in ctx.source_aliases(s) {
+            let a = alias(&a);
+            if tdir.name_in_use(&a).is_none() {
+                out.push(zline(&["aaa", t, &a]));
+            }
+        }
+    }
+    out
+}
+
+/// The MX actions that point every domain of `domains` at `host` (those not there yet).
+pub(crate) fn mx_actions(ctx: &Ctx<'_>, domains: &[String], host: &str) -> Vec<Action> {
+    domains
+        .iter()
+        .filter_map(|d| {
+            let want = vec![(10u16, host.to_string())];
+            (ctx.world.dns.mx_of(d).unwrap_or_default() != want).then(|| Action::Mx {
+                domain: d.clone(),
+                records: want,
+            })
+        })
+        .collect()
 }
 
 /// `zmprov ma USER zimbraAccountStatus STATUS` for each user.

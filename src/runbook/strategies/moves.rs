@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::split::uses_maintenance;
-use super::{data_actions, data_why, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
+use super::{copy_step, mx_actions, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
 use crate::dit::{self, IdPolicy, MoveOptions, MovePlan, WriteOptions};
 use crate::model::{Directory, MailRecipient, RawEntry};
 use crate::runbook::spec::{LoadMethod, MoveSpec};
@@ -43,19 +43,17 @@ fn mailstore_batches(
                     .probes(names.iter().take(2).cloned()),
             );
         }
-        let mut c = StepDef::new("copy", format!("{name}: move the mailboxes to {th}"))
-            .in_batch(i)
-            .why(data_why(ctx.data));
         let pairs: Vec<(String, String)> = names.iter().map(|u| (u.clone(), u.clone())).collect();
-        for a in data_actions(&Copy {
-            ctx,
-            from_host: from_host.clone(),
-            from_system: from_host.clone(),
-            users: &pairs,
-        }) {
-            c = c.act(a);
-        }
-        steps.push(c);
+        steps.push(copy_step(
+            &Copy {
+                ctx,
+                from_host: from_host.clone(),
+                from_system: from_host.clone(),
+                users: &pairs,
+            },
+            i,
+            format!("{name}: move the mailboxes to {th}"),
+        ));
         steps.push(
             StepDef::new("switch", format!("{name}: zimbraMailHost {th}"))
                 .in_batch(i)
@@ -142,14 +140,8 @@ pub(crate) fn same_ldap(mut ctx: Ctx<'_>, old_host: String) -> Result<Blueprint,
                 ),
             )
             .why("The old server's MTA is retired with it.");
-            for d in ctx.domains() {
-                let want = vec![(10u16, ctx.target.hostname.clone())];
-                if ctx.world.dns.mx_of(d).unwrap_or_default() != want {
-                    mx = mx.act(Action::Mx {
-                        domain: d.clone(),
-                        records: want,
-                    });
-                }
+            for a in mx_actions(&ctx, ctx.domains(), &ctx.target.hostname) {
+                mx = mx.act(a);
             }
             slots.push(Slot::Step(mx.probes([first.clone()])));
         }
@@ -166,16 +158,7 @@ pub(crate) fn same_ldap(mut ctx: Ctx<'_>, old_host: String) -> Result<Blueprint,
                 .probes([first]),
         ));
     }
-    Ok(Blueprint {
-        initial: ctx.world.clone(),
-        slots,
-        batches: batch_plans,
-        notes,
-        final_host: th,
-        data: ctx.data,
-        users: Vec::new(),
-        extra_files: Default::default(),
-    })
+    Ok(Blueprint::new(&ctx, slots, batch_plans, notes, th))
 }
 
 /// The target directory after loading a clean move plan: the target's entries, the plan's
@@ -413,14 +396,8 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
     if new_dom != dom {
         mx_domains.push(dom.clone());
     }
-    for d in &mx_domains {
-        let want = vec![(10u16, nh.clone())];
-        if ctx.world.dns.mx_of(d).unwrap_or_default() != want {
-            mx = mx.act(Action::Mx {
-                domain: d.clone(),
-                records: want,
-            });
-        }
+    for a in mx_actions(&ctx, &mx_domains, &nh) {
+        mx = mx.act(a);
     }
     let mx = mx.probes([first.clone()]);
     // mailboxes: from each account's mail host in the loaded directory to the target host

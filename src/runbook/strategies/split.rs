@@ -1,6 +1,9 @@
 //! Split domains (seed "Split-Domain Example 1" and "Example 2").
 
-use super::{data_actions, data_why, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
+use super::{
+    copy_then_activate, create_lines, mx_actions, status_lines, BatchPlan, Blueprint, Copy, Ctx,
+    Slot, StepDef,
+};
 use crate::model::MailRecipient;
 use crate::route::UnknownPolicy;
 use crate::runbook::spec::{DataMethod, SpecError};
@@ -73,14 +76,8 @@ fn mirror_addresses(ctx: &Ctx<'_>, lines: &mut Vec<String>, notes: &mut Vec<Stri
 /// The MX step: every migrated domain's MX on `host` (preference 10).
 fn mx_step(ctx: &Ctx<'_>, host: &str, title: &str) -> StepDef {
     let mut s = StepDef::new("mx-switch", title);
-    for d in ctx.domains() {
-        let want = vec![(10u16, host.to_string())];
-        if ctx.world.dns.mx_of(d).unwrap_or_default() != want {
-            s = s.act(Action::Mx {
-                domain: d.clone(),
-                records: want,
-            });
-        }
+    for a in mx_actions(ctx, ctx.domains(), host) {
+        s = s.act(a);
     }
     s
 }
@@ -295,28 +292,18 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .act(retire)
                 .probes(names.iter().take(2).cloned()),
         );
-        let copy = data_actions(&Copy {
-            ctx: &ctx,
-            from_host: ctx.spec.source.host.clone().unwrap_or_else(|| sh.clone()),
-            from_system: ctx.source.name.clone(),
-            users: &users,
-        });
-        let mut c = StepDef::new("copy", format!("{}: copy the mailboxes", b.0))
-            .in_batch(i)
-            .why(data_why(ctx.data));
-        for a in copy {
-            c = c.act(a);
-        }
-        steps.push(c);
-        if maint {
-            steps.push(
-                StepDef::new("activate", format!("{}: back in service", b.0))
-                    .in_batch(i)
-                    .why("The copy is complete: the accounts accept logins and deliveries again; the queued mail is delivered.")
-                    .act(ctx.zmprov_target(status_lines(&names, "active")))
-                    .probes(names.iter().take(2).cloned()),
-            );
-        }
+        copy_then_activate(
+            &Copy {
+                ctx: &ctx,
+                from_host: ctx.spec.source.host.clone().unwrap_or_else(|| sh.clone()),
+                from_system: ctx.source.name.clone(),
+                users: &users,
+            },
+            i,
+            &b.0,
+            maint,
+            &mut steps,
+        );
         batches.push(BatchPlan {
             name: b.0.clone(),
             users,
@@ -376,16 +363,7 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
             ctx.source.name
         ));
     }
-    Ok(Blueprint {
-        initial: ctx.world.clone(),
-        slots,
-        batches,
-        notes,
-        final_host: th,
-        data: ctx.data,
-        users: Vec::new(),
-        extra_files: Default::default(),
-    })
+    Ok(Blueprint::new(&ctx, slots, batches, notes, th))
 }
 
 /// Seed "Split-Domain Example 2": the old system stays authoritative; the Zimbra target is a
@@ -471,19 +449,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         let users = users_of(b);
         let names = b.1.clone();
         let mut steps = Vec::new();
-        let mut create = Vec::new();
-        for u in &names {
-            let mut w = vec!["ca", u.as_str(), "", "zimbraMailHost", th.as_str()];
-            if maint {
-                w.extend(["zimbraAccountStatus", "maintenance"]);
-            }
-            create.push(zline(&w));
-            for a in ctx.source_aliases(u) {
-                if tdir.name_in_use(&a).is_none() {
-                    create.push(zline(&["aaa", u, &a]));
-                }
-            }
-        }
+        let create = create_lines(&ctx, &users, maint, str::to_string);
         steps.push(
             StepDef::new("create", format!("{}: create the accounts on {}", b.0, ctx.target.name))
                 .in_batch(i)
@@ -549,27 +515,18 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                     .probes(names.iter().take(2).cloned()),
             );
         }
-        let mut c = StepDef::new("copy", format!("{}: copy the mailboxes", b.0))
-            .in_batch(i)
-            .why(data_why(ctx.data));
-        for a in data_actions(&Copy {
-            ctx: &ctx,
-            from_host: ctx.spec.source.host.clone().unwrap_or_else(|| oh.clone()),
-            from_system: ctx.source.name.clone(),
-            users: &users,
-        }) {
-            c = c.act(a);
-        }
-        steps.push(c);
-        if maint {
-            steps.push(
-                StepDef::new("activate", format!("{}: back in service", b.0))
-                    .in_batch(i)
-                    .why("The copy is complete: the accounts accept logins and deliveries; the queued mail is delivered.")
-                    .act(ctx.zmprov_target(status_lines(&names, "active")))
-                    .probes(names.iter().take(2).cloned()),
-            );
-        }
+        copy_then_activate(
+            &Copy {
+                ctx: &ctx,
+                from_host: ctx.spec.source.host.clone().unwrap_or_else(|| oh.clone()),
+                from_system: ctx.source.name.clone(),
+                users: &users,
+            },
+            i,
+            &b.0,
+            maint,
+            &mut steps,
+        );
         batches.push(BatchPlan {
             name: b.0.clone(),
             users,
@@ -693,14 +650,5 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
             ctx.source.name
         ));
     }
-    Ok(Blueprint {
-        initial: ctx.world.clone(),
-        slots,
-        batches,
-        notes,
-        final_host: th,
-        data: ctx.data,
-        users: Vec::new(),
-        extra_files: Default::default(),
-    })
+    Ok(Blueprint::new(&ctx, slots, batches, notes, th))
 }

@@ -62,7 +62,7 @@ pub(crate) fn subdomain(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         ]));
     } else {
         notes.push(format!(
-            "The seed's `zmprov md {} zimbraMailCatchAllAddress {at_sub} zimbraMailCatchAllCanonicalAddress {at_dom}` is left out: Postfix's canonical_maps rewrites recipients too, so the hosting MTA would turn every user@{} back into user@{dom} and hand it to the customer's server, which forwards it back (a loop). Migrated users' mail therefore shows @{} until the final step. Set [subdomain] canonical = true to see the counterexample.",
+            "The seed's `zmprov md {} zimbraMailCatchAllAddress {at_sub} zimbraMailCatchAllCanonicalAddress {at_dom}` is left out: Postfix's canonical_maps rewrites recipients too, so the hosting MTA would turn every user@{} back into user@{dom} and hand it to the customer's server, which forwards it back (a loop). Migrated users therefore send as user@{} until the sub-domain is renamed (see the last step). Set [subdomain] canonical = true to see the counterexample.",
             sub.name, sub.name, sub.name
         ));
     }
@@ -208,16 +208,7 @@ pub(crate) fn subdomain(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes([first]),
         ));
     }
-    Ok(Blueprint {
-        initial: ctx.world.clone(),
-        slots,
-        batches,
-        notes,
-        final_host: th,
-        data: ctx.data,
-        users: Vec::new(),
-        extra_files: Default::default(),
-    })
+    Ok(Blueprint::new(&ctx, slots, batches, notes, th))
 }
 
 /// Seed "Third Possibility": a non-Zimbra MTA head owns the MX and rewrites each user to the
@@ -506,14 +497,5 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes([first, ctx.unknown_probe()]),
         ));
     }
-    Ok(Blueprint {
-        initial: ctx.world.clone(),
-        slots,
-        batches,
-        notes,
-        final_host: th,
-        data: ctx.data,
-        users: Vec::new(),
-        extra_files: Default::default(),
-    })
+    Ok(Blueprint::new(&ctx, slots, batches, notes, th))
 }
