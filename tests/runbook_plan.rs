@@ -575,3 +575,97 @@ fn oracle_hook_scenarios_load_and_verify() {
         assert!(sc.check().iter().all(|l| l.ok), "{f}");
     }
 }
+
+/// Specs whose topology is one of the seed scenarios (`topology = "..."`): the ones that verify
+/// plan to proven runbooks; the ones that already loop or lose mail are refused with it.
+#[test]
+fn specs_over_the_seed_scenarios() {
+    let spec = |strategy: &str,
+                domain: &str,
+                source: &str,
+                target: &str,
+                file: &str,
+                extra: &str| {
+        Spec::parse(
+            &format!(
+                "strategy = \"{strategy}\"\ndomains = [\"{domain}\"]\nsource = {{ mta = \"{source}\" }}\ntarget = {{ mta = \"{target}\" }}\ntopology = \"tests/scenarios/{file}\"\n{extra}[[batch]]\nusers = \"all-remaining\"\n"
+            ),
+            file,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    for s in [
+        spec(
+            "split-primary-zimbra",
+            "yyy.state.xx.us",
+            "exchange",
+            "primary",
+            "split_domain_example1.toml",
+            "",
+        ),
+        spec(
+            "split-primary-zimbra",
+            "yyy.state.xx.us",
+            "exchange",
+            "primary",
+            "migrate_user.toml",
+            "",
+        ),
+        // already a split domain with Zimbra as the secondary: Example 2 from there
+        spec(
+            "split-primary-other",
+            "example.com",
+            "primary",
+            "secondary",
+            "secondary_zimbra.toml",
+            "",
+        ),
+    ] {
+        let rb = plan(&s).unwrap_or_else(|e| panic!("{}: {e}", s.file));
+        assert_proven(&rb);
+        assert_eq!(
+            rb.steps.last().map(|s| s.kind.as_str()),
+            Some("unset"),
+            "{}",
+            s.file
+        );
+    }
+    // the unset step nulls out the split domain the secondary had before the runbook
+    let rb = plan(&spec(
+        "split-primary-other",
+        "example.com",
+        "primary",
+        "secondary",
+        "secondary_zimbra.toml",
+        "",
+    ))
+    .expect("plans");
+    let unset = rb.steps.last().expect("unset");
+    assert!(unset
+        .zmprov_lines("secondary.example.com")
+        .contains(&"md example.com zimbraMailCatchAllAddress ''".to_string()));
+    for (strategy, domain, source, target, file, extra) in [
+        (
+            "subdomain",
+            "company.com",
+            "customer",
+            "hosting",
+            "subdomain.toml",
+            "[subdomain]\nname = \"migrate.company.com\"\n",
+        ),
+        (
+            "mta-head",
+            "company.com",
+            "client",
+            "hosting",
+            "mta_head.toml",
+            "[mta_head]\nmta = \"head\"\n",
+        ),
+    ] {
+        match plan(&spec(strategy, domain, source, target, file, extra)) {
+            Err(RunbookError::InitialState { problems }) => assert!(!problems.is_empty()),
+            Err(e) => panic!("{file}: {e}"),
+            Ok(rb) => panic!("{file}: planned {:?}", rb.order()),
+        }
+    }
+}

@@ -53,8 +53,11 @@ impl StepDef {
         self
     }
 
+    /// Add an action (a zmprov action without lines is nothing to do and is left out).
     pub fn act(mut self, a: Action) -> StepDef {
-        self.actions.push(a);
+        if !matches!(&a, Action::Zmprov { lines, .. } if lines.is_empty()) {
+            self.actions.push(a);
+        }
         self
     }
 

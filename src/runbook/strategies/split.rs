@@ -547,9 +547,15 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         .why("Every user is on Zimbra: it becomes the primary.")
         .probes([first.clone(), ctx.unknown_probe()]);
         slots.push(Slot::Step(mx));
-        // the seed's "Unsetting": back to what the directory held before the migration
-        let cfg =
-            |attr: &str| -> String { tdir.config.attrs.first(attr).unwrap_or("").to_string() };
+        // the seed's "Unsetting": null out what routes to the old primary; a value the
+        // directory held before the migration that does not name it is given back
+        let keep = |v: Option<&str>| -> String {
+            v.filter(|v| !v.to_ascii_lowercase().contains(&oh.to_ascii_lowercase()))
+                .filter(|v| !v.starts_with('@'))
+                .unwrap_or("")
+                .to_string()
+        };
+        let cfg = |attr: &str| -> String { keep(tdir.config.attrs.first(attr)) };
         let mut l = Vec::new();
         // the old primary's lists move with the domain (Zimbra sources)
         if let Some(sdir) = ctx.source_dir() {
@@ -573,12 +579,8 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
             }
         }
         for d in ctx.domains() {
-            let prev = |attr: &str| -> String {
-                tdir.domain(d)
-                    .and_then(|x| x.attrs.first(attr))
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let prev =
+                |attr: &str| -> String { keep(tdir.domain(d).and_then(|x| x.attrs.first(attr))) };
             l.push(zline(&[
                 "md",
                 d,
@@ -604,18 +606,13 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 "zimbraMtaRelayHost",
                 &cfg("zimbraMtaRelayHost"),
             ]));
-            let dns = cfg("zimbraMtaDnsLookupsEnabled");
-            l.push(zline(&[
-                "mcf",
-                "zimbraMtaDnsLookupsEnabled",
-                if dns.is_empty() { "TRUE" } else { dns.as_str() },
-            ]));
+            l.push(zline(&["mcf", "zimbraMtaDnsLookupsEnabled", "TRUE"]));
         }
         let mut unset = StepDef::new(
             "unset",
             format!("Unset the split domain on {}", ctx.target.name),
         )
-        .why("Seed, \"Unsetting Split-Domain Configurations\": null out the catch-all and return the domain transport, relay host and DNS lookups to their previous values (the accounts were adjusted batch by batch).")
+        .why("Seed, \"Unsetting Split-Domain Configurations\": null out the catch-all, the domain transport and the relay host, and turn DNS lookups back on (the accounts were adjusted batch by batch).")
         .act(ctx.zmprov_target(l));
         if let MtaDefKind::Foreign(f) = &ctx.source.kind {
             unset = unset.act(Action::Foreign {
