@@ -478,7 +478,7 @@ struct RawSpec {
     subdomain: Option<RawSubdomain>,
     mta_head: Option<RawHead>,
     #[serde(rename = "move")]
-    moving: Option<RawMove>,
+    moving: Option<Spanned<RawMove>>,
     #[serde(default)]
     accept_initial_findings: bool,
     unset: Option<bool>,
@@ -1115,6 +1115,8 @@ fn parse_in(src: &str, file: &str, base: Option<&Path>) -> Result<Spec, SpecErro
     };
     let moving = match &raw.moving {
         Some(m) => {
+            lines.insert("move".into(), cx.line(m.span().start));
+            let m = m.get_ref();
             let load = match &m.load {
                 Some(l) => l.get_ref().parse::<LoadMethod>().map_err(|_| {
                     cx.invalid(

@@ -327,6 +327,32 @@ pub(crate) fn blueprint(spec: &Spec) -> Result<Blueprint, super::RunbookError> {
             });
         }
     }
+    // strategy tables given to another strategy are a mistake, not a no-op
+    for (given, key, wants) in [
+        (
+            spec.catch_all.is_some(),
+            "catch_all",
+            StrategyKind::SplitPrimaryZimbra,
+        ),
+        (
+            spec.subdomain.is_some(),
+            "subdomain.name",
+            StrategyKind::Subdomain,
+        ),
+        (
+            spec.mta_head.is_some(),
+            "mta_head.mta",
+            StrategyKind::MtaHead,
+        ),
+        (spec.moving.is_some(), "move", StrategyKind::DomainMove),
+    ] {
+        if given && spec.strategy != wants {
+            return Err(super::RunbookError::Spec(spec.invalid(
+                key,
+                format!("applies to strategy {wants}, not {}", spec.strategy),
+            )));
+        }
+    }
     let source = world
         .mta(&spec.source.mta)
         .cloned()
