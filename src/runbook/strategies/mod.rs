@@ -555,7 +555,7 @@ pub(crate) fn blueprint(spec: &Spec) -> Result<Blueprint, super::RunbookError> {
         }
         _ => {}
     }
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         spec,
         world,
         source,
@@ -567,6 +567,9 @@ pub(crate) fn blueprint(spec: &Spec) -> Result<Blueprint, super::RunbookError> {
         data,
         notes,
     };
+    if data == DataMethod::Imapsync {
+        ctx.notes.push("The batches are not put in maintenance status: imapsync logs in to the accounts, and Zimbra refuses logins to accounts in maintenance. New mail reaches the new mailbox from the switch on; imapsync adds the old mail to it (run it again to catch up).".into());
+    }
     let users_all = ctx.users.clone();
     let mut bp = match spec.strategy {
         StrategyKind::SplitPrimaryZimbra => split::primary_zimbra(ctx)?,

@@ -288,7 +288,7 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         steps.push(
             StepDef::new("retire-source", format!("{}: retire the old mailboxes", b.0))
                 .in_batch(i)
-                .why(format!("{} must stop delivering the batch's mail locally only after the primary delivers it itself: the other way round the primary sends it to {} and {} sends it back.", ctx.source.name, ctx.source.name, ctx.source.name))
+                .why(format!("{} must stop delivering the batch's mail locally only after the primary delivers it itself: the other way round the primary sends it to {} and {} sends it back. Run it right after the switch: until then mail from {}'s own users still lands in the old mailboxes (the split-brain warning of the switch).", ctx.source.name, ctx.source.name, ctx.source.name, ctx.source.name))
                 .act(retire)
                 .probes(names.iter().take(2).cloned()),
         );
