@@ -149,6 +149,7 @@ mod steps;
 mod strategies;
 #[cfg(feature = "proptest")]
 pub mod strategy;
+mod tables;
 
 use std::collections::BTreeSet;
 
