@@ -1,7 +1,7 @@
-//! The `migrate plan SPEC.toml [--out DIR]` contract (examples/migrate.rs until the
-//! `zimbra-prov` binary lands): the step lines and the summary on stdout, the files written,
-//! exit 0 / 1 (the planner refuses, with the counterexample on stderr) / 2 (usage, spec and
-//! output errors).
+//! The `zimbra-prov migrate plan SPEC.toml [--out DIR]` contract: the step lines and the
+//! summary on stdout, the files written, exit 0 / 1 (the planner refuses, with the
+//! counterexample on stderr) / 2 (usage, spec and output errors); and the runbook's scenario
+//! re-checked by `zimbra-prov route plan` and `route check`, as an admin runs them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,18 +11,7 @@ fn root() -> &'static Path {
 }
 
 fn migrate_bin() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "migrate"])
-        .current_dir(root())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let exe = target.join("debug/examples/migrate");
-    assert!(exe.exists(), "{exe:?}");
-    exe
+    PathBuf::from(env!("CARGO_BIN_EXE_zimbra-prov"))
 }
 
 fn run(exe: &Path, args: &[&str]) -> (i32, String, String) {
@@ -51,7 +40,7 @@ fn migrate_plan_contract() {
     let spec = "tests/data/runbook/example1/spec.toml";
 
     // planned, nothing written
-    let (code, out, err) = run(&exe, &["plan", spec]);
+    let (code, out, err) = run(&exe, &["migrate", "plan", spec]);
     assert_eq!(code, 0, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "01 prepare-target: Configure primary as the primary: every address of yyy.state.xx.us exists there");
@@ -65,7 +54,13 @@ fn migrate_plan_contract() {
     let out_dir = dir.join("runbook");
     let (code, out, err) = run(
         &exe,
-        &["plan", spec, "--out", out_dir.to_str().expect("utf-8")],
+        &[
+            "migrate",
+            "plan",
+            spec,
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -92,6 +87,7 @@ fn migrate_plan_contract() {
     let (code, out, err) = run(
         &exe,
         &[
+            "migrate",
             "plan",
             fixed.to_str().expect("utf-8"),
             "--out",
@@ -115,11 +111,11 @@ fn migrate_plan_contract() {
         ),
     )
     .expect("write");
-    let (code, out, err) = run(&exe, &["plan", bad.to_str().expect("utf-8")]);
+    let (code, out, err) = run(&exe, &["migrate", "plan", bad.to_str().expect("utf-8")]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(
         err.starts_with(&format!(
-            "{}:5: strategy: unknown strategy \"split-primary\"",
+            "migrate: {}:5: strategy: unknown strategy \"split-primary\"",
             bad.display()
         )),
         "{err}"
@@ -127,21 +123,20 @@ fn migrate_plan_contract() {
 
     // usage
     for args in [
-        &["plan"][..],
-        &["run", spec][..],
-        &["plan", spec, "--out"][..],
-        &["plan", spec, "--bogus"][..],
+        &["migrate", "plan"][..],
+        &["migrate", "run", spec][..],
+        &["migrate", "plan", spec, "--out"][..],
+        &["migrate", "plan", spec, "--bogus"][..],
     ] {
         let (code, _, err) = run(&exe, args);
         assert_eq!(code, 2, "{args:?}");
-        assert!(
-            err.contains("usage: migrate plan SPEC.toml [--out DIR]"),
-            "{err}"
-        );
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains("try '--help'"), "{err}");
     }
-    let (code, _, err) = run(&exe, &["plan", "no/such/spec.toml"]);
+    let (code, _, err) = run(&exe, &["migrate", "plan", "no/such/spec.toml"]);
     assert_eq!(code, 2);
-    assert!(err.starts_with("no/such/spec.toml: "), "{err}");
+    assert!(err.starts_with("migrate: error: "), "{err}");
+    assert!(err.contains("no/such/spec.toml"), "{err}");
 
     // an output directory that is not ours: exit 2, left alone
     let theirs = dir.join("theirs");
@@ -149,7 +144,13 @@ fn migrate_plan_contract() {
     std::fs::write(theirs.join("notes.txt"), "keep").expect("write");
     let (code, _, err) = run(
         &exe,
-        &["plan", spec, "--out", theirs.to_str().expect("utf-8")],
+        &[
+            "migrate",
+            "plan",
+            spec,
+            "--out",
+            theirs.to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(code, 2);
     assert!(err.contains("refusing to replace it"), "{err}");

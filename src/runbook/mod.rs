@@ -279,6 +279,14 @@ pub struct RunbookStep {
 
 impl RunbookStep {
     /// The systems it runs on (MTA names, hosts, `dns`).
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let step = &runbook.steps[1]; // Example 1's configure-source
+    /// assert_eq!(step.systems(), ["primary.yyy.state.xx.us", "exchange"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn systems(&self) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
         for a in &self.actions {
@@ -291,11 +299,29 @@ impl RunbookStep {
     }
 
     /// Whether it changes routing (some steps only copy data or ask for manual follow-ups).
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let copy = runbook.steps.iter().find(|s| s.kind == "copy").unwrap();
+    /// assert!(!copy.changes_routing());
+    /// assert!(runbook.steps[0].changes_routing());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn changes_routing(&self) -> bool {
         self.actions.iter().any(Applied::changes_routing)
     }
 
     /// The zmprov lines it runs on `host`, in order.
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let switch = runbook.steps.iter().find(|s| s.id == "batch-1.switch").unwrap();
+    /// assert_eq!(switch.zmprov_lines("primary.yyy.state.xx.us"),
+    ///     ["ma secondary-user@yyy.state.xx.us zimbraMailTransport lmtp:primary.yyy.state.xx.us:7025"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn zmprov_lines(&self, host: &str) -> Vec<String> {
         self.actions
             .iter()
@@ -308,6 +334,14 @@ impl RunbookStep {
     }
 
     /// The command lines it runs (zmprov prefixed with `zmprov`, shell lines as they are).
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let copy = runbook.steps.iter().find(|s| s.id == "batch-1.copy").unwrap();
+    /// assert!(copy.commands()[0].starts_with("imapsync --buffersize 8192000"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn commands(&self) -> Vec<String> {
         let mut out = Vec::new();
         for a in &self.actions {
@@ -360,6 +394,16 @@ pub struct Runbook {
 
 impl Runbook {
     /// Every state as a topology: `initial`, then one per step (named by the step's id).
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// for (name, topo) in runbook.topologies() {
+    ///     let report = zimbra_prov::verify::check(&topo);
+    ///     assert!(!report.has_loop_or_lost(), "{name}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn topologies(&self) -> Vec<(String, Topology)> {
         let mut v = vec![("initial".to_string(), self.initial_world.topology())];
         for (s, w) in self.steps.iter().zip(&self.worlds) {
@@ -369,12 +413,28 @@ impl Runbook {
     }
 
     /// The step ids in order.
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// assert_eq!(runbook.order()[..3], ["prepare-target", "configure-source", "mx-switch"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn order(&self) -> Vec<String> {
         self.steps.iter().map(|s| s.id.clone()).collect()
     }
 
     /// What the `migrate plan` tool prints: one line per step (`NN STEP-ID: TITLE`), the
     /// reorders with their reasons, and the verification summary.
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// # let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let text = runbook.summary();
+    /// assert!(text.starts_with("01 prepare-target: "));
+    /// assert!(text.ends_with("verified 11 states: no loop, no lost mail\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn summary(&self) -> String {
         let mut s = String::new();
         let w = self.steps.len().to_string().len().max(2);
@@ -446,6 +506,22 @@ fn check_order(
 }
 
 /// Plan a runbook for `spec` (see the [module documentation](self)).
+///
+/// ```
+/// use zimbra_prov::runbook::{plan, RunbookError, Spec};
+/// let text = std::fs::read_to_string("tests/data/runbook/example1/spec.toml")?;
+/// // ask for Exchange to forget the mailboxes before the primary delivers them, and insist
+/// let fixed = format!("{text}\n[order]\nbatch = [\"retire-source\", \"switch\", \"copy\"]\nfixed = true\n");
+/// match plan(&Spec::parse(&fixed, "fixed.toml")?) {
+///     Err(RunbookError::UnsafeOrder { failure, working }) => {
+///         assert_eq!(failure.step, "batch-1.retire-source");
+///         assert!(failure.problems[0].line.starts_with("loop secondary-user@yyy.state.xx.us"));
+///         assert!(working.is_some());
+///     }
+///     _ => panic!("the fixed order loops"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
     let bp = strategies::blueprint(spec)?;
     // the asked order of the global slots

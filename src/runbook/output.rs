@@ -50,6 +50,16 @@ impl Runbook {
     ///
     /// The scenario is validated: loaded as `route plan` loads it, each of its states must give
     /// the same verification as the runbook's.
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let files = runbook.files()?;
+    /// assert!(files.contains_key("runbook.md"));
+    /// assert!(files.contains_key("scripts/04-batch-1.switch/primary.sh"));
+    /// assert!(String::from_utf8_lossy(&files["scenario.toml"]).contains("[[step]]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn files(&self) -> Result<BTreeMap<String, Vec<u8>>, OutputError> {
         let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         files.insert("runbook.md".into(), render::markdown(self).into_bytes());
@@ -122,6 +132,17 @@ impl Runbook {
     /// validated first, then written into a new sibling directory that replaces `dir` by
     /// renaming; an existing `dir` is replaced only if it is an earlier runbook (it holds
     /// [`MARKER`]) or empty. Symbolic links are never followed. Returns the paths written.
+    ///
+    /// ```
+    /// # let spec = zimbra_prov::runbook::Spec::load(std::path::Path::new("tests/data/runbook/example1/spec.toml"))?;
+    /// let runbook = zimbra_prov::runbook::plan(&spec)?;
+    /// let dir = std::env::temp_dir().join(format!("runbook-doc-{}", std::process::id()));
+    /// let written = runbook.write_to(&dir)?;
+    /// assert!(dir.join("runbook.md").is_file() && written.len() > 10);
+    /// runbook.write_to(&dir)?; // an earlier runbook is replaced
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_to(&self, dir: &Path) -> Result<Vec<String>, OutputError> {
         let files = self.files()?;
         let exists = match std::fs::symlink_metadata(dir) {

@@ -219,6 +219,15 @@ pub struct Failure {
 
 impl Failure {
     /// The problems as text: one line each, then the first counterexample trace.
+    ///
+    /// ```
+    /// use zimbra_prov::runbook::{Failure, Problem};
+    /// let f = Failure {
+    ///     step: "mx-switch".into(),
+    ///     problems: vec![Problem { line: "lost a@example.org ...".into(), trace: "a@example.org from internet".into() }],
+    /// };
+    /// assert_eq!(f.to_text(), "lost a@example.org ...\ncounterexample:\n  a@example.org from internet\n");
+    /// ```
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         for p in &self.problems {

@@ -81,6 +81,14 @@ pub struct GeneratedSpec {
 
 impl GeneratedSpec {
     /// The parsed spec (generated specs always parse; the `Result` is the parser's).
+    ///
+    /// ```
+    /// use proptest::strategy::{Strategy, ValueTree};
+    /// use proptest::test_runner::TestRunner;
+    /// use zimbra_prov::strategy::{migration_spec, SpecGen};
+    /// let g = migration_spec(SpecGen::default()).new_tree(&mut TestRunner::deterministic()).unwrap().current();
+    /// assert_eq!(g.spec().unwrap().strategy, g.strategy);
+    /// ```
     pub fn spec(&self) -> Result<Spec, SpecError> {
         Spec::parse(&self.toml, "generated.toml")
     }
