@@ -642,3 +642,27 @@ fn specs_over_the_seed_scenarios() {
         }
     }
 }
+
+/// The old server of a domain move becomes a replica of the target's LDAP: a source directory
+/// that hosts another domain is refused (that domain would lose its directory).
+#[test]
+fn a_domain_move_refuses_a_source_with_other_domains() {
+    let text = std::fs::read_to_string(data("domain_move"))
+        .expect("spec")
+        .replace(
+            "cd company.com\n",
+            "cd company.com\ncd stays.example\nca keep@stays.example secret\n",
+        );
+    let spec = Spec::parse(&text, "move.toml").expect("spec");
+    match plan(&spec) {
+        Err(RunbookError::Spec(e)) => {
+            let e = e.to_string();
+            assert!(
+                e.starts_with("move.toml:8: source.mta: old's directory also hosts stays.example"),
+                "{e}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+        Ok(rb) => panic!("planned {:?}", rb.order()),
+    }
+}

@@ -208,11 +208,12 @@ pub(crate) fn loaded_directory(
             }
         }
     }
-    for p in &plan.entries {
-        entries.push(RawEntry {
-            dn: p.dn.clone(),
-            attrs: p.attrs.clone(),
-        });
+    // the plan's entries as slapadd reads them
+    let mut ldif = Vec::new();
+    plan.write_ldif(&mut ldif)
+        .map_err(|e| RunbookError::Move(e.to_string()))?;
+    for e in dit::EntryReader::new(&ldif[..]) {
+        entries.push(e.map_err(|e| RunbookError::Move(e.to_string()))?);
     }
     let combined = dit::directory_from_entries(entries.into_iter().map(Ok))
         .map_err(|e| RunbookError::Move(e.to_string()))?;
@@ -274,6 +275,38 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
         load: LoadMethod::Slapadd,
     });
     let (plan, _) = move_plan(&ctx, &m)?;
+    let mut extra_ldif = Vec::new();
+    plan.write_ldif(&mut extra_ldif)
+        .map_err(|e| RunbookError::Move(e.to_string()))?;
+    // the old server joins the target's LDAP as a replica: its own directory is given up, so
+    // it must hold nothing but what moves
+    let moving: Vec<String> = std::iter::once(dom.clone())
+        .chain(plan.alias_domains.iter().map(|d| d.to_ascii_lowercase()))
+        .collect();
+    let others: Vec<String> = ctx
+        .source_dir()
+        .map(|d| {
+            d.domains()
+                .map(|x| x.name.to_string().to_ascii_lowercase())
+                .filter(|x| !moving.contains(x))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !others.is_empty() {
+        return Err(spec
+            .invalid(
+                "source.mta",
+                format!(
+                    "{}'s directory also hosts {}: after the move {} becomes an LDAP replica of {} and its own directory is given up, so they would be left without one; move them too (a runbook per domain), or keep {}'s LDAP and move the mailboxes with another strategy",
+                    ctx.source.name,
+                    others.join(", "),
+                    ctx.source.name,
+                    ctx.target.name,
+                    ctx.source.name
+                ),
+            )
+            .into());
+    }
     let new_dom = plan.new_domain.clone();
     let loaded = loaded_directory(ctx.target_directory(), &plan)?;
     let loaded_name = format!("{}+{}", ctx.target_dir, new_dom);
@@ -323,13 +356,14 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
     if !plan.changes.is_empty() {
         load_lines.push(format!("ldapmodify {bind} -f {}/move-changes.ldif", q(dir)));
     }
+    let moved_entries = dit::EntryReader::new(&extra_ldif[..]).count();
     let mut load = StepDef::new(
         "load",
         format!("Load {new_dom} into {}'s LDAP", ctx.target.name),
     )
     .why(format!(
         "Seed: \"load the information (ldif) into the existing Zimbra server with slapadd\". move/move.ldif holds {} entries (the domain, its accounts, lists and aliases, the COS and server entries it needs), checked for conflicts against the target before it was written; copy it{} to {dir} on {nh}.",
-        plan.entries.len(),
+        moved_entries,
         if plan.changes.is_empty() { "" } else { " and move/move-changes.ldif (merges into entries the target has)" }
     ))
     .act(Action::Shell {
@@ -459,10 +493,7 @@ pub(crate) fn domain_move(mut ctx: Ctx<'_>) -> Result<Blueprint, RunbookError> {
         });
     }
     let mut extra_files = BTreeMap::new();
-    let mut ldif = Vec::new();
-    plan.write_ldif(&mut ldif)
-        .map_err(|e| RunbookError::Move(e.to_string()))?;
-    extra_files.insert("move/move.ldif".to_string(), ldif);
+    extra_files.insert("move/move.ldif".to_string(), extra_ldif);
     if !plan.changes.is_empty() {
         let mut ch = Vec::new();
         plan.write_changes(&mut ch)
