@@ -666,3 +666,72 @@ fn a_domain_move_refuses_a_source_with_other_domains() {
         Ok(rb) => panic!("planned {:?}", rb.order()),
     }
 }
+
+/// What the mailbox data needs, which routing cannot show: a copy before the accounts it
+/// writes into exist (Example 2 creates them per batch), or a zmmailboxmove after
+/// zimbraMailHost already names the new server. Free order: moved and explained. Fixed order:
+/// refused, naming the step it must wait for, with an order that works.
+#[test]
+fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
+    let order = "[order]\nbatch = [\"copy\", \"create\", \"switch\", \"retire-source\"]\n";
+    let rb = plan(&spec_with("example2", order).expect("spec")).expect("reordered");
+    assert_proven(&rb);
+    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
+    assert!(
+        pos("batch-1.create") < pos("batch-1.copy"),
+        "{:?}",
+        rb.order()
+    );
+    let r = &rb.reorders[0];
+    assert_eq!(
+        (r.wanted.step.as_str(), r.instead.as_str()),
+        ("batch-1.copy", "batch-1.create")
+    );
+    assert!(r.wanted.is_dependency());
+    assert_eq!(
+        r.wanted.problems[0].line,
+        "cannot run before batch-1.create: the copy writes into the accounts that create makes on the target"
+    );
+    assert!(rb.summary().contains(
+        "reordered: batch-1.create before batch-1.copy: batch-1.copy cannot run before batch-1.create:"
+    ), "{}", rb.summary());
+
+    let fixed = format!("{order}fixed = true\n");
+    match plan(&spec_with("example2", &fixed).expect("spec")) {
+        Err(RunbookError::UnsafeOrder { failure, working }) => {
+            assert_eq!(failure.step, "batch-1.copy");
+            assert!(failure.is_dependency(), "{failure:?}");
+            let working = working.expect("an order that works");
+            let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
+            assert!(pos("batch-1.create") < pos("batch-1.copy"));
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
+    }
+
+    // zmmailboxmove: the switch waits for the move
+    let order =
+        "[order]\nbatch = [\"switch\", \"maintenance\", \"copy\", \"activate\"]\nfixed = true\n";
+    match plan(&spec_with("mailstore", order).expect("spec")) {
+        Err(RunbookError::UnsafeOrder { failure, .. }) => {
+            assert_eq!(failure.step, "batch-1.switch");
+            assert!(
+                failure.problems[0]
+                    .line
+                    .starts_with("cannot run before batch-1.copy: zmmailboxmove"),
+                "{failure:?}"
+            );
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
+    }
+    let order = "[order]\nbatch = [\"switch\", \"maintenance\", \"copy\", \"activate\"]\n";
+    let rb = plan(&spec_with("mailstore", order).expect("spec")).expect("reordered");
+    assert_proven(&rb);
+    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
+    assert!(
+        pos("batch-1.copy") < pos("batch-1.switch"),
+        "{:?}",
+        rb.order()
+    );
+}

@@ -89,6 +89,9 @@
 //! steps = ["prepare-target", "configure-source", "mx-switch", "batches", "unset"]
 //! batch = ["maintenance", "switch", "retire-source", "copy", "activate"]
 //! fixed = false                          # true: refuse instead of reordering
+//! # Whatever the order, within a batch: copy after create and maintenance, activate after
+//! # maintenance and copy, and (zmmailboxmove) switch after copy: what the mailbox data
+//! # needs, which routing cannot show. An order against them is reordered (or refused).
 //!
 //! accept_initial_findings = false        # tolerate failures the current topology already has
 //! unset = true                           # end with the seed's "Unsetting" (default: when
@@ -160,7 +163,7 @@ pub use spec::{
     Spec, SpecError, StrategyKind, SubdomainSpec,
 };
 
-use proof::{delivered_at, order, Judge, OrderError};
+use proof::{delivered_at, order, Dep, Judge, OrderError};
 use steps::Applied;
 use strategies::{Slot, StepDef};
 use world::{DirSource, World};
@@ -448,10 +451,17 @@ impl Runbook {
                 .first()
                 .map(|p| p.line.as_str())
                 .unwrap_or("");
-            s.push_str(&format!(
-                "reordered: {} before {}: after {} first: {first}\n",
-                r.instead, r.wanted.step, r.wanted.step
-            ));
+            if r.wanted.is_dependency() {
+                s.push_str(&format!(
+                    "reordered: {} before {}: {} {first}\n",
+                    r.instead, r.wanted.step, r.wanted.step
+                ));
+            } else {
+                s.push_str(&format!(
+                    "reordered: {} before {}: after {} first: {first}\n",
+                    r.instead, r.wanted.step, r.wanted.step
+                ));
+            }
         }
         let ok = self.steps.iter().all(|s| s.verification.ok);
         s.push_str(&format!(
@@ -543,7 +553,7 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
     }
     // the flat list, its asked order and the hard dependencies
     let mut steps: Vec<StepDef> = Vec::new();
-    let mut deps: Vec<Vec<usize>> = Vec::new();
+    let mut deps: Vec<Vec<Dep>> = Vec::new();
     let mut batch_ranges: Vec<Vec<usize>> = Vec::new();
     let mut after_batches: Vec<usize> = Vec::new();
     let mut seen_batches = false;
@@ -568,15 +578,10 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
                     let start = steps.len();
                     let idx: Vec<usize> = (start..start + mine.len()).collect();
                     for d in &mine {
-                        let mut dd = prev.clone();
+                        let mut dd: Vec<Dep> = prev.iter().map(|&on| Dep { on, why: "" }).collect();
                         let at = |k: &str| mine.iter().position(|x| x.kind == k).map(|p| start + p);
-                        match d.kind {
-                            "copy" => dd.extend(at("maintenance")),
-                            "activate" => {
-                                dd.extend(at("maintenance"));
-                                dd.extend(at("copy"));
-                            }
-                            _ => {}
+                        for (k, why) in batch_deps(d.kind, bp.data) {
+                            dd.extend(at(k).map(|on| Dep { on, why }));
                         }
                         deps.push(dd);
                         steps.push(d.clone());
@@ -590,7 +595,7 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
     let all_batch: Vec<usize> = batch_ranges.iter().flatten().copied().collect();
     for i in after_batches {
         if let Some(d) = deps.get_mut(i) {
-            d.extend(all_batch.iter().copied());
+            d.extend(all_batch.iter().map(|&on| Dep { on, why: "" }));
         }
     }
     let prefer: Vec<usize> = (0..steps.len()).collect();
@@ -796,4 +801,35 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
         sources: spec.sources.clone(),
         extra_files: bp.extra_files.clone(),
     })
+}
+
+/// The steps of a batch that must run before a step of kind `kind`, whatever order the spec
+/// asks for, and why: what the mailbox data needs, which routing cannot show.
+fn batch_deps(kind: &str, data: DataMethod) -> Vec<(&'static str, &'static str)> {
+    let mut v = Vec::new();
+    match kind {
+        "copy" => {
+            v.push((
+                "create",
+                "the copy writes into the accounts that create makes on the target",
+            ));
+            v.push((
+                "maintenance",
+                "the mailboxes are copied while their users are kept out (maintenance)",
+            ));
+        }
+        "activate" => {
+            v.push(("maintenance", "activate ends the maintenance window"));
+            v.push((
+                "copy",
+                "the users come back only once their mailboxes are copied",
+            ));
+        }
+        "switch" if data == DataMethod::Zmmailboxmove => v.push((
+            "copy",
+            "zmmailboxmove moves a mailbox from the server zimbraMailHost names; switched first, mail lands in an empty mailbox on the new server and the move finds nothing to move",
+        )),
+        _ => {}
+    }
+    v
 }

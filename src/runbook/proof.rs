@@ -218,6 +218,23 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Whether the step could not run for a step it depends on (`cannot run before ...`:
+    /// what the mailbox data needs), not for a state that fails verification.
+    ///
+    /// ```
+    /// use zimbra_prov::runbook::{Failure, Problem};
+    /// let f = Failure {
+    ///     step: "batch-1.copy".into(),
+    ///     problems: vec![Problem { line: "cannot run before batch-1.create: ...".into(), trace: String::new() }],
+    /// };
+    /// assert!(f.is_dependency());
+    /// ```
+    pub fn is_dependency(&self) -> bool {
+        self.problems
+            .first()
+            .is_some_and(|p| p.trace.is_empty() && p.line.starts_with(DEPENDENCY))
+    }
+
     /// The problems as text: one line each, then the first counterexample trace.
     ///
     /// ```
@@ -334,13 +351,26 @@ fn rollback_check(before: &World, after: &World, rollback: &[Applied]) -> Result
     same_world(before, &w)
 }
 
+/// How a [`Problem`] line of a step waiting for another one starts.
+const DEPENDENCY: &str = "cannot run before ";
+
+/// A step that must run before another one, whatever the asked order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dep {
+    /// The index of the step that must come first.
+    pub on: usize,
+    /// Why, when the asked order can put them the other way round (empty: it cannot).
+    pub why: &'static str,
+}
+
 /// Place `steps` (in the asked order `prefer`, an index list) with hard dependencies `deps`
-/// (`deps[i]`: steps that must come before step `i`).
+/// (`deps[i]`: steps that must come before step `i`). A step the asked order puts before one
+/// it depends on is moved (noted as a [`Reorder`]) or, with `fixed`, refused.
 pub(crate) fn order(
     initial: &World,
     steps: &[StepDef],
     prefer: &[usize],
-    deps: &[Vec<usize>],
+    deps: &[Vec<Dep>],
     fixed: bool,
     judge: &Judge,
 ) -> Result<Ordered, OrderError> {
@@ -352,14 +382,28 @@ pub(crate) fn order(
     let mut attempts = 0usize;
     let budget = 8 * steps.len() + 64;
     while !pending.is_empty() {
+        let unmet = |i: usize| {
+            deps.get(i)
+                .and_then(|d| d.iter().find(|x| done.get(x.on) != Some(&true)))
+        };
         let ready: Vec<usize> = pending
             .iter()
             .copied()
-            .filter(|i| {
-                deps.get(*i)
-                    .is_none_or(|d| d.iter().all(|x| done.get(*x) == Some(&true)))
-            })
+            .filter(|i| unmet(*i).is_none())
             .collect();
+        // the asked next step waits for one it depends on
+        let blocked = pending.first().and_then(|&h| {
+            unmet(h).map(|d| Failure {
+                step: steps[h].id.clone(),
+                problems: vec![Problem {
+                    line: format!("{DEPENDENCY}{}: {}", steps[d.on].id, d.why),
+                    trace: String::new(),
+                }],
+            })
+        });
+        if let (true, Some(f)) = (fixed, &blocked) {
+            return Err(OrderError::Fixed(f.clone()));
+        }
         let Some(&first) = ready.first() else {
             // a dependency cycle cannot happen (dependencies point backwards); be safe
             return Err(OrderError::Budget(attempts));
@@ -387,7 +431,7 @@ pub(crate) fn order(
             }
         }
         let Some((i, (w, fwd, back))) = chosen else {
-            let f = wanted.unwrap_or_else(|| Failure {
+            let f = wanted.or(blocked).unwrap_or_else(|| Failure {
                 step: steps[first].id.clone(),
                 problems: Vec::new(),
             });
@@ -397,7 +441,7 @@ pub(crate) fn order(
                 OrderError::Stuck(f)
             });
         };
-        if let Some(f) = wanted {
+        if let Some(f) = blocked.or(wanted) {
             reorders.push(Reorder {
                 wanted: f,
                 instead: steps[i].id.clone(),

@@ -472,12 +472,16 @@ pub(crate) fn markdown(rb: &Runbook) -> String {
     if !rb.reorders.is_empty() {
         s.push_str("## Order\n\nThe spec's order breaks; this runbook runs steps earlier where that is safe:\n\n");
         for r in &rb.reorders {
+            let there = if r.wanted.is_dependency() {
+                "Why".to_string()
+            } else {
+                format!("The state after `{}` there", r.wanted.step)
+            };
             let _ = writeln!(
                 s,
-                "- `{}` cannot run where the spec puts it; `{}` runs first. The state after `{}` there:\n\n```text\n{}```\n",
+                "- `{}` cannot run where the spec puts it; `{}` runs first. {there}:\n\n```text\n{}```\n",
                 r.wanted.step,
                 r.instead,
-                r.wanted.step,
                 r.wanted.to_text()
             );
         }
