@@ -711,7 +711,7 @@ fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
 
     // zmmailboxmove: the switch waits for the move
     let order =
-        "[order]\nbatch = [\"switch\", \"maintenance\", \"copy\", \"activate\"]\nfixed = true\n";
+        "[order]\nbatch = [\"maintenance\", \"switch\", \"copy\", \"activate\"]\nfixed = true\n";
     match plan(&spec_with("mailstore", order).expect("spec")) {
         Err(RunbookError::UnsafeOrder { failure, .. }) => {
             assert_eq!(failure.step, "batch-1.switch");
@@ -734,4 +734,33 @@ fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
         "{:?}",
         rb.order()
     );
+
+    // the maintenance window opens before the mail moves: set after the sub-domain's switch
+    // (mail-disabled), maintenance enables mail on the old account again and its mail waits
+    // there for good (found by tests/runbook_props.rs)
+    let order =
+        "[order]\nbatch = [\"copy\", \"create\", \"switch\", \"activate\", \"maintenance\"]\n";
+    let rb = plan(&spec_with("subdomain", order).expect("spec")).expect("reordered");
+    assert_proven(&rb);
+    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
+    assert!(
+        pos("batch-1.maintenance") < pos("batch-1.switch"),
+        "{:?}",
+        rb.order()
+    );
+    let fixed = "[order]\nbatch = [\"create\", \"switch\", \"maintenance\", \"copy\", \"activate\"]\nfixed = true\n";
+    match plan(&spec_with("subdomain", fixed).expect("spec")) {
+        Err(RunbookError::UnsafeOrder { failure, working }) => {
+            assert_eq!(failure.step, "batch-1.switch");
+            assert!(
+                failure.problems[0].line.starts_with(
+                    "cannot run before batch-1.maintenance: the batch's maintenance window"
+                ),
+                "{failure:?}"
+            );
+            assert!(working.is_some());
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
+    }
 }

@@ -89,9 +89,10 @@
 //! steps = ["prepare-target", "configure-source", "mx-switch", "batches", "unset"]
 //! batch = ["maintenance", "switch", "retire-source", "copy", "activate"]
 //! fixed = false                          # true: refuse instead of reordering
-//! # Whatever the order, within a batch: copy after create and maintenance, activate after
-//! # maintenance and copy, and (zmmailboxmove) switch after copy: what the mailbox data
-//! # needs, which routing cannot show. An order against them is reordered (or refused).
+//! # Whatever the order, within a batch: copy after create and maintenance; switch and
+//! # retire-source after maintenance; activate after maintenance and copy; (zmmailboxmove)
+//! # switch after copy: what the mailbox data and the maintenance window need. An order
+//! # against them is reordered (or refused).
 //!
 //! accept_initial_findings = false        # tolerate failures the current topology already has
 //! unset = true                           # end with the seed's "Unsetting" (default: when
@@ -803,6 +804,9 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
     })
 }
 
+/// Why a batch's mail moves only inside its maintenance window.
+const WINDOW: &str = "the batch's maintenance window opens before its mail moves: set afterwards, the status change enables mail on the old account again (Zimbra's zimbraAccountStatus callback sets zimbraMailStatus) and its mail waits there for good";
+
 /// The steps of a batch that must run before a step of kind `kind`, whatever order the spec
 /// asks for, and why: what the mailbox data needs, which routing cannot show.
 fn batch_deps(kind: &str, data: DataMethod) -> Vec<(&'static str, &'static str)> {
@@ -825,10 +829,15 @@ fn batch_deps(kind: &str, data: DataMethod) -> Vec<(&'static str, &'static str)>
                 "the users come back only once their mailboxes are copied",
             ));
         }
-        "switch" if data == DataMethod::Zmmailboxmove => v.push((
-            "copy",
-            "zmmailboxmove moves a mailbox from the server zimbraMailHost names; switched first, mail lands in an empty mailbox on the new server and the move finds nothing to move",
-        )),
+        "switch" | "retire-source" => {
+            v.push(("maintenance", WINDOW));
+            if kind == "switch" && data == DataMethod::Zmmailboxmove {
+                v.push((
+                    "copy",
+                    "zmmailboxmove moves a mailbox from the server zimbraMailHost names; switched first, mail lands in an empty mailbox on the new server and the move finds nothing to move",
+                ));
+            }
+        }
         _ => {}
     }
     v
