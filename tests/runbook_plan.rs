@@ -42,6 +42,15 @@ fn spec_with(name: &str, extra: &str) -> Result<Spec, SpecError> {
     Spec::parse(&format!("{text}\n{extra}"), &data(name))
 }
 
+/// The refusal of a spec whose order is fixed: the failing step and the order that works.
+fn refused(spec: &Spec) -> (zimbra_prov::runbook::Failure, Option<Vec<String>>) {
+    match plan(spec) {
+        Err(RunbookError::UnsafeOrder { failure, working }) => (failure, working),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
+    }
+}
+
 fn list(dir: &Path, base: &Path, out: &mut Vec<String>) {
     for e in std::fs::read_dir(dir).expect("dir").flatten() {
         let p = e.path();
@@ -231,32 +240,27 @@ fn retiring_a_mailbox_before_its_transport_moves_is_reordered_or_refused() {
     ));
 
     let spec = spec_with("example1", &format!("{order}fixed = true\n")).expect("spec");
-    match plan(&spec) {
-        Err(RunbookError::UnsafeOrder { failure, working }) => {
-            assert_eq!(failure.step, "batch-1.retire-source");
-            assert!(failure.problems.iter().any(|p| p.line.starts_with("loop ")));
-            let trace = &failure.problems[0].trace;
-            assert!(trace.contains("Looped exchange -> primary"), "{trace}");
-            let working = working.expect("an order that works");
-            let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
-            assert!(pos("batch-1.switch") < pos("batch-1.retire-source"));
-            let text = RunbookError::UnsafeOrder {
-                failure,
-                working: Some(working),
-            }
-            .to_string();
-            assert!(
-                text.starts_with("the order is fixed and step batch-1.retire-source breaks:"),
-                "{text}"
-            );
-            assert!(
-                text.contains("an order that works: prepare-target, configure-source"),
-                "{text}"
-            );
-        }
-        Err(other) => panic!("expected a refusal, got {other}"),
-        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
+    let (failure, working) = refused(&spec);
+    assert_eq!(failure.step, "batch-1.retire-source");
+    assert!(failure.problems.iter().any(|p| p.line.starts_with("loop ")));
+    let trace = &failure.problems[0].trace;
+    assert!(trace.contains("Looped exchange -> primary"), "{trace}");
+    let working = working.expect("an order that works");
+    let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
+    assert!(pos("batch-1.switch") < pos("batch-1.retire-source"));
+    let text = RunbookError::UnsafeOrder {
+        failure,
+        working: Some(working),
     }
+    .to_string();
+    assert!(
+        text.starts_with("the order is fixed and step batch-1.retire-source breaks:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("an order that works: prepare-target, configure-source"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -697,34 +701,24 @@ fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
     ), "{}", rb.summary());
 
     let fixed = format!("{order}fixed = true\n");
-    match plan(&spec_with("example2", &fixed).expect("spec")) {
-        Err(RunbookError::UnsafeOrder { failure, working }) => {
-            assert_eq!(failure.step, "batch-1.copy");
-            assert!(failure.is_dependency(), "{failure:?}");
-            let working = working.expect("an order that works");
-            let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
-            assert!(pos("batch-1.create") < pos("batch-1.copy"));
-        }
-        Err(other) => panic!("expected a refusal, got {other}"),
-        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
-    }
+    let (failure, working) = refused(&spec_with("example2", &fixed).expect("spec"));
+    assert_eq!(failure.step, "batch-1.copy");
+    assert!(failure.is_dependency(), "{failure:?}");
+    let working = working.expect("an order that works");
+    let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
+    assert!(pos("batch-1.create") < pos("batch-1.copy"));
 
     // zmmailboxmove: the switch waits for the move
     let order =
         "[order]\nbatch = [\"maintenance\", \"switch\", \"copy\", \"activate\"]\nfixed = true\n";
-    match plan(&spec_with("mailstore", order).expect("spec")) {
-        Err(RunbookError::UnsafeOrder { failure, .. }) => {
-            assert_eq!(failure.step, "batch-1.switch");
-            assert!(
-                failure.problems[0]
-                    .line
-                    .starts_with("cannot run before batch-1.copy: zmmailboxmove"),
-                "{failure:?}"
-            );
-        }
-        Err(other) => panic!("expected a refusal, got {other}"),
-        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
-    }
+    let (failure, _) = refused(&spec_with("mailstore", order).expect("spec"));
+    assert_eq!(failure.step, "batch-1.switch");
+    assert!(
+        failure.problems[0]
+            .line
+            .starts_with("cannot run before batch-1.copy: zmmailboxmove"),
+        "{failure:?}"
+    );
     let order = "[order]\nbatch = [\"switch\", \"maintenance\", \"copy\", \"activate\"]\n";
     let rb = plan(&spec_with("mailstore", order).expect("spec")).expect("reordered");
     assert_proven(&rb);
@@ -749,18 +743,13 @@ fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
         rb.order()
     );
     let fixed = "[order]\nbatch = [\"create\", \"switch\", \"maintenance\", \"copy\", \"activate\"]\nfixed = true\n";
-    match plan(&spec_with("subdomain", fixed).expect("spec")) {
-        Err(RunbookError::UnsafeOrder { failure, working }) => {
-            assert_eq!(failure.step, "batch-1.switch");
-            assert!(
-                failure.problems[0].line.starts_with(
-                    "cannot run before batch-1.maintenance: the batch's maintenance window"
-                ),
-                "{failure:?}"
-            );
-            assert!(working.is_some());
-        }
-        Err(other) => panic!("expected a refusal, got {other}"),
-        Ok(rb) => panic!("expected a refusal, got a runbook: {:?}", rb.order()),
-    }
+    let (failure, working) = refused(&spec_with("subdomain", fixed).expect("spec"));
+    assert_eq!(failure.step, "batch-1.switch");
+    assert!(
+        failure.problems[0]
+            .line
+            .starts_with("cannot run before batch-1.maintenance: the batch's maintenance window"),
+        "{failure:?}"
+    );
+    assert!(working.is_some());
 }
