@@ -30,6 +30,7 @@
 //! | [`route`] | topology (Zimbra and foreign MTAs, DNS), the Zimbra MTA's per-recipient decision, multi-hop simulation and traces |
 //! | [`scenario`] | TOML scenario files: directories, MTAs, DNS, expectations and migration steps |
 //! | [`verify`] | every address class from every entry point: loops, lost mail, split brain, endless deferrals, hairpins, backscatter; migration plans and diffs |
+//! | [`runbook`] | migration specs to runbooks: ordered steps with commands per system, rollbacks, and every intermediate state verified |
 //! | `strategy` | (feature `proptest`) proptest strategies for addresses, directories, split-domain topologies and migration plans |
 //!
 //! Start with the README's quick start, `cargo run --example split_domain`, and `DESIGN.md` for
@@ -47,6 +48,7 @@ pub mod ldap;
 pub mod ldif;
 pub mod model;
 pub mod route;
+pub mod runbook;
 pub mod scenario;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]

@@ -23,7 +23,8 @@
 //!
 //! Layout: `directory` (the zmprov-built directories), `migration` (the migration shapes),
 //! `split` (split-domain topologies and migration plans), `blocks` (strategies over a user's own
-//! data), `world` (a split domain around the user's Zimbra).
+//! data), `world` (a split domain around the user's Zimbra); the migration-spec strategies live
+//! with the planner (`crate::runbook`) and are re-exported here.
 //!
 //! ```
 //! use proptest::prelude::*;
@@ -60,6 +61,8 @@ pub use split::{
     SplitDomainSpec,
 };
 pub use world::{split_world, ForeignSite, SplitWorld, SplitWorldSpec};
+
+pub use crate::runbook::strategy::{migration_spec, GeneratedSpec, SpecGen};
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 //! zimbra-prov ldif check|fmt|stats ...       RFC 2849 files: check strictly, rewrite, measure
 //! zimbra-prov route trace|check|decide|verify|plan|diff ...
 //!                                            where mail goes in a scenario, and whether it loops
+//! zimbra-prov migrate plan SPEC.toml [--out DIR]
+//!                                            a staged migration's runbook, every step verified
 //! zimbra-prov move-domain ...                plan a domain move between two slapcat dumps
 //! zimbra-prov export-domain ...              export one domain from a live LDAP server
 //! zimbra-prov apply ...                      apply a change set or a move to a live LDAP server
@@ -19,6 +21,7 @@
 mod fsio;
 mod ldap_cmd;
 mod ldif_cmd;
+mod migrate_cmd;
 mod move_cmd;
 mod out;
 mod progress;
@@ -51,6 +54,10 @@ enum Command {
     /// Trace recipients through a scenario, check its expectations, verify it loop-free.
     #[command(subcommand, arg_required_else_help = true)]
     Route(route_cmd::RouteCommand),
+    /// Plan a staged migration (split domain, sub-domain, MTA head, new mailstore, domain
+    /// move) as a runbook whose every step is verified.
+    #[command(subcommand, arg_required_else_help = true)]
+    Migrate(migrate_cmd::MigrateCommand),
     /// Plan moving one domain from one slapcat dump into another, and write LDIF for slapadd.
     ///
     /// Prints the conflict report (domain already there, addresses or zimbraIds in use, missing
@@ -127,6 +134,7 @@ fn name_of(c: &Command) -> &'static str {
     match c {
         Command::Ldif(_) => "ldif",
         Command::Route(_) => "route",
+        Command::Migrate(_) => "migrate",
         Command::MoveDomain(_) => "move-domain",
         Command::ExportDomain(_) => "export-domain",
         Command::Apply(_) => "apply",
@@ -186,6 +194,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ldif(c) => ldif_cmd::run(c),
         Command::Route(c) => route_cmd::run(c),
+        Command::Migrate(c) => migrate_cmd::run(c),
         Command::MoveDomain(a) => move_cmd::run(a),
         Command::ExportDomain(a) => ldap_cmd::export(a),
         Command::Apply(a) => ldap_cmd::apply(a),
