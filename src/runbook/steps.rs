@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::world::{MtaDef, MtaDefKind, World};
-use crate::model::{Directory, MailRecipient};
+use crate::model::Directory;
 use crate::route::{ForeignMta, UnknownPolicy};
 use crate::zmprov::{self, Command};
 
@@ -198,7 +198,7 @@ pub(crate) fn apply(world: &mut World, action: &Action) -> Result<(Applied, Vec<
             let script = lines.join("\n");
             zmprov::run(dir, &script).map_err(|e| {
                 let line = lines
-                    .get(e.line.saturating_sub(1))
+                    .get(e.line().saturating_sub(1))
                     .cloned()
                     .unwrap_or_default();
                 format!("zmprov {line}: {}", e.zmprov_message())
@@ -512,12 +512,12 @@ fn restore_pairs(
 ) -> Vec<(String, String)> {
     let mut names: Vec<String> = Vec::new();
     for a in before.iter().chain(after.iter()) {
-        let lc = a.name.to_ascii_lowercase();
+        let lc = a.name().to_ascii_lowercase();
         if VOLATILE.contains(&lc.as_str()) || skip.contains(&lc) {
             continue;
         }
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name)) {
-            names.push(a.name.to_string());
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name())) {
+            names.push(a.name().to_string());
         }
     }
     let mut out = Vec::new();
@@ -670,11 +670,11 @@ pub(crate) fn fingerprint(
         // attribute order does not route mail; value order does (first values win)
         let mut attrs: Vec<(String, Vec<String>)> = bag
             .iter()
-            .filter(|a| !VOLATILE.contains(&a.name.to_ascii_lowercase().as_str()))
+            .filter(|a| !VOLATILE.contains(&a.name().to_ascii_lowercase().as_str()))
             .map(|a| {
                 (
-                    a.name.to_ascii_lowercase(),
-                    a.values.iter().map(|v| v.to_string_lossy()).collect(),
+                    a.name().to_ascii_lowercase(),
+                    a.values().map(|v| v.to_string_lossy()).collect(),
                 )
             })
             .collect();
@@ -694,7 +694,7 @@ pub(crate) fn fingerprint(
         put(format!("domain:{}", d.name), &d.attrs);
     }
     for a in dir.accounts() {
-        put(format!("account:{}", a.name), a.attrs());
+        put(format!("account:{}", a.name), &a.attrs);
     }
     for a in dir.aliases() {
         put(format!("alias:{}", a.name), &a.attrs);

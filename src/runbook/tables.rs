@@ -150,7 +150,7 @@ impl Cx<'_> {
             let multi = text.starts_with("\"\"\"") || text.starts_with("'''");
             let skip = usize::from(text.starts_with("\"\"\"\n") || text.starts_with("'''\n"));
             let line = if multi {
-                first + skip + e.line.saturating_sub(1)
+                first + skip + e.line().saturating_sub(1)
             } else {
                 first
             };
