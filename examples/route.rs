@@ -1,17 +1,19 @@
 //! `route`: trace a recipient through a scenario, or check a scenario's expectations.
 //!
 //! ```text
-//! route trace SCENARIO ADDR [--from NAME] [--step NAME|N] [--json | --dot]
+//! route trace SCENARIO ADDR [--from NAME] [--sender ADDR] [--step NAME|N] [--json | --dot]
 //! route check SCENARIO...
 //! route decide LDIF (ADDR... | --addrs FILE) [--old-address-filter] [--hostname HOST]
 //!              [--recipient-delimiter D] [--relayhost HOST]
-//! route verify SCENARIO [--step NAME|N] [--json]
-//! route plan SCENARIO [--json]
-//! route diff BEFORE[#STEP] AFTER[#STEP]
+//! route verify SCENARIO [--step NAME|N] [--json] [--threads N]
+//! route plan SCENARIO [--json] [--threads N]
+//! route diff BEFORE[#STEP] AFTER[#STEP] [--threads N]
 //! ```
 //!
 //! `trace` prints the trace of ADDR entering at `--from` (default `internet`) in the scenario's
-//! initial state (or after the step given by `--step`). `check` evaluates every expectation, top
+//! initial state (or after the step given by `--step`), with the envelope sender `--sender`
+//! (default: an outside address for the Internet, a user of the MTA for an MTA); failed leaves
+//! name their DSN, whose paths follow the tree. An unknown MTA or a bad address exits 2. `check` evaluates every expectation, top
 //! level then per step, printing `ok RCPT ...` or `FAIL RCPT: expected ..., got ...`; it exits 0
 //! when all hold, 1 otherwise, and 2 when a file does not load.
 //!
@@ -26,10 +28,12 @@
 //!
 //! `verify` checks every address class of the scenario's initial state (or after `--step`) from
 //! every entry point and prints one finding per line, starting with its kind (`loop`, `lost`,
-//! `split-brain`, `deferred`, `hairpin`, `backscatter`) and the address, then the counts; it exits
-//! 1 when there is a `loop` or `lost` finding, else 0. `plan` does so for the initial state and
-//! after every `[[step]]`, printing per state the new findings and the changed classes and naming
-//! the first state that introduces a loop or lost mail (exit 1 when any state has one). `diff`
+//! `split-brain`, `deferred`, `hairpin`, `backscatter`, `silent`) and the address, then the
+//! counts; it exits 1 when there is a `loop`, `lost` or `silent` finding, else 0. `plan` does so
+//! for the initial state and after every `[[step]]`, printing per state the new findings and the
+//! changed classes and naming the first state that introduces a loop or lost mail (silent loss
+//! included; exit 1 when any state has one). `--threads N` runs classes on N threads (default:
+//! every core; the output is the same). `diff`
 //! prints every address class whose disposition or path differs between two states (a scenario
 //! file's initial state, or `FILE#STEP` for the state after a step); like diff(1) it exits 0 when
 //! nothing changes and 1 otherwise. All exit 2 on usage or load errors.
@@ -38,10 +42,11 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use zimbra_prov::route::{simulate, Arrival, Entry, ZimbraMta, ZimbraParams};
+use zimbra_prov::route::{Arrival, Entry, Simulator, ZimbraMta, ZimbraParams};
 use zimbra_prov::scenario::Scenario;
+use zimbra_prov::verify::CheckOptions;
 
-const USAGE: &str = "usage: route trace SCENARIO ADDR [--from NAME] [--step NAME|N] [--json | --dot]\n       route check SCENARIO...\n       route decide LDIF (ADDR... | --addrs FILE) [--old-address-filter] [--hostname HOST] [--recipient-delimiter D] [--relayhost HOST]\n       route verify SCENARIO [--step NAME|N] [--json]\n       route plan SCENARIO [--json]\n       route diff BEFORE[#STEP] AFTER[#STEP]";
+const USAGE: &str = "usage: route trace SCENARIO ADDR [--from NAME] [--sender ADDR] [--step NAME|N] [--json | --dot]\n       route check SCENARIO...\n       route decide LDIF (ADDR... | --addrs FILE) [--old-address-filter] [--hostname HOST] [--recipient-delimiter D] [--relayhost HOST]\n       route verify SCENARIO [--step NAME|N] [--json] [--threads N]\n       route plan SCENARIO [--json] [--threads N]\n       route diff BEFORE[#STEP] AFTER[#STEP] [--threads N]";
 
 fn usage(msg: &str) -> ExitCode {
     eprintln!("route: {msg}\n{USAGE}");
@@ -51,6 +56,7 @@ fn usage(msg: &str) -> ExitCode {
 fn trace(args: &[String]) -> ExitCode {
     let mut pos = Vec::new();
     let mut from = "internet".to_string();
+    let mut sender: Option<String> = None;
     let mut step: Option<String> = None;
     let mut format = "text";
     let mut it = args.iter();
@@ -59,6 +65,10 @@ fn trace(args: &[String]) -> ExitCode {
             "--from" => match it.next() {
                 Some(v) => from = v.clone(),
                 None => return usage("--from needs a value"),
+            },
+            "--sender" => match it.next() {
+                Some(v) => sender = Some(v.clone()),
+                None => return usage("--sender needs a value"),
             },
             "--step" => match it.next() {
                 Some(v) => step = Some(v.clone()),
@@ -89,21 +99,19 @@ fn trace(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let entry = Entry::parse(&from);
-    if let Entry::Mta(m) = &entry {
-        if stage.topology.mta(m).is_none() {
-            eprintln!("error: {file}: no MTA named {m:?}");
+    let mut sim = Simulator::new(&stage.topology);
+    if let Some(s) = sender {
+        sim = sim.sender(s);
+    }
+    let t = match sim.run(&entry, addr) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {file}: {e}");
             return ExitCode::from(2);
         }
-    }
-    let t = simulate(&stage.topology, &entry, addr);
+    };
     match format {
-        "json" => match serde_json::to_string_pretty(&t) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
+        "json" => println!("{}", t.to_json()),
         "dot" => print!("{}", t.to_dot()),
         _ => print!("{}", t.to_text()),
     }
@@ -274,13 +282,26 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), ExitCode> {
     }
 }
 
+/// `--threads N`.
+fn threads_arg(v: Option<&String>) -> Result<CheckOptions, ExitCode> {
+    match v.and_then(|v| v.parse::<usize>().ok()) {
+        Some(n) => Ok(CheckOptions::threads(n)),
+        None => Err(usage("--threads needs a number")),
+    }
+}
+
 fn verify_cmd(args: &[String]) -> ExitCode {
     let mut pos = Vec::new();
     let mut step: Option<String> = None;
     let mut json = false;
+    let mut opts = CheckOptions::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--threads" => match threads_arg(it.next()) {
+                Ok(o) => opts = o,
+                Err(c) => return c,
+            },
             "--step" => match it.next() {
                 Some(v) => step = Some(v.clone()),
                 None => return usage("--step needs a value"),
@@ -305,15 +326,13 @@ fn verify_cmd(args: &[String]) -> ExitCode {
         eprintln!("error: {file}: no step {:?}", step.unwrap_or_default());
         return ExitCode::from(2);
     };
-    let report = zimbra_prov::verify::check(&stage.topology);
+    let report = zimbra_prov::verify::check_with(&stage.topology, &opts);
     if json {
-        if let Err(c) = print_json(&report) {
-            return c;
-        }
+        println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
     }
-    if report.has_loop_or_lost() {
+    if report.has_failing() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -321,11 +340,21 @@ fn verify_cmd(args: &[String]) -> ExitCode {
 }
 
 fn plan_cmd(args: &[String]) -> ExitCode {
-    let json = args.iter().any(|a| a == "--json");
-    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--json") {
-        return usage(&format!("unknown option {bad}"));
+    let mut json = false;
+    let mut opts = CheckOptions::default();
+    let mut pos: Vec<&String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => json = true,
+            "--threads" => match threads_arg(it.next()) {
+                Ok(o) => opts = o,
+                Err(c) => return c,
+            },
+            s if s.starts_with("--") => return usage(&format!("unknown option {s}")),
+            _ => pos.push(a),
+        }
     }
-    let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let [file] = pos.as_slice() else {
         return usage("plan takes one SCENARIO");
     };
@@ -333,7 +362,12 @@ fn plan_cmd(args: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let report = zimbra_prov::verify::plan_scenario(&sc);
+    let stages: Vec<(&str, &zimbra_prov::route::Topology)> = sc
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), &s.topology))
+        .collect();
+    let report = zimbra_prov::verify::plan_with(&stages, &opts);
     if json {
         if let Err(c) = print_json(&report) {
             return c;
@@ -341,7 +375,7 @@ fn plan_cmd(args: &[String]) -> ExitCode {
     } else {
         print!("{}", report.to_text());
     }
-    if report.has_loop_or_lost() {
+    if report.has_failing() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -349,7 +383,19 @@ fn plan_cmd(args: &[String]) -> ExitCode {
 }
 
 fn diff_cmd(args: &[String]) -> ExitCode {
-    let [before, after] = args else {
+    let mut opts = CheckOptions::default();
+    let mut pos: Vec<&String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--threads" => match threads_arg(it.next()) {
+                Ok(o) => opts = o,
+                Err(c) => return c,
+            },
+            _ => pos.push(a),
+        }
+    }
+    let [before, after] = pos.as_slice() else {
         return usage("diff takes BEFORE and AFTER (FILE or FILE#STEP)");
     };
     let state = |spec: &str| -> Result<zimbra_prov::route::Topology, ExitCode> {
@@ -371,7 +417,7 @@ fn diff_cmd(args: &[String]) -> ExitCode {
         (Ok(b), Ok(a)) => (b, a),
         (Err(c), _) | (_, Err(c)) => return c,
     };
-    let d = zimbra_prov::verify::diff(&b, &a);
+    let d = zimbra_prov::verify::diff_with(&b, &a, &opts);
     print!("{}", d.to_text());
     if d.changes.is_empty() {
         ExitCode::SUCCESS

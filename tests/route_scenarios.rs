@@ -199,10 +199,28 @@ fn route_tool_contract() {
     ]);
     assert_eq!(code, Some(0));
     assert!(
-        out.starts_with("digraph route {") && out.contains("\"primary\" -> \"exchange\""),
+        out.starts_with("digraph route {") && out.contains("\"mta:primary\" -> \"mta:exchange\""),
         "{out}"
     );
     assert!(out.contains("looped"));
+    // an entry named like an MTA is a node of its own: no self-edge
+    let (code, out, _) = run(&[
+        "trace",
+        "tests/scenarios/both_forward_unknown.toml",
+        "nobody@example.org",
+        "--from",
+        "primary",
+        "--dot",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("\"entry:primary\" -> \"mta:primary\"")
+            && !out.contains("\"mta:primary\" -> \"mta:primary\""),
+        "{out}"
+    );
+    // DSN paths are dashed edges from a note per DSN
+    assert!(out.contains("\"dsn1\" [shape=note"), "{out}");
+    assert!(out.contains("style=dashed"), "{out}");
     let (code, out, _) = run(&[
         "trace",
         "tests/scenarios/migrate_user.toml",
