@@ -223,3 +223,31 @@ fn a_dsn_that_fails_is_a_double_bounce_not_a_new_dsn() {
     // the DSN's own path has no DSNs
     assert!(t.dsns[0].root.children.iter().all(|c| c.dsn.is_none()));
 }
+
+#[test]
+fn a_trace_says_when_alias_expansion_steps_are_not_all_listed() {
+    let mut script = String::from("cs mx.example.org\ncd example.org\ncdl big@example.org\n");
+    let mut members = String::from("adlm big@example.org");
+    for i in 0..40 {
+        script.push_str(&format!("ca u{i}@example.org pw\n"));
+        members.push_str(&format!(" u{i}@example.org"));
+    }
+    script.push_str(&members);
+    let mut dir = Directory::new();
+    zimbra_prov::zmprov::run(&mut dir, &script).unwrap_or_else(|e| panic!("{e}"));
+    let mut topo = Topology::new();
+    topo.add(Mta::zimbra("mx", "mx.example.org", &dir, |_| {}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = simulate(&topo, &Entry::Mta("mx".into()), "big@example.org")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.leaves().len(), 40);
+    let text = t.to_text();
+    assert!(
+        text.contains("(at most 32 alias-expansion steps are listed; the expansion continued to 40 final recipients, each followed below)"),
+        "{text}"
+    );
+    // a small list needs no such note
+    let t = simulate(&topo, &Entry::Mta("mx".into()), "u1@example.org")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!t.to_text().contains("at most 32"));
+}

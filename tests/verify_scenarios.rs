@@ -281,3 +281,92 @@ fn hairpin_when_a_next_hop_resolves_outside() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(check(&sc.stages[0].topology).count(FindingKind::Hairpin), 0);
 }
+
+#[test]
+fn silent_when_a_foreign_mtas_dsn_is_refused() {
+    let exe = route_bin();
+    let f = scenario("silent_bounce.toml");
+    let fs = f.to_str().unwrap_or("");
+    // Exchange bounces carol; its DSN to the outside sender is refused by the primary
+    let (code, out, err) = run(&exe, &["verify", fs]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_report_shape(&out);
+    let silent: Vec<&str> = out.lines().filter(|l| l.starts_with("silent ")).collect();
+    assert_eq!(silent.len(), 1, "{out}");
+    assert!(
+        silent[0].starts_with("silent carol@example.com from internet: bounced by exchange"),
+        "{out}"
+    );
+    assert!(
+        silent[0].contains("DSN by exchange to sender@internet.invalid: double bounce at exchange (rejected by primary: 554 5.7.1 <sender@internet.invalid>: Relay access denied)"),
+        "{out}"
+    );
+    assert!(out.ends_with(", 1 silent\n"), "{out}");
+    // once the primary trusts Exchange the DSN goes out: lost mail, but not silent
+    let (code, out, _) = run(&exe, &["verify", fs, "--step", "1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("silent ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("lost carol@example.com")), "{out}");
+    // and with carol's mailbox moved, nothing is wrong
+    let (code, out, _) = run(&exe, &["verify", fs, "--step", "2"]);
+    assert_eq!(code, 0, "{out}");
+    // the trace names the DSN and its path
+    let (code, out, _) = run(&exe, &["trace", fs, "carol@example.com"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("DSN #1 by exchange to sender@internet.invalid: double bounce at exchange"),
+        "{out}"
+    );
+    assert!(
+        out.contains("DSN #1 from MAILER-DAEMON@exchange.example.com (null sender) by exchange to sender@internet.invalid"),
+        "{out}"
+    );
+    // the plan names the initial state as the first breaking one
+    let (code, out, _) = run(&exe, &["plan", fs]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("first loop or lost mail: 0: initial"), "{out}");
+    // --threads gives the same report
+    let (_, one, _) = run(&exe, &["verify", fs, "--threads", "1"]);
+    let (_, two, _) = run(&exe, &["verify", fs, "--threads", "2"]);
+    assert_eq!(one, two);
+    assert_eq!(run(&exe, &["verify", fs, "--threads", "x"]).0, 2);
+}
+
+#[test]
+fn library_silent_finding_and_json() {
+    use zimbra_prov::route::DsnFate;
+    use zimbra_prov::verify::{EntryPoint, Issue, Report};
+    let sc = Scenario::load(&scenario("silent_bounce.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let topo = &sc.stages[0].topology;
+    let r = check(topo);
+    let silent: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind() == FindingKind::Silent)
+        .collect();
+    assert_eq!(silent.len(), 1, "{}", r.to_text());
+    assert_eq!(silent[0].address, "carol@example.com");
+    assert_eq!(silent[0].entries, [EntryPoint::Internet]);
+    let Issue::Silent { outcome } = &silent[0].issue else {
+        panic!("silent issue expected");
+    };
+    let dsn = outcome.dsn.as_ref().unwrap_or_else(|| panic!("no DSN"));
+    assert_eq!(dsn.writer.as_deref(), Some("exchange"));
+    assert!(matches!(&dsn.fate, DsnFate::DoubleBounce { at, .. } if at == "exchange"));
+    assert!(r.has_failing());
+    // the finding's trace shows it
+    let t = silent[0].trace(topo).unwrap_or_else(|e| panic!("{e}"));
+    assert!(t
+        .leaves()
+        .iter()
+        .any(|l| l.dsn.is_some_and(|d| !d.fate.reaches_sender())));
+    // an entry point the topology does not have is an error, not a trace
+    assert!(EntryPoint::Mta("nosuch".into())
+        .simulate(topo, "carol@example.com")
+        .is_err());
+    // JSON round trip of the report
+    let back = Report::from_json(&r.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.to_text(), r.to_text());
+    assert_eq!(back.findings, r.findings);
+    assert!(Report::from_json("[]").is_err());
+}

@@ -3,8 +3,8 @@
 //!
 //! A simulator answers one address at a time; [`check`] answers for all of them, the way Batfish
 //! checks a whole IP network for forwarding loops. It enumerates every address the topology
-//! knows, groups them into **address classes** that route alike, simulates one representative
-//! per class from every entry point, and turns the traces into typed [`Finding`]s.
+//! knows, groups them into **address classes** that route alike, explores one representative
+//! per class from every entry point, and turns what happens to it into typed [`Finding`]s.
 //!
 //! # Addresses
 //!
@@ -42,9 +42,26 @@
 //! part holds a recipient delimiter of some MTA (`user+ext` lookups) are classes of their own.
 //! The representative is the smallest member; a class knows its member count and a sample.
 //!
-//! Property (a) holds by construction: the verifier reports a [`FindingKind::Loop`] for a class
-//! exactly when simulating its representative from one of its entry points loops, because the
-//! report is made from those very simulations.
+//! # Exploring a class: bounded by the topology, not by the paths
+//!
+//! A trace follows every path of a message; with distribution lists that name each other across
+//! MTAs the number of paths grows exponentially with the hop limit. The verifier instead
+//! explores the message's **state graph** (see `route`'s module documentation): each state —
+//! MTA, previous MTA, recipient — once, at its smallest hop count, with one decision per
+//! (MTA, arrival, recipient) shared between all classes a thread checks (a bounded cache).
+//! Loops are the cycles of that graph (one finding per strongly connected component, whatever
+//! state a path enters it by), and a refusal for too many hops on a path that never circled is
+//! found from the set of hop counts each state can be reached with. Each outcome of a class is
+//! reported once, with the first (shortest) path as its example, and a class's outcomes are
+//! turned into findings and dropped before the next class: memory holds the classification and
+//! the findings, not the outcomes (a forwarding chain of N accounts has N²/2 deliveries). Classes
+//! run in parallel on scoped threads ([`CheckOptions::threads`]); the report is the same, byte
+//! for byte, whatever the number of threads.
+//!
+//! Property (a) holds by construction: the trace builder asks the same state graph which states
+//! lie on a cycle, so the verifier reports a [`FindingKind::Loop`] for a class exactly when a
+//! trace of its representative from one of its entry points loops (a property test checks it
+//! against the traces).
 //!
 //! # Entry points
 //!
@@ -63,7 +80,14 @@
 //! | [`SplitBrain`](FindingKind::SplitBrain) | `split-brain` | delivered to different mailboxes depending on the entry point, one mailbox name at two hosts in one trace, or mailboxes on two hosts |
 //! | [`DeferredForever`](FindingKind::DeferredForever) | `deferred` | a leaf is deferred (the topology is static: nothing will change) |
 //! | [`Hairpin`](FindingKind::Hairpin) | `hairpin` | a hop between two MTAs of the topology, sent from a private address, connects to a name that resolves only to public addresses (the seed's "use internal hostnames") |
-//! | [`Backscatter`](FindingKind::Backscatter) | `backscatter` | an address without a mailbox, sent from the Internet, is accepted and bounced later instead of rejected at RCPT |
+//! | [`Backscatter`](FindingKind::Backscatter) | `backscatter` | an address without a mailbox, sent from the Internet, is accepted and bounced later (by the MTA itself or, refused at a later hop, by the one before) instead of rejected at RCPT |
+//! | [`Silent`](FindingKind::Silent) | `silent` | mail that is not delivered (bounced, refused after an earlier hop accepted it, looping) and whose DSN never reaches the envelope sender: it is refused, bounces or loops itself (a double bounce) or waits forever — the sender believes the mail was delivered |
+//!
+//! Findings are aggregated: one per kind and class (per cycle of MTAs for loops, per hop for
+//! hairpins), listing the entry points it shows from, with the first outcome as evidence and a
+//! count of all ([`Finding::count`]). `loop`, `lost` and `silent` are failing
+//! ([`Report::has_failing`]: `route verify` exits 1). The envelope sender of each entry point is
+//! [`EntryPoint::sender`]: an outside address for the Internet, a user of the MTA for an MTA.
 //!
 //! ```
 //! use zimbra_prov::model::Directory;
@@ -96,7 +120,7 @@
 //! assert_eq!(loops[0].address, "no-such-user@example.org");
 //! assert!(report.has_loop_or_lost());
 //! // the finding carries what rebuilds its trace
-//! let trace = loops[0].trace(&topo);
+//! let trace = loops[0].trace(&topo).unwrap();
 //! assert!(trace.leaves().iter().any(|l| l.disposition.outcome() == "looped"));
 //! ```
 
