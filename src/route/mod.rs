@@ -54,6 +54,8 @@
 //! | hop count | one Received header per MTA of the topology (none from the outside sender) | senders' headers are unknown |
 //! | `Delivered-To:` loop checks | never end a path | only local(8)/virtual(8) add and check them, and a `local`/`virtual` delivery ends a path here |
 //! | DSN for a deferred leaf | none (the leaf is reported as `deferred`) | it would bounce after `maximal_queue_lifetime` (Zimbra: 5 days); nothing changes in a static topology |
+//! | entry order of a slapcat whose child entry precedes its parent (a domain renamed after its accounts existed) | the file's order | it is the order of the server the file came from; `slapadd` of such a file gives the parent an entry ID before its children |
+//! | SMTP clients | declare `SMTPUTF8` in `MAIL FROM` | RFC 6531 requires it of a client sending to a UTF-8 address; without it smtpd refuses such an address with `501 5.1.3` |
 //!
 //! ## Hops, loops and the state graph
 //!

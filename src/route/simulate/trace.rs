@@ -539,6 +539,8 @@ impl<'de> Deserialize<'de> for Step {
             attr: Option<String>,
             #[serde(default)]
             entry: Option<String>,
+            #[serde(default)]
+            joined: Vec<String>,
             text: String,
         }
         let r = Raw::deserialize(d)?;
@@ -547,6 +549,7 @@ impl<'de> Deserialize<'de> for Step {
             table: r.table.map(static_name),
             attr: r.attr.map(static_name),
             entry: r.entry,
+            joined: r.joined,
             text: r.text,
         })
     }
