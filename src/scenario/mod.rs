@@ -237,6 +237,22 @@ impl RawMta {
             mydestination,
             recipient_delimiter,
             old_address_filter,
+            domains,
+            mailboxes,
+            unknown,
+            unknown_relay,
+            routes,
+            aliases
+        );
+        param_keys!(take);
+    }
+}
+
+/// Calls `$m!` with the [`ZimbraParams`](crate::route::ZimbraParams) fields a scenario sets
+/// under their own names (the older keys, with their own conversions, are handled one by one).
+macro_rules! param_keys {
+    ($m:ident) => {
+        $m!(
             myhostname,
             myorigin,
             propagate_canonical,
@@ -246,16 +262,11 @@ impl RawMta {
             virtual_transport,
             split_domain_check,
             reject_rest,
-            transports,
-            domains,
-            mailboxes,
-            unknown,
-            unknown_relay,
-            routes,
-            aliases
-        );
-    }
+            transports
+        )
+    };
 }
+use param_keys;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -733,18 +744,7 @@ impl Ctx<'_> {
                         macro_rules! set {
                             ($($f:ident),*) => { $( if let Some(v) = &m.$f { p.$f = v.clone(); } )* };
                         }
-                        set!(
-                            myhostname,
-                            myorigin,
-                            propagate_canonical,
-                            propagate_virtual,
-                            virtual_alias_expansion_limit,
-                            virtual_alias_recursion_limit,
-                            virtual_transport,
-                            split_domain_check,
-                            reject_rest,
-                            transports
-                        );
+                        param_keys!(set);
                     })
                 }
                 "foreign" => Mta::foreign(

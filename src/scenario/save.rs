@@ -187,28 +187,18 @@ fn zimbra_keys(out: &mut OutMta, p: &ZimbraParams, base: &ZimbraParams) {
     if p.relayhost != base.relayhost {
         out.relayhost = Some(p.relayhost.clone().unwrap_or_default());
     }
-    out.dns_lookups = changed(&p.dns_lookups, &base.dns_lookups);
-    out.hopcount_limit = changed(&p.hopcount_limit, &base.hopcount_limit);
-    out.mynetworks = changed(&p.mynetworks, &base.mynetworks);
-    out.mydestination = changed(&p.mydestination, &base.mydestination);
-    out.recipient_delimiter = changed(&p.recipient_delimiter, &base.recipient_delimiter);
-    out.old_address_filter = changed(&p.old_address_filter, &base.old_address_filter);
-    out.myhostname = changed(&p.myhostname, &base.myhostname);
-    out.myorigin = changed(&p.myorigin, &base.myorigin);
-    out.propagate_canonical = changed(&p.propagate_canonical, &base.propagate_canonical);
-    out.propagate_virtual = changed(&p.propagate_virtual, &base.propagate_virtual);
-    out.virtual_alias_expansion_limit = changed(
-        &p.virtual_alias_expansion_limit,
-        &base.virtual_alias_expansion_limit,
+    macro_rules! keep_changed {
+        ($($f:ident),*) => { $( out.$f = changed(&p.$f, &base.$f); )* };
+    }
+    keep_changed!(
+        dns_lookups,
+        hopcount_limit,
+        mynetworks,
+        mydestination,
+        recipient_delimiter,
+        old_address_filter
     );
-    out.virtual_alias_recursion_limit = changed(
-        &p.virtual_alias_recursion_limit,
-        &base.virtual_alias_recursion_limit,
-    );
-    out.virtual_transport = changed(&p.virtual_transport, &base.virtual_transport);
-    out.split_domain_check = changed(&p.split_domain_check, &base.split_domain_check);
-    out.reject_rest = changed(&p.reject_rest, &base.reject_rest);
-    out.transports = changed(&p.transports, &base.transports);
+    super::param_keys!(keep_changed);
 }
 
 fn foreign_keys(out: &mut OutMta, f: &ForeignMta) {
