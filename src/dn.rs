@@ -29,6 +29,13 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// Why a DN string or a DN built from names was rejected.
+///
+/// ```
+/// use zimbra_prov::dn::{Dn, DnError, DnErrorReason};
+/// let err = Dn::parse("cn=a,,dc=b").unwrap_err();
+/// assert!(matches!(err, DnError::Syntax { reason: DnErrorReason::EmptyRdn, .. }), "{err}");
+/// assert!(matches!(Dn::zimbra_domain("example..org"), Err(DnError::BadName { reason: "empty label", .. })));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DnError {
@@ -63,6 +70,12 @@ pub enum DnError {
 }
 
 /// The reason part of [`DnError::Syntax`].
+///
+/// ```
+/// use zimbra_prov::dn::{Dn, DnError, DnErrorReason};
+/// let Err(DnError::Syntax { reason, .. }) = Dn::parse("cn") else { unreachable!() };
+/// assert_eq!(reason, DnErrorReason::ExpectedEquals);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DnErrorReason {
@@ -93,6 +106,14 @@ pub enum DnErrorReason {
 }
 
 /// The value of one attribute-type-and-value pair.
+///
+/// ```
+/// use zimbra_prov::dn::{AttrValue, Rdn};
+/// let rdn = Rdn::parse("cn=Ann+uid=#04024869")?;
+/// assert_eq!(rdn.avas()[0].value(), &AttrValue::Text("Ann".into()));
+/// assert_eq!(rdn.avas()[1].value(), &AttrValue::Ber(vec![0x04, 0x02, 0x48, 0x69]));
+/// # Ok::<(), zimbra_prov::dn::DnError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AttrValue {
     /// A string value (unescaped).
@@ -102,6 +123,13 @@ pub enum AttrValue {
 }
 
 /// One `type=value` pair of an RDN.
+///
+/// ```
+/// let rdn = zimbra_prov::dn::Rdn::parse("UID=ann")?;
+/// let ava = &rdn.avas()[0];
+/// assert_eq!((ava.attr_type(), ava.text()), ("UID", Some("ann")));
+/// # Ok::<(), zimbra_prov::dn::DnError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ava {
     attr_type: String,
@@ -131,16 +159,34 @@ impl Ava {
     }
 
     /// The attribute type as written.
+    ///
+    /// ```
+    /// let ava = zimbra_prov::dn::Ava::new("2.5.4.3", "x")?;
+    /// assert_eq!(ava.attr_type(), "2.5.4.3");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn attr_type(&self) -> &str {
         &self.attr_type
     }
 
     /// The value.
+    ///
+    /// ```
+    /// use zimbra_prov::dn::{Ava, AttrValue};
+    /// assert_eq!(Ava::new("cn", "x")?.value(), &AttrValue::Text("x".into()));
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn value(&self) -> &AttrValue {
         &self.value
     }
 
     /// The value as text, if it is a string value.
+    ///
+    /// ```
+    /// let rdn = zimbra_prov::dn::Rdn::parse("cn=#0403616263")?;
+    /// assert_eq!(rdn.avas()[0].text(), None);
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn text(&self) -> Option<&str> {
         match &self.value {
             AttrValue::Text(s) => Some(s),
@@ -180,6 +226,12 @@ impl fmt::Display for Ava {
 }
 
 /// A relative distinguished name: one or more [`Ava`]s joined by `+`.
+///
+/// ```
+/// use zimbra_prov::dn::Rdn;
+/// assert_eq!(Rdn::parse("CN=Ann  Lee")?, Rdn::parse("cn=ann lee")?);
+/// # Ok::<(), zimbra_prov::dn::DnError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Rdn {
     original: String,
@@ -209,6 +261,14 @@ impl Rdn {
     }
 
     /// Builds an RDN from pairs (at least one).
+    ///
+    /// ```
+    /// use zimbra_prov::dn::{Ava, Rdn};
+    /// let rdn = Rdn::from_avas(vec![Ava::new("uid", "ann")?, Ava::new("cn", "Ann")?])?;
+    /// assert_eq!(rdn.to_string(), "uid=ann+cn=Ann");
+    /// assert!(Rdn::from_avas(Vec::new()).is_err());
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn from_avas(avas: Vec<Ava>) -> Result<Rdn, DnError> {
         if avas.is_empty() {
             return Err(DnError::Syntax {
@@ -244,16 +304,34 @@ impl Rdn {
     }
 
     /// The text of this RDN as written.
+    ///
+    /// ```
+    /// let rdn = zimbra_prov::dn::Rdn::parse("CN=Ann")?;
+    /// assert_eq!(rdn.as_str(), "CN=Ann");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.original
     }
 
     /// The attribute-type-and-value pairs, in written order.
+    ///
+    /// ```
+    /// let rdn = zimbra_prov::dn::Rdn::parse("cn=a+sn=b")?;
+    /// assert_eq!(rdn.avas().len(), 2);
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn avas(&self) -> &[Ava] {
         &self.avas
     }
 
     /// The normalized form used for comparison.
+    ///
+    /// ```
+    /// let rdn = zimbra_prov::dn::Rdn::parse("CN=Ann  Lee")?;
+    /// assert_eq!(rdn.normalized(), "cn=ann lee");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
@@ -284,6 +362,14 @@ impl fmt::Display for Rdn {
 }
 
 /// A distinguished name. Equality and hashing use [`Dn::normalized`].
+///
+/// ```
+/// use zimbra_prov::dn::Dn;
+/// let a = Dn::parse("uid=Ann, ou=people, dc=example, dc=com")?;
+/// assert_eq!(a, Dn::zimbra_account("ann", "example.com")?);
+/// assert_eq!(a.as_str(), "uid=Ann, ou=people, dc=example, dc=com");
+/// # Ok::<(), zimbra_prov::dn::DnError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Dn {
     original: String,
@@ -331,6 +417,12 @@ impl std::str::FromStr for Dn {
 
 impl Dn {
     /// The root DN `""` (no RDNs); Zimbra's LDAP suffix.
+    ///
+    /// ```
+    /// use zimbra_prov::dn::Dn;
+    /// assert!(Dn::root().is_root());
+    /// assert!(Dn::zimbra_config().is_under(&Dn::root()));
+    /// ```
     pub fn root() -> Dn {
         Dn {
             original: String::new(),
@@ -384,6 +476,13 @@ impl Dn {
     }
 
     /// Builds a DN from RDNs (leaf first). The original text becomes the RFC 4514 form.
+    ///
+    /// ```
+    /// use zimbra_prov::dn::{Dn, Rdn};
+    /// let dn = Dn::from_rdns(vec![Rdn::parse("cn=a")?, Rdn::parse("dc=example")?]);
+    /// assert_eq!(dn.to_string(), "cn=a,dc=example");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn from_rdns(rdns: Vec<Rdn>) -> Dn {
         let original = rdns
             .iter()
@@ -409,11 +508,24 @@ impl Dn {
     }
 
     /// The text this DN was parsed from (or built as).
+    ///
+    /// ```
+    /// let dn = zimbra_prov::dn::Dn::parse("UID=Ann,DC=Example")?;
+    /// assert_eq!(dn.as_str(), "UID=Ann,DC=Example");
+    /// assert_eq!(dn.normalized(), "uid=ann,dc=example");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.original
     }
 
     /// Same as [`Dn::as_str`].
+    ///
+    /// ```
+    /// let dn = zimbra_prov::dn::Dn::parse("cn=x, dc=y")?;
+    /// assert_eq!(dn.original(), dn.as_str());
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn original(&self) -> &str {
         &self.original
     }
@@ -430,16 +542,37 @@ impl Dn {
     }
 
     /// The RDNs, leaf first (the order they are written in).
+    ///
+    /// ```
+    /// let dn = zimbra_prov::dn::Dn::parse("uid=ann,dc=example")?;
+    /// let leaf_first: Vec<&str> = dn.rdns().iter().map(|r| r.as_str()).collect();
+    /// assert_eq!(leaf_first, ["uid=ann", "dc=example"]);
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn rdns(&self) -> &[Rdn] {
         &self.rdns
     }
 
     /// The leaf RDN (`None` for the root DN).
+    ///
+    /// ```
+    /// use zimbra_prov::dn::Dn;
+    /// assert_eq!(Dn::parse("uid=ann,dc=example")?.rdn().map(|r| r.as_str()), Some("uid=ann"));
+    /// assert!(Dn::root().rdn().is_none());
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn rdn(&self) -> Option<&Rdn> {
         self.rdns.first()
     }
 
     /// True for the root DN `""`.
+    ///
+    /// ```
+    /// use zimbra_prov::dn::Dn;
+    /// assert!(Dn::parse("")?.is_root());
+    /// assert!(!Dn::parse("dc=com")?.is_root());
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn is_root(&self) -> bool {
         self.rdns.is_empty()
     }
@@ -462,6 +595,15 @@ impl Dn {
     }
 
     /// True when `self` equals `base` or lies below it (every DN is under the root DN).
+    ///
+    /// ```
+    /// use zimbra_prov::dn::Dn;
+    /// let domain = Dn::zimbra_domain("example.com")?;
+    /// assert!(Dn::zimbra_account("ann", "example.com")?.is_under(&domain));
+    /// assert!(domain.is_under(&domain));
+    /// assert!(!Dn::zimbra_account("ann", "example.org")?.is_under(&domain));
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn is_under(&self, base: &Dn) -> bool {
         let n = base.rdns.len();
         if n > self.rdns.len() {
@@ -472,12 +614,29 @@ impl Dn {
     }
 
     /// True when `self` is a proper ancestor of `other` (strictly above it).
+    ///
+    /// ```
+    /// use zimbra_prov::dn::Dn;
+    /// let domain = Dn::zimbra_domain("example.com")?;
+    /// assert!(domain.is_ancestor_of(&Dn::zimbra_account("ann", "example.com")?));
+    /// assert!(!domain.is_ancestor_of(&domain));
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn is_ancestor_of(&self, other: &Dn) -> bool {
         other.rdns.len() > self.rdns.len() && other.is_under(self)
     }
 
     /// Moves the DN from under `old_suffix` to under `new_suffix`; `None` when it is not
     /// under `old_suffix`. The RDNs below the suffix keep their original spelling.
+    ///
+    /// ```
+    /// use zimbra_prov::dn::Dn;
+    /// let ann = Dn::zimbra_account("ann", "example.com")?;
+    /// let moved = ann.rebase(&Dn::zimbra_domain("example.com")?, &Dn::zimbra_domain("example.org")?);
+    /// assert_eq!(moved, Some(Dn::zimbra_account("ann", "example.org")?));
+    /// assert_eq!(ann.rebase(&Dn::parse("dc=other")?, &Dn::root()), None);
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn rebase(&self, old_suffix: &Dn, new_suffix: &Dn) -> Option<Dn> {
         if !self.is_under(old_suffix) {
             return None;
@@ -489,6 +648,13 @@ impl Dn {
     }
 
     /// A child of this DN with the given leaf RDN.
+    ///
+    /// ```
+    /// use zimbra_prov::dn::{Dn, Rdn};
+    /// let people = Dn::parse("ou=people,dc=example,dc=com")?;
+    /// assert_eq!(people.child(Rdn::parse("uid=ann")?), Dn::zimbra_account("ann", "example.com")?);
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn child(&self, rdn: Rdn) -> Dn {
         let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
         rdns.push(rdn);
@@ -562,6 +728,12 @@ impl Dn {
     }
 
     /// The DN of a Zimbra dynamic group: `cn=LOCAL,cn=groups,dc=...`.
+    ///
+    /// ```
+    /// let dn = zimbra_prov::dn::Dn::zimbra_dynamic_group("team", "example.com")?;
+    /// assert_eq!(dn.to_string(), "cn=team,cn=groups,dc=example,dc=com");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn zimbra_dynamic_group(local: &str, domain: &str) -> Result<Dn, DnError> {
         if local.is_empty() {
             return Err(DnError::BadName {
@@ -594,6 +766,12 @@ impl Dn {
     }
 
     /// The DN of a server: `cn=HOST,cn=servers,cn=zimbra`.
+    ///
+    /// ```
+    /// let dn = zimbra_prov::dn::Dn::zimbra_server("mbx1.example.com")?;
+    /// assert_eq!(dn.to_string(), "cn=mbx1.example.com,cn=servers,cn=zimbra");
+    /// # Ok::<(), zimbra_prov::dn::DnError>(())
+    /// ```
     pub fn zimbra_server(host: &str) -> Result<Dn, DnError> {
         if host.is_empty() {
             return Err(DnError::BadName {
@@ -606,6 +784,10 @@ impl Dn {
     }
 
     /// The DN of the global configuration: `cn=config,cn=zimbra`.
+    ///
+    /// ```
+    /// assert_eq!(zimbra_prov::dn::Dn::zimbra_config().to_string(), "cn=config,cn=zimbra");
+    /// ```
     pub fn zimbra_config() -> Dn {
         Dn::root().child_of("cn", "zimbra").child_of("cn", "config")
     }

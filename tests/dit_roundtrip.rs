@@ -94,7 +94,11 @@ dn: cn=other,cn=config,cn=zimbra\nobjectClass: zimbraGlobalConfig\ncn: other\n";
     let m = dir.account("mixed@x.org").expect("typed account");
     assert_eq!(m.dn.as_deref(), Some("UID=Mixed,ou=People,dc=x,dc=org"));
     assert_eq!(
-        m.attrs.values("x-unknown-attr;lang-de")[0].as_bytes(),
+        m.attrs
+            .values("x-unknown-attr;lang-de")
+            .first()
+            .unwrap()
+            .as_bytes(),
         &[0, 1, 2, 255]
     );
     assert!(dir.alias("al@x.org").is_some());

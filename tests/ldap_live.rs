@@ -664,7 +664,7 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
     assert_eq!(failed.operation.index, 2);
     let server = failed.error.server().expect("a server error");
     assert_eq!(
-        (server.operation, server.code, server.dn.as_str()),
+        (server.operation(), server.code(), server.dn()),
         ("add", 32, missing_parent)
     );
     assert!(report.to_string().contains(missing_parent), "{report}");
@@ -716,8 +716,8 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
     assert_eq!(idx(&report.not_applied), vec![2]);
     let failed = report.failed.as_ref().expect("a failure");
     let server = failed.error.server().expect("a server error");
-    assert_eq!(server.code, 65, "{server}");
-    assert!(server.message.contains("zimbraDomainName"), "{server}");
+    assert_eq!(server.code(), 65, "{server}");
+    assert!(server.message().contains("zimbraDomainName"), "{server}");
     assert!(failed
         .error
         .to_string()
@@ -1202,10 +1202,10 @@ fn a_move_plan_failing_in_the_middle_reports_the_exact_prefix() {
     let server = failed.error.server().expect("the server's answer");
     assert_eq!(
         (
-            server.operation,
-            server.code,
+            server.operation(),
+            server.code(),
             server.code_name(),
-            server.dn.as_str()
+            server.dn()
         ),
         ("add", 68, "entryAlreadyExists", failing_dn.as_str()),
         "{server}"

@@ -172,7 +172,7 @@ fn url_values_refuse_special_files_and_say_why() {
 
     // No URL base: said as such, not as a missing file.
     let e = read_url(&base.join("photo"), None).unwrap_err();
-    assert!(matches!(e.kind, K::UrlNotAllowed { .. }), "{e}");
+    assert!(matches!(e.kind(), K::UrlNotAllowed { .. }), "{e}");
     assert!(
         e.to_string()
             .contains("URL values are not allowed without a URL base"),
@@ -180,14 +180,14 @@ fn url_values_refuse_special_files_and_say_why() {
     );
     // A URL base that does not exist: said as such.
     let e = read_url(&base.join("photo"), Some(dir.0.join("missing"))).unwrap_err();
-    assert!(matches!(e.kind, K::UrlBase { .. }), "{e}");
-    assert_eq!(e.line, 2);
+    assert!(matches!(e.kind(), K::UrlBase { .. }), "{e}");
+    assert_eq!(e.line(), 2);
 
     // Outside the base: the same message whether the path exists or not.
     std::fs::write(dir.0.join("secret"), b"x").expect("write");
     let msg = |p: &Path| {
         let e = read_url(p, Some(base.clone())).unwrap_err();
-        assert!(matches!(e.kind, K::UrlOutsideBase(_)), "{e}");
+        assert!(matches!(e.kind(), K::UrlOutsideBase(_)), "{e}");
         e.to_string().replace(&p.display().to_string(), "PATH")
     };
     assert_eq!(
@@ -203,7 +203,7 @@ fn url_values_refuse_special_files_and_say_why() {
     let e = read_url(&base, Some(base.clone())).unwrap_err();
     assert!(
         matches!(
-            e.kind,
+            e.kind(),
             K::UrlNotRegularFile {
                 what: "a directory",
                 ..
@@ -216,7 +216,7 @@ fn url_values_refuse_special_files_and_say_why() {
     assert!(made.is_ok_and(|s| s.success()), "mkfifo");
     let e = read_url(&fifo, Some(base.clone())).unwrap_err();
     assert!(
-        matches!(e.kind, K::UrlNotRegularFile { what: "a FIFO", .. }),
+        matches!(e.kind(), K::UrlNotRegularFile { what: "a FIFO", .. }),
         "{e}"
     );
     assert!(e.to_string().contains("not a regular file"), "{e}");
@@ -225,6 +225,6 @@ fn url_values_refuse_special_files_and_say_why() {
     std::fs::write(base.join("big"), vec![0u8; (1 << 16) + 1]).expect("write");
     let (r, peak) = peak_during(|| read_url(&base.join("big"), Some(base.clone())));
     let e = r.unwrap_err();
-    assert!(matches!(e.kind, K::LimitExceeded { .. }), "{e}");
+    assert!(matches!(e.kind(), K::LimitExceeded { .. }), "{e}");
     assert!(peak < 1 << 16, "read {peak} bytes of a refused file");
 }

@@ -46,12 +46,12 @@ type Values = BTreeMap<String, Vec<Vec<u8>>>;
 fn values(e: &RawEntry, drop_operational: bool) -> Values {
     let mut m: Values = BTreeMap::new();
     for a in e.attrs.iter() {
-        let n = a.name.to_ascii_lowercase();
+        let n = a.name().to_ascii_lowercase();
         if drop_operational && ADDED_BY_SLAPADD.contains(&n.as_str()) {
             continue;
         }
         let v = m.entry(n).or_default();
-        v.extend(a.values.iter().map(|x| x.as_bytes().to_vec()));
+        v.extend(a.values().map(|x| x.as_bytes().to_vec()));
         v.sort();
     }
     m

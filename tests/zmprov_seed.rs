@@ -109,7 +109,7 @@ fn literal_unset_line_of_the_runbook_is_a_usage_error() {
     let mut dir = Directory::new();
     replay(&mut dir, "02-split-domain-secondary.zmprov");
     let err = zmprov::run(&mut dir, "zmprov md domain.com zimbraMailCatchAllAddress ").unwrap_err();
-    assert_eq!(err.code, ErrorCode::Usage);
+    assert_eq!(err.code(), ErrorCode::Usage);
     assert_eq!(
         err.to_string(),
         "line 1: usage:  modifyDomain(md) {domain|id} [attr1 value1 [attr2 value2...]]"
@@ -265,5 +265,5 @@ fn same_server_account_renames() {
     );
     // and without -l it is refused as zmprov refuses it
     let err = zmprov::run(&mut dir, "rd domainA.com domainC.com").unwrap_err();
-    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert_eq!(err.code(), ErrorCode::InvalidRequest);
 }

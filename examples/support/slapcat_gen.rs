@@ -146,6 +146,7 @@ pub fn generate(accounts: usize, domains: usize, w: &mut impl Write) -> io::Resu
         put(&mut out, "zimbraId", rng.uuid().as_bytes());
         put(&mut out, "zimbraDomainType", b"local");
         put(&mut out, "zimbraDomainStatus", b"active");
+        put(&mut out, "zimbraMailStatus", b"enabled");
         operational(&mut out, &mut rng, "organization", d as u64);
         out.push(b'\n');
         put(

@@ -43,6 +43,12 @@ pub const ZIMBRA_ATTR_OID_BASE: &str = "1.3.6.1.4.1.19348.2.1";
 pub const ZIMBRA_OC_OID_BASE: &str = "1.3.6.1.4.1.19348.2.2";
 
 /// The value type of an attribute (`type="..."` in `zimbra-attrs.xml`).
+///
+/// ```
+/// use zimbra_prov::attrs::{lookup, AttrType};
+/// assert_eq!(lookup("zimbraMailQuota").map(|d| d.ty), Some(AttrType::Long));
+/// assert_eq!(lookup("zimbraAccountStatus").map(|d| d.ty), Some(AttrType::Enum));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttrType {
     /// `boolean`: exactly `TRUE` or `FALSE`.
@@ -118,6 +124,12 @@ impl AttrType {
     }
 
     /// Parses the `type` spelling used in `zimbra-attrs.xml`; `None` for an unknown type.
+    ///
+    /// ```
+    /// use zimbra_prov::attrs::AttrType;
+    /// assert_eq!(AttrType::from_xml_name("boolean"), Some(AttrType::Boolean));
+    /// assert_eq!(AttrType::from_xml_name("no-such-type"), None);
+    /// ```
     pub fn from_xml_name(s: &str) -> Option<AttrType> {
         ALL_TYPES.iter().copied().find(|t| t.xml_name() == s)
     }
@@ -153,6 +165,12 @@ impl fmt::Display for AttrType {
 }
 
 /// Whether an attribute holds one value or many.
+///
+/// ```
+/// use zimbra_prov::attrs::{lookup, Cardinality};
+/// assert_eq!(lookup("zimbraMailQuota").map(|d| d.cardinality), Some(Cardinality::Single));
+/// assert_eq!(lookup("uid").map(|d| d.cardinality), Some(Cardinality::Multi));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cardinality {
     /// At most one value (`SINGLE-VALUE` in the LDAP schema).
@@ -163,6 +181,13 @@ pub enum Cardinality {
 }
 
 /// Where an attribute's definition comes from.
+///
+/// ```
+/// use zimbra_prov::attrs::{lookup, AttrOrigin};
+/// assert_eq!(lookup("zimbraMailQuota").map(|d| d.origin), Some(AttrOrigin::Zimbra));
+/// assert_eq!(lookup("uid").map(|d| d.origin), Some(AttrOrigin::Standard));
+/// assert_eq!(lookup("amavisAddrExtensionBadHeader").map(|d| d.origin), Some(AttrOrigin::Amavis));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttrOrigin {
     /// A Zimbra attribute with an id under `1.3.6.1.4.1.19348.2.1`.
@@ -175,6 +200,12 @@ pub enum AttrOrigin {
 }
 
 /// The `flags="..."` of an attribute.
+///
+/// ```
+/// let quota = zimbra_prov::attrs::lookup("zimbraMailQuota").unwrap();
+/// assert!(quota.flags.account_inherited && quota.flags.domain_admin_modifiable);
+/// assert!(!quota.flags.server_inherited);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct AttrFlags {
     /// `accountInherited`: if not set on an account, inherited from its COS.
@@ -263,6 +294,12 @@ impl AttrFlags {
     ];
 
     /// The flags as a bit set (inverse of [`AttrFlags::from_bits`]).
+    ///
+    /// ```
+    /// use zimbra_prov::attrs::{lookup, AttrFlags};
+    /// let flags = lookup("zimbraMailQuota").unwrap().flags;
+    /// assert_eq!(AttrFlags::from_bits(flags.bits()), flags);
+    /// ```
     pub const fn bits(&self) -> u16 {
         (self.account_inherited as u16)
             | (self.domain_inherited as u16) << 1
@@ -279,6 +316,11 @@ impl AttrFlags {
     }
 
     /// The XML names of the flags that are set, in bit order.
+    ///
+    /// ```
+    /// let quota = zimbra_prov::attrs::lookup("zimbraMailQuota").unwrap();
+    /// assert_eq!(quota.flags.names(), ["accountInherited", "accountInfo", "domainAdminModifiable"]);
+    /// ```
     pub fn names(&self) -> Vec<&'static str> {
         let bits = self.bits();
         AttrFlags::NAMES
@@ -291,6 +333,13 @@ impl AttrFlags {
 }
 
 /// The definition of one attribute.
+///
+/// ```
+/// let d = zimbra_prov::attrs::lookup("zimbraMailQuota").unwrap();
+/// assert_eq!((d.name, d.id), ("zimbraMailQuota", Some(16)));
+/// assert_eq!(d.optional_in, ["account", "cos"]);
+/// assert_eq!(d.default_cos_values, ["0"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AttrDef {
     /// Canonical name, as spelled by Zimbra (`zimbraMailTransport`).
@@ -357,6 +406,12 @@ impl AttrDef {
     }
 
     /// `true` when the attribute holds at most one value.
+    ///
+    /// ```
+    /// use zimbra_prov::attrs::lookup;
+    /// assert!(lookup("zimbraMailQuota").unwrap().is_single_valued());
+    /// assert!(!lookup("zimbraMailAlias").unwrap().is_single_valued());
+    /// ```
     pub fn is_single_valued(&self) -> bool {
         self.cardinality == Cardinality::Single
     }
@@ -377,6 +432,12 @@ impl AttrDef {
     }
 
     /// `true` when the attribute is required in the given Zimbra class (case-insensitive).
+    ///
+    /// ```
+    /// let status = zimbra_prov::attrs::lookup("zimbraAccountStatus").unwrap();
+    /// assert!(status.required_in_class("Account"));
+    /// assert!(!status.required_in_class("domain"));
+    /// ```
     pub fn required_in_class(&self, zimbra_class: &str) -> bool {
         self.required_in
             .iter()
@@ -384,11 +445,22 @@ impl AttrDef {
     }
 
     /// `min` parsed as a signed 64-bit number, if present and numeric.
+    ///
+    /// ```
+    /// let d = zimbra_prov::attrs::lookup("zimbraAmavisLogLevel").unwrap();
+    /// assert_eq!(d.min_i64(), Some(0));
+    /// ```
     pub fn min_i64(&self) -> Option<i64> {
         self.min.and_then(|m| m.parse().ok())
     }
 
     /// `max` parsed as a signed 64-bit number, if present and numeric.
+    ///
+    /// ```
+    /// use zimbra_prov::attrs::lookup;
+    /// assert_eq!(lookup("zimbraAmavisLogLevel").unwrap().max_i64(), Some(5));
+    /// assert_eq!(lookup("zimbraMailQuota").unwrap().max_i64(), None);
+    /// ```
     pub fn max_i64(&self) -> Option<i64> {
         self.max.and_then(|m| m.parse().ok())
     }
@@ -449,6 +521,13 @@ impl AttrDef {
 }
 
 /// Errors of the attribute catalog.
+///
+/// ```
+/// use zimbra_prov::attrs::{require, AttrError};
+/// let err = require("zimbraNoSuchThing").unwrap_err();
+/// assert_eq!(err, AttrError::UnknownAttribute { name: "zimbraNoSuchThing".into() });
+/// assert_eq!(err.to_string(), "unknown attribute: zimbraNoSuchThing");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AttrError {
@@ -527,6 +606,11 @@ pub fn all() -> &'static [AttrDef] {
 }
 
 /// Kind of an LDAP object class.
+///
+/// ```
+/// use zimbra_prov::attrs::{object_class, ObjectClassKind};
+/// assert_eq!(object_class("zimbraAccount").map(|c| c.kind), Some(ObjectClassKind::Auxiliary));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ObjectClassKind {
     /// `STRUCTURAL`: an entry's main class.
@@ -539,6 +623,10 @@ pub enum ObjectClassKind {
 
 impl ObjectClassKind {
     /// The keyword used in LDAP schemas (`STRUCTURAL`, `AUXILIARY`, `ABSTRACT`).
+    ///
+    /// ```
+    /// assert_eq!(zimbra_prov::attrs::ObjectClassKind::Structural.keyword(), "STRUCTURAL");
+    /// ```
     pub fn keyword(self) -> &'static str {
         match self {
             ObjectClassKind::Structural => "STRUCTURAL",
@@ -549,6 +637,11 @@ impl ObjectClassKind {
 }
 
 /// The definition of a Zimbra object class (`zimbra-ocs.xml`).
+///
+/// ```
+/// let c = zimbra_prov::attrs::object_class("zimbraAccount").unwrap();
+/// assert_eq!((c.name, c.id), ("zimbraAccount", 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectClassDef {
     /// LDAP name (`zimbraAccount`).
@@ -573,6 +666,11 @@ impl ObjectClassDef {
     }
 
     /// The Zimbra class name (`account` for `zimbraAccount`), used in `requiredIn`/`optionalIn`.
+    ///
+    /// ```
+    /// use zimbra_prov::attrs::object_class;
+    /// assert_eq!(object_class("zimbraAccount").and_then(|c| c.zimbra_class()), Some("account"));
+    /// ```
     pub fn zimbra_class(&self) -> Option<&'static str> {
         CLASS_MAP
             .iter()
@@ -596,6 +694,12 @@ pub fn object_class(name: &str) -> Option<&'static ObjectClassDef> {
 }
 
 /// Every Zimbra object class, sorted by id.
+///
+/// ```
+/// let all = zimbra_prov::attrs::object_classes();
+/// assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+/// assert!(all.iter().any(|c| c.name == "zimbraDomain"));
+/// ```
 pub fn object_classes() -> &'static [ObjectClassDef] {
     generated::OBJECT_CLASSES
 }
@@ -656,6 +760,11 @@ pub fn ldap_class_for(zimbra_class: &str) -> Option<&'static str> {
 }
 
 /// The Zimbra class names that have an LDAP object class, with that class.
+///
+/// ```
+/// let map = zimbra_prov::attrs::class_map();
+/// assert!(map.contains(&("account", "zimbraAccount")));
+/// ```
 pub fn class_map() -> &'static [(&'static str, &'static str)] {
     CLASS_MAP
 }

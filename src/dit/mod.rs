@@ -50,7 +50,9 @@ pub use plan::{
     plan_move, plan_move_dirs, plan_move_file, plan_move_ldif, Conflict, FollowUp, IdPolicy,
     MoveOptions, MovePlan, PlannedEntries, PlannedEntry, Reference, ReferenceKind, TokenKeys,
 };
-pub use read::{directory_from_entries, read_directory, EntryReader};
+pub use read::{
+    directory_from_entries, read_directory, read_directory_with, EntryReader, ReadOptions,
+};
 pub use write::{default_dn, entries, write_directory, write_entries, WriteOptions};
 
 use crate::dn::DnError;

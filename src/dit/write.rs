@@ -136,6 +136,16 @@ fn typed_refs(dir: &Directory) -> Vec<(Cow<'_, str>, &AttrBag, EntryKind)> {
 
 /// Every entry of `dir` as a [`RawEntry`] (copied), in creation order
 /// ([`Directory::entries_in_order`]), the order [`write_directory`] writes a faithful dump in.
+///
+/// ```
+/// use zimbra_prov::{dit, model::Directory};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+/// let dns: Vec<String> = dit::entries(&dir).unwrap().into_iter().map(|e| e.dn).collect();
+/// // creation order: config, COS, server, domain, account
+/// assert_eq!(dns.first().map(String::as_str), Some("cn=config,cn=zimbra"));
+/// assert_eq!(&dns[dns.len() - 2..], ["dc=example,dc=org", "uid=ann,ou=people,dc=example,dc=org"]);
+/// ```
 pub fn entries(dir: &Directory) -> Result<Vec<RawEntry>, DitError> {
     let refs = typed_refs(dir);
     for (dn, _, _) in &refs {
@@ -304,6 +314,23 @@ pub(crate) fn synthesize_parent(dn: &Dn) -> Option<AttrBag> {
 /// `ldapadd` find every parent, and a `slapadd` of the output gives slapd the directory's
 /// entry-ID order (slapadd itself gives a parent that comes late the ID of its first child's
 /// placeholder).
+///
+/// ```
+/// use zimbra_prov::{dit::{self, WriteOptions}, model::Directory};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+/// // for slapadd: missing parents (dc=org, ou=people, ...) created, no version line
+/// let mut out = Vec::new();
+/// let n = dit::write_directory(&dir, &mut out, &WriteOptions::slapadd()).unwrap();
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(!text.starts_with("version:"));
+/// assert!(text.contains("dn: dc=org\n"));
+/// assert!(text.contains("dn: uid=ann,ou=people,dc=example,dc=org\n"));
+/// // it reads back to the same accounts and domains
+/// let again = dit::read_directory(text.as_bytes()).unwrap();
+/// assert!(again.account("ann@example.org").is_some());
+/// assert!(n > 2);
+/// ```
 pub fn write_directory<W: Write>(
     dir: &Directory,
     out: W,
@@ -317,6 +344,18 @@ pub fn write_directory<W: Write>(
 /// [`WriteOptions::add_missing_parents`], parents that come later are written before their
 /// first child), with the same options as [`write_directory`]; returns the number of entries
 /// written.
+///
+/// ```
+/// use zimbra_prov::{dit::{self, WriteOptions}, model::AttrBag};
+/// let mut attrs = AttrBag::new();
+/// attrs.set("objectClass", ["organizationalUnit"]);
+/// attrs.set_one("ou", "apps");
+/// let mut out = Vec::new();
+/// let n = dit::write_entries([("ou=apps,dc=example,dc=org", &attrs)], &mut out, &WriteOptions::default()).unwrap();
+/// assert_eq!(n, 1);
+/// assert_eq!(String::from_utf8(out).unwrap(),
+///            "version: 1\ndn: ou=apps,dc=example,dc=org\nobjectClass: organizationalUnit\nou: apps\n\n");
+/// ```
 pub fn write_entries<'a, W: Write>(
     entries: impl IntoIterator<Item = (&'a str, &'a AttrBag)>,
     out: W,
@@ -389,7 +428,7 @@ fn write_refs<W: Write>(
         lines.extend(
             attrs
                 .iter()
-                .flat_map(|a| a.values.iter().map(move |v| (&*a.name, v.as_bytes()))),
+                .flat_map(|a| a.values().map(move |v| (a.name(), v.as_bytes()))),
         );
         w.write_entry_parts(dn, lines.iter().copied())?;
         n += 1;

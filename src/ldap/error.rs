@@ -57,22 +57,49 @@ pub fn result_code_name(code: u32) -> &'static str {
     }
 }
 
-/// A non-success LDAP result returned by the server for one operation.
+/// A non-success LDAP result returned by the server for one operation. Its fields are
+/// private (read them with the accessors) so that it can grow.
+///
+/// ```
+/// # fn show(e: &zimbra_prov::ldap::ServerError) -> String {
+/// format!("{} {} failed: {} ({})", e.operation(), e.dn(), e.code_name(), e.code())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerError {
-    /// The operation (`add`, `delete`, `modify`, `modrdn`, `search`, `bind`).
-    pub operation: &'static str,
-    /// The DN the operation was about.
-    pub dn: String,
-    /// RFC 4511 result code.
-    pub code: u32,
-    /// The server's diagnostic message (may be empty).
-    pub message: String,
-    /// The matchedDN the server returned (may be empty).
-    pub matched: String,
+    pub(crate) operation: &'static str,
+    pub(crate) dn: String,
+    pub(crate) code: u32,
+    pub(crate) message: String,
+    pub(crate) matched: String,
 }
 
 impl ServerError {
+    /// The operation (`add`, `delete`, `modify`, `modrdn`, `search`, `bind`).
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// The DN the operation was about.
+    pub fn dn(&self) -> &str {
+        &self.dn
+    }
+
+    /// RFC 4511 result code.
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+
+    /// The server's diagnostic message (may be empty).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The matchedDN the server returned (may be empty).
+    pub fn matched(&self) -> &str {
+        &self.matched
+    }
+
     /// The RFC 4511 name of [`ServerError::code`].
     pub fn code_name(&self) -> &'static str {
         result_code_name(self.code)

@@ -145,7 +145,7 @@ use crate::model::{AttrBag, RawEntry};
 /// let raw = to_raw_entry(e);
 /// assert_eq!(raw.dn, "uid=a,ou=people,dc=example,dc=com");
 /// assert_eq!(raw.attrs.first("objectClass"), Some("zimbraAccount"));
-/// assert_eq!(raw.attrs.values("jpegPhoto")[0].as_bytes(), &[0xff, 0x00]);
+/// assert_eq!(raw.attrs.values("jpegPhoto").first().unwrap().as_bytes(), &[0xff, 0x00]);
 /// ```
 pub fn to_raw_entry(entry: Entry) -> RawEntry {
     let mut attrs = AttrBag::new();
@@ -159,7 +159,15 @@ pub fn to_raw_entry(entry: Entry) -> RawEntry {
 }
 
 /// Why [`read_entries`] failed: reading from the server, or the reader itself.
+///
+/// ```
+/// use zimbra_prov::{dn::Dn, ldif::Entry, ldap::{read_entries, ReadError}};
+/// let entries = vec![Ok(Entry::new(Dn::parse("dc=a").unwrap()))];
+/// let err = read_entries(entries, |_| Err::<(), _>("the reader gave up")).unwrap_err();
+/// assert!(matches!(err, ReadError::Read("the reader gave up")));
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError<E> {
     /// The server side failed; the reader saw a truncated stream.
     #[error("{0}")]
@@ -171,6 +179,14 @@ pub enum ReadError<E> {
 
 /// An iterator over the `Ok` entries of a fallible stream that stops at the first error
 /// and keeps it (see [`read_entries`]).
+///
+/// ```
+/// use zimbra_prov::{dn::Dn, ldif::Entry, ldap::{read_entries, LdapError}};
+/// let stream = vec![Ok(Entry::new(Dn::parse("dc=a").unwrap())), Err(LdapError::Consumer("cut".into()))];
+/// // `read` sees only the entries before the error
+/// let seen = read_entries(stream, |it| Ok::<_, ()>(it.map(|e| e.dn.to_string()).collect::<Vec<_>>()));
+/// assert!(seen.is_err());
+/// ```
 #[derive(Debug)]
 pub struct UntilError<'a, I> {
     inner: I,

@@ -272,12 +272,12 @@ const SERVER_GENERATED: [&str; 12] = [
 fn add_attrs(attrs: &AttrBag) -> Vec<Attr> {
     let mut out = Vec::new();
     for a in attrs.iter() {
-        let ty = a.name.split(';').next().unwrap_or_default();
+        let ty = a.name().split(';').next().unwrap_or_default();
         if SERVER_GENERATED.iter().any(|g| g.eq_ignore_ascii_case(ty)) {
             continue;
         }
-        for v in &a.values {
-            out.push(Attr::new(a.name.to_string(), v.as_bytes()));
+        for v in a.values() {
+            out.push(Attr::new(a.name().to_string(), v.as_bytes()));
         }
     }
     out

@@ -4,6 +4,7 @@ use crate::dn::DnError;
 
 /// Which size limit of [`ReaderOptions`](super::ReaderOptions) was exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[non_exhaustive]
 pub enum Limit {
     /// `max_line_bytes`: one logical (unfolded) line.
     #[strum(serialize = "line")]
@@ -170,28 +171,54 @@ pub enum LdifErrorKind {
     },
 }
 
-/// A reading error with the line it happened on and the DN of the record, when known.
+/// A reading error with the line it happened on and the DN of the record, when known. Its
+/// fields are private (read them with the accessors) so that it can grow.
 ///
 /// ```
 /// use zimbra_prov::ldif::{Reader, LdifErrorKind};
 /// let mut r = Reader::new(&b"dn: cn=x\ncn: x\nmail_x: y\n"[..]);
 /// let err = r.next_record().unwrap_err();
-/// assert_eq!(err.line, 3);
-/// assert_eq!(err.dn.as_deref(), Some("cn=x"));
-/// assert!(matches!(err.kind, LdifErrorKind::InvalidAttributeDescription(_)));
+/// assert_eq!(err.line(), 3);
+/// assert_eq!(err.record_line(), Some(1));
+/// assert_eq!(err.dn(), Some("cn=x"));
+/// assert!(matches!(err.kind(), LdifErrorKind::InvalidAttributeDescription(_)));
+/// assert_eq!(err.to_string(), "line 3: invalid attribute description \"mail_x\" (dn: cn=x)");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[error("line {line}: {kind}{}", dn.as_ref().map(|d| format!(" (dn: {d})")).unwrap_or_default())]
 pub struct LdifError {
-    /// 1-based line number of the offending line (0 when not tied to a line).
-    pub line: u64,
-    /// Line the record started on, when known.
-    pub record_line: Option<u64>,
-    /// DN of the record, when known.
-    pub dn: Option<String>,
-    /// What went wrong.
+    pub(crate) line: u64,
+    pub(crate) record_line: Option<u64>,
+    pub(crate) dn: Option<String>,
     #[source]
-    pub kind: LdifErrorKind,
+    pub(crate) kind: LdifErrorKind,
+}
+
+impl LdifError {
+    /// 1-based line number of the offending line (0 when not tied to a line).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Line the record started on, when known.
+    pub fn record_line(&self) -> Option<u64> {
+        self.record_line
+    }
+
+    /// DN of the record, when known.
+    pub fn dn(&self) -> Option<&str> {
+        self.dn.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &LdifErrorKind {
+        &self.kind
+    }
+
+    /// What went wrong, by value.
+    pub fn into_kind(self) -> LdifErrorKind {
+        self.kind
+    }
 }
 
 /// Why the writer refused a record (nothing of the record was written).

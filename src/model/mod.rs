@@ -19,6 +19,9 @@
 //! ```
 
 mod address;
+mod attr_name;
+mod bag;
+pub(crate) mod hash;
 mod ids;
 mod objects;
 mod order;
@@ -30,14 +33,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use address::{parse_catch_all, Address, DomainName};
+pub use attr_name::AttrName;
+#[cfg(test)]
+pub(crate) use bag::value_visits;
+pub(crate) use bag::BagBuilder;
+pub use bag::{Attr, AttrBag, Values};
 pub use ids::{IdGenerator, ZimbraId};
 pub use objects::{
     names, Account, Alias, Cos, DistributionList, Domain, DynamicGroup, GlobalConfig,
-    MailRecipient, RawEntry, Server,
+    MailRecipient, Object, RawEntry, Server,
 };
 pub use order::EntryRef;
 pub use transport::{NextHop, Port, Transport};
-pub use value::{Attr, AttrBag, AttrValue};
+pub use value::{AttrValue, ValueRef};
 
 use crate::attrs;
 use order::EntryOrder;
@@ -275,17 +283,31 @@ fn key_ci(s: &str) -> String {
 /// Objects are stored by their lower-cased names, so iteration order is deterministic. Besides,
 /// every entry keeps its place in creation order (slapd's entry-ID order, see
 /// [`Directory::entries_in_order`]).
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new(); // the global config and default COS zmprov would find
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+/// assert_eq!(dir.account_count(), 1);
+/// assert!(dir.domain("EXAMPLE.org").is_some());
+/// assert_eq!(dir.accounts().map(|a| a.name.to_string()).collect::<Vec<_>>(), ["ann@example.org"]);
+/// // as LDIF and back
+/// let mut ldif = Vec::new();
+/// zimbra_prov::dit::write_directory(&dir, &mut ldif, &Default::default()).unwrap();
+/// let again = zimbra_prov::dit::read_directory(&ldif[..]).unwrap();
+/// assert_eq!(again.account("ann@example.org"), dir.account("ann@example.org"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     /// The global configuration entry.
     pub config: GlobalConfig,
-    servers: BTreeMap<String, Server>,
-    coses: BTreeMap<String, Cos>,
-    domains: BTreeMap<String, Domain>,
-    accounts: BTreeMap<String, Account>,
-    aliases: BTreeMap<String, Alias>,
-    lists: BTreeMap<String, DistributionList>,
-    groups: BTreeMap<String, DynamicGroup>,
+    servers: BTreeMap<Box<str>, Server>,
+    coses: BTreeMap<Box<str>, Cos>,
+    domains: BTreeMap<Box<str>, Domain>,
+    accounts: BTreeMap<Box<str>, Account>,
+    aliases: BTreeMap<Box<str>, Alias>,
+    lists: BTreeMap<Box<str>, DistributionList>,
+    groups: BTreeMap<Box<str>, DynamicGroup>,
     /// Entries that are not typed Zimbra objects, kept as read.
     #[serde(default)]
     pub other_entries: Vec<RawEntry>,
@@ -297,47 +319,156 @@ pub struct Directory {
     order: EntryOrder,
 }
 
+/// `$f::<T>(args)` with `T` the object type of the [`ObjectKind`] `$kind`.
+macro_rules! by_kind {
+    ($kind:expr, $f:ident($($arg:expr),*)) => {
+        match $kind {
+            ObjectKind::Account => $f::<Account>($($arg),*),
+            ObjectKind::Alias => $f::<Alias>($($arg),*),
+            ObjectKind::DistributionList => $f::<DistributionList>($($arg),*),
+            ObjectKind::DynamicGroup => $f::<DynamicGroup>($($arg),*),
+            ObjectKind::Domain => $f::<Domain>($($arg),*),
+            ObjectKind::Cos => $f::<Cos>($($arg),*),
+            ObjectKind::Server => $f::<Server>($($arg),*),
+        }
+    };
+}
+
+/// Per-kind typed wrappers over the generic accessors ([`Directory::get`] and friends), for the
+/// names callers know (`account`, `insert_account`, ...).
 macro_rules! collection {
-    ($field:ident, $ty:ty, $kind:expr, $get:ident, $get_mut:ident, $iter:ident, $insert:ident, $remove:ident, $by_id:ident) => {
+    ($ty:ty, $get:ident, $get_mut:ident, $iter:ident, $insert:ident, $remove:ident, $by_id:ident) => {
         #[doc = concat!("Look up a ", stringify!($ty), " by name (case-insensitive).")]
         pub fn $get(&self, name: &str) -> Option<&$ty> {
-            self.$field.get(&key_ci(name))
+            self.get::<$ty>(name)
         }
         #[doc = concat!("Look up a ", stringify!($ty), " by name for modification.")]
         pub fn $get_mut(&mut self, name: &str) -> Option<&mut $ty> {
-            self.$field.get_mut(&key_ci(name))
+            self.get_mut::<$ty>(name)
         }
         #[doc = concat!("Every ", stringify!($ty), ", ordered by lower-cased name.")]
         pub fn $iter(&self) -> impl Iterator<Item = &$ty> {
-            self.$field.values()
+            self.all::<$ty>()
         }
         #[doc = concat!("Add a ", stringify!($ty), "; fails if one with the same name exists.")]
         pub fn $insert(&mut self, obj: $ty) -> Result<&mut $ty, ModelError> {
-            let key = key_ci(&obj.name.to_string());
-            if self.$field.contains_key(&key) {
-                return Err(ModelError::Exists {
-                    kind: $kind,
-                    name: obj.name.to_string(),
-                });
-            }
-            self.order.adopt(&self.other_entries);
-            self.order.inserted($kind, &key, &obj.attrs);
-            Ok(self.$field.entry(key).or_insert(obj))
+            self.insert(obj)
         }
         #[doc = concat!("Remove a ", stringify!($ty), " by name (an object with its `zimbraId` inserted next is the same entry renamed and keeps its place in creation order).")]
         pub fn $remove(&mut self, name: &str) -> Option<$ty> {
-            let key = key_ci(name);
-            let obj = self.$field.remove(&key)?;
-            self.order.removed($kind, &key, &obj.attrs);
-            Some(obj)
+            self.remove::<$ty>(name)
         }
-        #[doc = concat!("Find a ", stringify!($ty), " by `zimbraId` (case-insensitive).")]
+        #[doc = concat!("Find a ", stringify!($ty), " by `zimbraId` (case-insensitive; a scan).")]
         pub fn $by_id(&self, id: &str) -> Option<&$ty> {
-            self.$field
-                .values()
-                .find(|o| o.attrs.has_value_ci(names::ZIMBRA_ID, id))
+            self.by_id::<$ty>(id)
         }
     };
+}
+
+impl Directory {
+    /// The object of type `T` named `name` (case-insensitive).
+    ///
+    /// ```
+    /// use zimbra_prov::model::{Account, Directory, Object};
+    /// let mut dir = Directory::new();
+    /// dir.insert(Account::new("Alice@example.org".parse().unwrap())).unwrap();
+    /// let a: &Account = dir.get("alice@EXAMPLE.org").unwrap();
+    /// assert_eq!(a.display_name(), "Alice@example.org");
+    /// assert!(dir.get::<Account>("bob@example.org").is_none());
+    /// ```
+    pub fn get<T: Object>(&self, name: &str) -> Option<&T> {
+        T::map(self).get(key_ci(name).as_str())
+    }
+
+    /// The object of type `T` named `name`, for modification.
+    pub fn get_mut<T: Object>(&mut self, name: &str) -> Option<&mut T> {
+        T::map_mut(self).get_mut(key_ci(name).as_str())
+    }
+
+    /// Every object of type `T`, ordered by lower-cased name.
+    pub fn all<T: Object>(&self) -> impl Iterator<Item = &T> {
+        T::map(self).values()
+    }
+
+    /// Adds an object; fails if one of its kind with the same name exists.
+    pub fn insert<T: Object>(&mut self, obj: T) -> Result<&mut T, ModelError> {
+        self.try_insert(obj).map_err(|obj| ModelError::Exists {
+            kind: T::KIND,
+            name: obj.display_name(),
+        })
+    }
+
+    /// [`Directory::insert`] that gives the object back when its name is taken (one search
+    /// of the map).
+    pub(crate) fn try_insert<T: Object>(&mut self, obj: T) -> Result<&mut T, T> {
+        let key: Box<str> = obj.key().into();
+        if T::map(self).contains_key(&key) {
+            return Err(obj);
+        }
+        // the new entry takes the next place in creation order (or its own, renamed)
+        self.order.adopt(&self.other_entries);
+        self.order.inserted(T::KIND, &key, obj.attrs());
+        Ok(T::map_mut(self).entry(key).or_insert(obj))
+    }
+
+    /// Removes the object of type `T` named `name` (an object with its `zimbraId` inserted
+    /// next is the same entry renamed and keeps its place in creation order).
+    pub fn remove<T: Object>(&mut self, name: &str) -> Option<T> {
+        let key = key_ci(name);
+        let obj = T::map_mut(self).remove(key.as_str())?;
+        self.order.removed(T::KIND, &key, obj.attrs());
+        Some(obj)
+    }
+
+    /// The first object of type `T` (in name order) whose `zimbraId` is `id`
+    /// (case-insensitive). A scan: zmprov keeps its own index for repeated look-ups.
+    pub fn by_id<T: Object>(&self, id: &str) -> Option<&T> {
+        self.all::<T>()
+            .find(|o| o.attrs().has_value_ci(names::ZIMBRA_ID, id))
+    }
+
+    /// The attributes of the object of `kind` named `name`: the kind-generic view of
+    /// [`Directory::get`].
+    ///
+    /// ```
+    /// use zimbra_prov::model::{Directory, ObjectKind};
+    /// let dir = Directory::new();
+    /// let cos = dir.attrs_of(ObjectKind::Cos, "default").unwrap();
+    /// assert_eq!(cos.first("cn"), Some("default"));
+    /// ```
+    pub fn attrs_of(&self, kind: ObjectKind, name: &str) -> Option<&AttrBag> {
+        fn bag<'d, T: Object>(dir: &'d Directory, name: &str) -> Option<&'d AttrBag> {
+            dir.get::<T>(name).map(Object::attrs)
+        }
+        by_kind!(kind, bag(self, name))
+    }
+
+    /// The attributes of the object of `kind` named `name`, for modification.
+    pub fn attrs_of_mut(&mut self, kind: ObjectKind, name: &str) -> Option<&mut AttrBag> {
+        fn bag<'d, T: Object>(dir: &'d mut Directory, name: &str) -> Option<&'d mut AttrBag> {
+            dir.get_mut::<T>(name).map(Object::attrs_mut)
+        }
+        by_kind!(kind, bag(self, name))
+    }
+
+    /// The object of `kind` named `name`, as (name as zmprov prints it, attributes).
+    pub fn entry_of(&self, kind: ObjectKind, name: &str) -> Option<(String, &AttrBag)> {
+        fn one<'d, T: Object>(dir: &'d Directory, name: &str) -> Option<(String, &'d AttrBag)> {
+            dir.get::<T>(name).map(|o| (o.display_name(), o.attrs()))
+        }
+        by_kind!(kind, one(self, name))
+    }
+
+    /// Every object of `kind` as (name as zmprov prints it, attributes), in name order.
+    pub fn entries_of(
+        &self,
+        kind: ObjectKind,
+    ) -> Box<dyn Iterator<Item = (String, &AttrBag)> + '_> {
+        fn each<T: Object>(dir: &Directory) -> Box<dyn Iterator<Item = (String, &AttrBag)> + '_> {
+            Box::new(dir.all::<T>().map(|o| (o.display_name(), o.attrs())))
+        }
+        by_kind!(kind, each(self))
+    }
 }
 
 impl Directory {
@@ -379,7 +510,7 @@ impl Directory {
             }
             dir.order
                 .inserted(ObjectKind::Cos, &key_ci(name), &cos.attrs);
-            dir.coses.insert(key_ci(name), cos);
+            dir.coses.insert(key_ci(name).into(), cos);
         }
         dir
     }
@@ -463,9 +594,7 @@ impl Directory {
     }
 
     collection!(
-        servers,
         Server,
-        ObjectKind::Server,
         server,
         server_mut,
         servers,
@@ -473,21 +602,9 @@ impl Directory {
         remove_server,
         server_by_id
     );
+    collection!(Cos, cos, cos_mut, coses, insert_cos, remove_cos, cos_by_id);
     collection!(
-        coses,
-        Cos,
-        ObjectKind::Cos,
-        cos,
-        cos_mut,
-        coses,
-        insert_cos,
-        remove_cos,
-        cos_by_id
-    );
-    collection!(
-        domains,
         Domain,
-        ObjectKind::Domain,
         domain,
         domain_mut,
         domains,
@@ -496,9 +613,7 @@ impl Directory {
         domain_by_id
     );
     collection!(
-        accounts,
         Account,
-        ObjectKind::Account,
         account,
         account_mut,
         accounts,
@@ -507,9 +622,7 @@ impl Directory {
         account_by_id
     );
     collection!(
-        aliases,
         Alias,
-        ObjectKind::Alias,
         alias,
         alias_mut,
         aliases,
@@ -518,9 +631,7 @@ impl Directory {
         alias_by_id
     );
     collection!(
-        lists,
         DistributionList,
-        ObjectKind::DistributionList,
         list,
         list_mut,
         lists,
@@ -529,9 +640,7 @@ impl Directory {
         list_by_id
     );
     collection!(
-        groups,
         DynamicGroup,
-        ObjectKind::DynamicGroup,
         group,
         group_mut,
         groups,
@@ -558,13 +667,14 @@ impl Directory {
     /// with its kind. Local parts share one namespace per domain (`ou=people`).
     pub fn name_in_use(&self, address: &str) -> Option<ObjectKind> {
         let k = key_ci(address);
-        if self.accounts.contains_key(&k) {
+        let k = k.as_str();
+        if self.accounts.contains_key(k) {
             Some(ObjectKind::Account)
-        } else if self.lists.contains_key(&k) {
+        } else if self.lists.contains_key(k) {
             Some(ObjectKind::DistributionList)
-        } else if self.groups.contains_key(&k) {
+        } else if self.groups.contains_key(k) {
             Some(ObjectKind::DynamicGroup)
-        } else if self.aliases.contains_key(&k) {
+        } else if self.aliases.contains_key(k) {
             Some(ObjectKind::Alias)
         } else {
             None

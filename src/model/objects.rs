@@ -5,9 +5,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use super::{
-    parse_catch_all, AccountStatus, Address, AttrBag, DomainName, DomainStatus, DomainType,
-    MailStatus, ModelError, Transport, ZimbraId,
+    parse_catch_all, AccountStatus, Address, AttrBag, Directory, DomainName, DomainStatus,
+    DomainType, MailStatus, ModelError, ObjectKind, Transport, ZimbraId,
 };
 
 /// Attribute names the typed accessors use (Zimbra's spelling).
@@ -113,10 +115,21 @@ fn catch_all_one(bag: &AttrBag, attr: &str) -> Result<Option<DomainName>, ModelE
 
 /// Accessors shared by every entry that can receive mail (`zimbraMailRecipient`): accounts,
 /// distribution lists, dynamic groups and domains.
-pub trait MailRecipient {
-    /// The entry's attributes.
-    fn attrs(&self) -> &AttrBag;
-
+///
+/// ```
+/// use zimbra_prov::model::{Directory, MailRecipient};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\n\
+///     ca ann@example.org pw zimbraMailForwardingAddress ann@elsewhere.example\n\
+///     aaa ann@example.org anna@example.org\ncdl team@example.org").unwrap();
+/// // accounts and lists answer the same questions
+/// let ann = dir.account("ann@example.org").unwrap();
+/// assert_eq!(ann.aliases().unwrap()[0].to_string(), "anna@example.org");
+/// assert_eq!(ann.forwarding_addresses().unwrap()[0].to_string(), "ann@elsewhere.example");
+/// assert!(ann.mail_enabled());
+/// assert!(dir.list("team@example.org").unwrap().mail_enabled());
+/// ```
+pub trait MailRecipient: Object {
     /// `zimbraId`.
     fn id(&self) -> Result<Option<ZimbraId>, ModelError> {
         parse_one(self.attrs(), n::ZIMBRA_ID)
@@ -172,17 +185,143 @@ pub trait MailRecipient {
     }
 }
 
-macro_rules! recipient_impl {
-    ($t:ty) => {
-        impl MailRecipient for $t {
+pub(crate) mod sealed {
+    use super::{BTreeMap, Directory};
+
+    /// Where a directory keeps the objects of a kind (not implementable outside the crate).
+    pub trait Stored: Sized {
+        fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self>;
+        fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self>;
+    }
+}
+
+/// What every typed object of a [`Directory`] has: a kind, a name, the DN it was read with when
+/// that is not Zimbra's default one, and its attributes. Code written once over `Object` works
+/// for every kind ([`Directory::get`], [`Directory::insert`], zmprov's commands).
+///
+/// ```
+/// use zimbra_prov::model::{Cos, Directory, Object, ObjectKind};
+/// fn describe<T: Object>(o: &T) -> String {
+///     format!("{} {} ({} attributes)", T::KIND, o.display_name(), o.attrs().len())
+/// }
+/// let dir = Directory::new();
+/// let cos: &Cos = dir.get("default").unwrap();
+/// assert!(describe(cos).starts_with("cos default ("));
+/// assert_eq!(Cos::KIND, ObjectKind::Cos);
+/// ```
+pub trait Object: sealed::Stored + Clone + 'static {
+    /// The kind of object.
+    const KIND: ObjectKind;
+    /// The name as zmprov prints it (an address, a domain name, a COS or server name).
+    fn display_name(&self) -> String;
+    /// The name the directory files the object under (lower case).
+    fn key(&self) -> String;
+    /// The entry's DN as read, when it is not the default one for the name.
+    fn dn(&self) -> Option<&str>;
+    /// Every attribute, in order.
+    fn attrs(&self) -> &AttrBag;
+    /// Every attribute, for modification.
+    fn attrs_mut(&mut self) -> &mut AttrBag;
+}
+
+macro_rules! object_impl {
+    ($t:ty, $kind:expr, $field:ident, |$s:ident| $display:expr, |$k:ident| $key:expr) => {
+        impl sealed::Stored for $t {
+            fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self> {
+                &dir.$field
+            }
+            fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self> {
+                &mut dir.$field
+            }
+        }
+        impl Object for $t {
+            const KIND: ObjectKind = $kind;
+            fn display_name(&self) -> String {
+                let $s = self;
+                $display
+            }
+            fn key(&self) -> String {
+                let $k = self;
+                $key
+            }
+            fn dn(&self) -> Option<&str> {
+                self.dn.as_deref()
+            }
             fn attrs(&self) -> &AttrBag {
                 &self.attrs
+            }
+            fn attrs_mut(&mut self) -> &mut AttrBag {
+                &mut self.attrs
             }
         }
     };
 }
 
+object_impl!(
+    Account,
+    ObjectKind::Account,
+    accounts,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    Alias,
+    ObjectKind::Alias,
+    aliases,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    DistributionList,
+    ObjectKind::DistributionList,
+    lists,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    DynamicGroup,
+    ObjectKind::DynamicGroup,
+    groups,
+    |o| o.name.to_string(),
+    |o| o.name.key()
+);
+object_impl!(
+    Domain,
+    ObjectKind::Domain,
+    domains,
+    |o| o.name.to_string(),
+    |o| o.name.as_str().to_string()
+);
+object_impl!(Cos, ObjectKind::Cos, coses, |o| o.name.clone(), |o| o
+    .name
+    .to_ascii_lowercase());
+object_impl!(
+    Server,
+    ObjectKind::Server,
+    servers,
+    |o| o.name.clone(),
+    |o| o.name.to_ascii_lowercase()
+);
+
+macro_rules! recipient_impl {
+    ($t:ty) => {
+        impl MailRecipient for $t {}
+    };
+}
+
 /// A Zimbra account (or calendar resource): `uid=<local>,ou=people,<domain DN>`.
+///
+/// ```
+/// use zimbra_prov::model::{Directory, MailRecipient};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\n\
+///     ca ann@example.org pw zimbraMailTransport smtp:exchange.example.org:25").unwrap();
+/// let ann = dir.account("ANN@example.org").unwrap();
+/// assert_eq!(ann.name.to_string(), "ann@example.org");
+/// assert_eq!(ann.transport().unwrap().unwrap().to_string(), "smtp:exchange.example.org:25");
+/// assert_eq!(ann.attrs.first("zimbraAccountStatus"), Some("active"));
+/// assert_eq!(ann.status().unwrap(), Some(zimbra_prov::model::AccountStatus::Active));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// The account's name (its primary address), as zmprov names it.
@@ -251,6 +390,16 @@ impl Account {
 }
 
 /// A Zimbra domain, local or alias: `dc=...` entries.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cd example.org\ncad alias.example.org example.org").unwrap();
+/// let d = dir.domain("example.org").unwrap();
+/// assert!(!d.is_alias());
+/// assert!(dir.domain("alias.example.org").unwrap().is_alias());
+/// assert_eq!(d.attrs.first("zimbraDomainType"), Some("local"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     /// The domain name.
@@ -296,6 +445,17 @@ impl Domain {
 }
 
 /// A class of service: `cn=<name>,cn=cos,cn=zimbra`.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cc gold zimbraMailQuota 1048576").unwrap();
+/// let gold = dir.cos("gold").unwrap();
+/// assert_eq!(gold.attrs.first("zimbraMailQuota"), Some("1048576"));
+/// assert!(gold.id().unwrap().is_some());
+/// // every directory starts with the default COS
+/// assert!(dir.cos("default").is_some());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cos {
     /// The COS name (`cn`).
@@ -327,6 +487,16 @@ impl Cos {
 }
 
 /// A server: `cn=<hostname>,cn=servers,cn=zimbra`.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mbx1.example.org zimbraServiceEnabled mailbox\ncs ldap.example.org").unwrap();
+/// let s = dir.server("mbx1.example.org").unwrap();
+/// assert_eq!(s.service_hostname(), "mbx1.example.org");
+/// assert!(s.has_mailbox_service());
+/// assert!(!dir.server("ldap.example.org").unwrap().has_mailbox_service());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Server {
     /// The server name (`cn`, normally its host name).
@@ -370,6 +540,13 @@ impl Server {
 }
 
 /// The global configuration entry `cn=config,cn=zimbra`.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "mcf zimbraMtaRelayHost smarthost.example.org").unwrap();
+/// assert_eq!(dir.config.attrs.first("zimbraMtaRelayHost"), Some("smarthost.example.org"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalConfig {
     /// The entry's DN as read, when it is not the default one.
@@ -380,6 +557,15 @@ pub struct GlobalConfig {
 }
 
 /// An alias entry (`objectClass: zimbraAlias`) pointing at an account or list by id.
+///
+/// ```
+/// use zimbra_prov::model::{Directory, MailRecipient};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw\naaa ann@example.org anna@example.org").unwrap();
+/// let alias = dir.alias("anna@example.org").unwrap();
+/// let ann = dir.account("ann@example.org").unwrap();
+/// assert_eq!(alias.target_id().unwrap(), ann.id().unwrap());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alias {
     /// The alias address.
@@ -399,6 +585,16 @@ impl Alias {
 }
 
 /// A static distribution list; its members are its `zimbraMailForwardingAddress` values.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cd example.org\ncdl team@example.org\n\
+///     adlm team@example.org ann@example.org bob@partner.example").unwrap();
+/// let members: Vec<String> = dir.list("team@example.org").unwrap().members().unwrap()
+///     .iter().map(|a| a.to_string()).collect();
+/// assert_eq!(members, ["ann@example.org", "bob@partner.example"]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistributionList {
     /// The list address.
@@ -420,6 +616,15 @@ impl DistributionList {
 }
 
 /// A dynamic group (`groupOfURLs` + `zimbraGroup`): `cn=<local>,cn=groups,<domain DN>`.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cd example.org\ncddl all@example.org").unwrap();
+/// let g = dir.group("all@example.org").unwrap();
+/// assert_eq!(g.name.to_string(), "all@example.org");
+/// assert_eq!(g.member_urls().len(), 1);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DynamicGroup {
     /// The group address.
@@ -442,6 +647,13 @@ impl DynamicGroup {
 
 /// An LDAP entry that is not a Zimbra object the model types (containers, `cn=zimbra`, entries of
 /// other applications). Kept as read so that a directory round-trips losslessly.
+///
+/// ```
+/// let dir = zimbra_prov::dit::read_directory(&b"dn: ou=apps,dc=example,dc=org\n\
+/// objectClass: organizationalUnit\nou: apps\n"[..]).unwrap();
+/// assert_eq!(dir.other_entries[0].dn, "ou=apps,dc=example,dc=org");
+/// assert_eq!(dir.other_entries[0].attrs.first("ou"), Some("apps"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawEntry {
     /// The DN as read.

@@ -343,8 +343,8 @@ impl<'d> DynlistMembers<'d> {
 /// stored (Postfix joins them with commas; `decide` parses the joined result).
 fn values_in_entry_order(bag: &AttrBag, attrs: &[&str], out: &mut Vec<Box<str>>) {
     for a in bag.iter() {
-        if attrs.iter().any(|x| x.eq_ignore_ascii_case(&a.name)) {
-            out.extend(a.values.iter().filter_map(|v| v.as_str()).map(Into::into));
+        if attrs.iter().any(|x| x.eq_ignore_ascii_case(a.name())) {
+            out.extend(a.values().filter_map(|v| v.as_str()).map(Into::into));
         }
     }
 }

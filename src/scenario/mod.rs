@@ -564,7 +564,7 @@ impl Ctx<'_> {
             );
             ScenarioError::Invalid {
                 file: self.file.to_string(),
-                line: first + skip + e.line.saturating_sub(1),
+                line: first + skip + e.line().saturating_sub(1),
                 key: key.to_string(),
                 message: e.zmprov_message(),
             }
@@ -902,9 +902,15 @@ impl Scenario {
         }
         let expects = cx.expects(&raw.expect)?;
         let topology = cx.topology(&mtas, &dirs, &dns, &expects)?;
+        // the last stage takes the directories (no copy of a large directory when there are
+        // no steps)
         let mut stages = vec![ScenarioStage {
             name: "initial".into(),
-            directories: dirs.clone(),
+            directories: if raw.step.is_empty() {
+                std::mem::take(&mut dirs)
+            } else {
+                dirs.clone()
+            },
             topology,
             expects,
         }];
@@ -935,7 +941,11 @@ impl Scenario {
             let topology = cx.topology(&mtas, &dirs, &dns, &expects)?;
             stages.push(ScenarioStage {
                 name: st.name.clone().unwrap_or_else(|| format!("step {}", i + 1)),
-                directories: dirs.clone(),
+                directories: if i + 1 == raw.step.len() {
+                    std::mem::take(&mut dirs)
+                } else {
+                    dirs.clone()
+                },
                 topology,
                 expects,
             });

@@ -98,105 +98,15 @@ pub struct GeneratedDirectory {
 }
 
 impl GeneratedDirectory {
-    /// Addresses worth routing: every name, alias, list and member, one unknown local part per
-    /// domain, an address in an unknown domain, and mixed-case and `+ext` variants of a few.
+    /// Addresses worth routing (see [`routable_addresses`](super::routable_addresses)).
     pub fn interesting_addresses(&self) -> Vec<String> {
-        let d = &self.directory;
-        let mut out: Vec<String> = Vec::new();
-        for a in d.accounts() {
-            out.push(a.name.to_string());
-            out.extend(
-                a.attrs
-                    .strs("zimbraMailAlias")
-                    .iter()
-                    .map(|s| s.to_string()),
-            );
-        }
-        for l in d.lists() {
-            out.push(l.name.to_string());
-            out.extend(
-                l.attrs
-                    .strs("zimbraMailForwardingAddress")
-                    .iter()
-                    .map(|s| s.to_string()),
-            );
-        }
-        for g in d.groups() {
-            out.push(g.name.to_string());
-        }
-        // entries the model does not type: dynamic-group units (the dynamic unit's address and
-        // the static unit's members), second copies of accounts, accounts with odd addresses
-        for e in &d.other_entries {
-            for attr in [
-                "zimbraMailDeliveryAddress",
-                "zimbraMailAlias",
-                "zimbraMailForwardingAddress",
-            ] {
-                out.extend(e.attrs.strs(attr).iter().map(|s| s.to_string()));
-            }
-        }
-        for dom in d.domains() {
-            out.push(format!("nobody-here@{}", dom.name));
-        }
-        out.push("someone@unknown-domain.test".into());
-        let variants: Vec<String> = out
-            .iter()
-            .take(3)
-            .flat_map(|a| {
-                let upper = a.to_ascii_uppercase();
-                let ext = a.replacen('@', "+tag@", 1);
-                [upper, ext]
-            })
-            .collect();
-        out.extend(variants);
-        out.extend(self.shape_addresses());
-        out.sort();
-        out.dedup();
-        out
+        super::blocks::routable_addresses(&self.directory)
     }
 
-    /// Addresses in the shapes Postfix parses specially, for the directory's accounts: a
-    /// quoted local part (`"ann"@dom`, looked up unquoted), a bang path (`dom!ann`, swapped),
-    /// `ann%dom` (percent routing), a local part starting with `-`, a local part longer than 64
-    /// characters, the UTF-8 form of each punycode domain (not mapped to punycode); every
-    /// address a second entry shares with the first, and every account whose transport is not
-    /// a plain `lmtp:` one (hand-typed values).
+    /// Addresses in the shapes Postfix parses specially (see
+    /// [`shape_addresses`](super::shape_addresses)).
     pub fn shape_addresses(&self) -> Vec<String> {
-        let d = &self.directory;
-        let mut out: Vec<String> = Vec::new();
-        for a in d.accounts() {
-            let plain = a
-                .attrs
-                .first("zimbraMailTransport")
-                .is_none_or(|t| t.starts_with("lmtp:") && !t.contains(char::is_whitespace));
-            if !plain {
-                out.push(a.name.to_string());
-            }
-        }
-        for a in d.accounts().take(2) {
-            let (l, dom) = (a.name.local(), a.name.domain().as_str());
-            if !l.starts_with('"') {
-                out.push(format!("\"{l}\"@{dom}"));
-                out.push(format!("{dom}!{l}"));
-                out.push(format!("{l}%{dom}"));
-            }
-            out.push(format!("-{l}@{dom}"));
-            out.push(format!("{l}.{}@{dom}", "y".repeat(64)));
-        }
-        for (ace, utf8) in super::migration::IDN {
-            if d.domain(ace).is_some() {
-                for a in d.accounts().filter(|a| a.name.domain().as_str() == *ace) {
-                    out.push(format!("{}@{utf8}", a.name.local()));
-                }
-                out.push(format!("nobody@{utf8}"));
-            }
-        }
-        for e in &d.other_entries {
-            for attr in ["zimbraMailDeliveryAddress", "zimbraMailAlias"] {
-                out.extend(e.attrs.strs(attr).iter().map(|s| s.to_string()));
-            }
-        }
-        out
+        super::blocks::shape_addresses(&self.directory)
     }
 }
 

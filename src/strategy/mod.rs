@@ -14,8 +14,16 @@
 //! (hand edits after zmprov, a slapcat order that is neither DN nor zmprov order; the file is
 //! [`GeneratedDirectory::slapcat`]).
 //!
+//! Building blocks for property-testing *your own* setup logic: [`split_world`] draws a split
+//! domain around your Zimbra (which users live on foreign MTAs, who moved, how the foreign MTAs
+//! treat unknown recipients, DNS) and builds the topology from your directory or zmprov script;
+//! the small strategies it is made of ([`address_of`], [`mail_hosts`], [`lmtp_transport`],
+//! [`smtp_transport`], [`foreign_mta`], [`unknown_policy`], [`moves`], [`entry_point`]) combine
+//! with your own.
+//!
 //! Layout: `directory` (the zmprov-built directories), `migration` (the migration shapes),
-//! `split` (split-domain topologies and migration plans).
+//! `split` (split-domain topologies and migration plans), `blocks` (strategies over a user's own
+//! data), `world` (a split domain around the user's Zimbra).
 //!
 //! ```
 //! use proptest::prelude::*;
@@ -34,10 +42,16 @@
 //! # every_account_has_a_delivery_address();
 //! ```
 
+mod blocks;
 mod directory;
 mod migration;
 mod split;
+mod world;
 
+pub use blocks::{
+    address_of, entry_point, foreign_mta, lmtp_transport, mail_hosts, moves, routable_addresses,
+    shape_addresses, smtp_transport, unknown_policy,
+};
 pub use directory::{
     account_status, address, directory, domain_name, DirectorySpec, GeneratedDirectory,
 };
@@ -45,6 +59,7 @@ pub use split::{
     migration_plan, split_domain_topology, GeneratedPlan, GeneratedTopology, Home, SecondaryKind,
     SplitDomainSpec,
 };
+pub use world::{split_world, ForeignSite, SplitWorld, SplitWorldSpec};
 
 #[cfg(test)]
 mod tests {

@@ -133,14 +133,25 @@ impl ErrorCode {
 
 /// An error from parsing or applying a zmprov script; displays like zmprov with the line number:
 /// `line 3: ERROR: account.NO_SUCH_ACCOUNT (no such account: x@example.com)`.
+///
+/// Read it through its accessors; new details may be added without breaking callers.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// use zimbra_prov::zmprov::{self, ErrorCode};
+/// let mut dir = Directory::new();
+/// let e = zmprov::run(&mut dir, "cd example.org\nma x@example.org zimbraMailQuota 1").unwrap_err();
+/// assert_eq!((e.line(), e.code()), (2, ErrorCode::NoSuchAccount));
+/// assert_eq!(e.message(), "no such account: x@example.org");
+/// assert!(e.is_not_found());
+/// assert_eq!(e.to_string(), "line 2: ERROR: account.NO_SUCH_ACCOUNT (no such account: x@example.org)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct ZmprovError {
-    /// 1-based line number in the script (0 when applying a command outside a script).
-    pub line: usize,
-    /// The error class.
-    pub code: ErrorCode,
-    /// The message inside the parentheses (or the whole message for usage errors).
-    pub message: String,
+    line: usize,
+    code: ErrorCode,
+    message: String,
 }
 
 impl ZmprovError {
@@ -150,6 +161,21 @@ impl ZmprovError {
             code,
             message: message.into(),
         }
+    }
+
+    /// 1-based line number in the script (0 when applying a command outside a script).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The error class.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The message inside the parentheses (or the whole message for usage errors).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// The message as zmprov prints it, without the line number.

@@ -18,7 +18,7 @@ pub fn fmt_slapadd(file: &Path, base: &Path) -> Result<Vec<u8>, String> {
     let mut w = Writer::new(&mut out, WriterOptions::slapadd_mode());
     while let Some(rec) = r
         .next_ref()
-        .map_err(|e| format!("{}: {}", e.line, e.kind))?
+        .map_err(|e| format!("{}: {}", e.line(), e.kind()))?
     {
         w.write_ref(&rec).map_err(|e| e.to_string())?;
     }

@@ -45,8 +45,8 @@ fn parse_dn(what: &'static str, name: &str, dn: &str) -> Result<Dn, ToLdifError>
 fn entry(dn: &Dn, bag: &AttrBag) -> Entry {
     let mut e = Entry::new(dn.clone());
     for a in bag.iter() {
-        for v in &a.values {
-            e.push(a.name.to_string(), v.as_bytes().to_vec());
+        for v in a.values() {
+            e.push(a.name().to_string(), v.as_bytes().to_vec());
         }
     }
     e

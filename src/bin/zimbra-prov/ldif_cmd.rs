@@ -119,15 +119,15 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>, Failure> {
 
 /// `FILE:LINE: error: MESSAGE (dn: DN)`, untrusted parts escaped.
 pub fn error_line(file: &Path, e: &LdifError) -> String {
-    let dn =
-        e.dn.as_ref()
-            .map(|d| format!(" (dn: {})", out::field(d)))
-            .unwrap_or_default();
+    let dn = e
+        .dn()
+        .map(|d| format!(" (dn: {})", out::field(d)))
+        .unwrap_or_default();
     format!(
         "{}:{}: error: {}{dn}",
         out::path(file),
-        e.line,
-        out::field(&e.kind.to_string())
+        e.line(),
+        out::field(&e.kind().to_string())
     )
 }
 

@@ -189,10 +189,10 @@ pub(super) fn follow_ups(
         .map(|d| {
             d.iter()
                 .filter(|a| {
-                    a.name.to_ascii_lowercase().ends_with("authkey")
-                        || a.name.eq_ignore_ascii_case("zimbraPreAuthKey")
+                    a.name().to_ascii_lowercase().ends_with("authkey")
+                        || a.name().eq_ignore_ascii_case("zimbraPreAuthKey")
                 })
-                .map(|a| a.name.to_string())
+                .map(|a| a.name().to_string())
                 .collect()
         })
         .unwrap_or_default();
@@ -225,7 +225,7 @@ pub(super) fn follow_ups(
     }
     if attrs.is_some_and(|d| {
         d.iter()
-            .any(|a| a.name.to_ascii_lowercase().starts_with("dkim"))
+            .any(|a| a.name().to_ascii_lowercase().starts_with("dkim"))
     }) {
         out.push(FollowUp::Dkim {
             domain: new_domain.to_string(),

@@ -46,7 +46,7 @@ pub(super) fn bag<'a>(attrs: impl Iterator<Item = Line<'a>>) -> AttrBag {
 /// The lines of an [`AttrBag`], attribute by attribute.
 pub(super) fn lines(b: &AttrBag) -> Vec<Line<'_>> {
     b.iter()
-        .flat_map(|a| a.values.iter().map(move |v| (&*a.name, v.as_bytes())))
+        .flat_map(|a| a.values().map(move |v| (a.name(), v.as_bytes())))
         .collect()
 }
 

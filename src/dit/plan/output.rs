@@ -490,18 +490,18 @@ pub(super) fn merge_into_parent(dn: &Dn, existing_classes: &[String], attrs: &At
         });
     }
     for a in attrs.iter() {
-        if a.name.eq_ignore_ascii_case(names::OBJECT_CLASS)
-            || a.name.eq_ignore_ascii_case("dc")
+        if a.name().eq_ignore_ascii_case(names::OBJECT_CLASS)
+            || a.name().eq_ignore_ascii_case("dc")
             || NO_USER_MODIFICATION
                 .iter()
-                .any(|n| n.eq_ignore_ascii_case(&a.name))
+                .any(|n| n.eq_ignore_ascii_case(a.name()))
         {
             continue;
         }
         mods.push(Modification {
             op: ModOp::Replace,
-            attribute: a.name.to_string(),
-            values: a.values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+            attribute: a.name().to_string(),
+            values: a.values().map(|v| v.as_bytes().to_vec()).collect(),
         });
     }
     Change::new(dn.clone(), ChangeOp::Modify(mods))

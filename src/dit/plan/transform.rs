@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::DitError;
 use crate::dn::{Dn, Rdn};
-use crate::model::{names, Address, AttrBag, AttrValue, DomainName};
+use crate::model::{names, Address, AttrBag, DomainName};
 
 /// Attributes `zmprov rd` rewrites in moved entries.
 pub(super) const RENAMED_ATTRS: [&str; 9] = [
@@ -342,25 +342,20 @@ impl Transform {
 
     /// Rewrites a moved entry's attributes in place.
     pub(super) fn attrs(&self, attrs: &mut AttrBag, is_main_domain_entry: bool) {
-        for a in attrs.iter_mut() {
-            let role = role(&a.name);
+        attrs.rewrite_values(|name, v| {
+            let role = role(name);
             if role == Role::Kept {
-                continue;
+                return None;
             }
-            for v in a.values.iter_mut() {
-                let Some(s) = v.as_str() else { continue };
-                if let Some(n) = self.value_as(role, s) {
-                    *v = AttrValue::from(n);
-                }
-            }
-        }
+            self.value_as(role, v.as_str()?).map(String::into_bytes)
+        });
         if self.renaming() && is_main_domain_entry {
             let new = &self.new;
             attrs.set_one(names::DOMAIN_NAME, new.to_string());
             if attrs.contains("o") {
                 attrs.set_one("o", format!("{new} domain"));
             }
-            attrs.set_one("dc", new.labels().next().unwrap_or_default().to_string());
+            attrs.set_one("dc", new.labels().next().unwrap_or_default());
         }
     }
 }

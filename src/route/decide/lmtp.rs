@@ -11,6 +11,18 @@ impl ZimbraMta {
     /// messages`; mailbox on another server → delivered there if that server exists, else
     /// `450 4.2.0 Mailbox is not on this server`; `closed`/`pending`/no status → `550 5.1.1`;
     /// `active`/`locked`/`lockout` → accepted. Aliases and alias domains resolve to the account.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{LmtpReply, ZimbraMta};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+    /// let mta = ZimbraMta::from_directory(&dir, "mx.example.org");
+    /// let (reply, _) = mta.lmtp("mx.example.org", "ann@example.org");
+    /// assert!(matches!(reply, LmtpReply::Accepted { ref mailbox, .. } if mailbox == "ann@example.org"));
+    /// let (reply, _) = mta.lmtp("mx.example.org", "nobody@example.org");
+    /// assert!(matches!(reply, LmtpReply::Permanent { .. }));
+    /// ```
     pub fn lmtp(&self, host: &str, rcpt: &str) -> (LmtpReply, Step) {
         let key = rcpt.to_ascii_lowercase();
         let mut found = self.index.lmtp.get(key.as_str());

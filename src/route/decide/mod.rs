@@ -102,6 +102,16 @@ use super::index::{IndexOptions, MtaIndex};
 use crate::model::Directory;
 
 /// One Zimbra MTA: its Postfix parameters and the index of the directory it reads.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// use zimbra_prov::route::{Arrival, ZimbraMta};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+/// let mta = ZimbraMta::from_directory(&dir, "mx.example.org");
+/// assert_eq!(mta.decide("ann@example.org", Arrival::INTERNET).line(),
+///            "ann@example.org -> lmtp:mx.example.org:7025");
+/// ```
 #[derive(Debug, Clone)]
 pub struct ZimbraMta {
     /// The parameters.
@@ -145,6 +155,18 @@ struct StandardForm {
 
 impl ZimbraMta {
     /// An MTA with explicit parameters reading `dir`.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Arrival, ZimbraMta};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+    /// use zimbra_prov::route::ZimbraParams;
+    /// let mut params = ZimbraParams::from_directory(&dir, "mx.example.org");
+    /// params.mynetworks = vec!["10.0.0.0/8".into()];
+    /// let mta = ZimbraMta::new(&dir, params);
+    /// assert_eq!(mta.params.mynetworks, ["10.0.0.0/8"]);
+    /// ```
     pub fn new(dir: &Directory, params: ZimbraParams) -> Self {
         let index = MtaIndex::build(
             dir,
@@ -176,11 +198,30 @@ impl ZimbraMta {
     }
 
     /// The MTA `hostname` with the parameters zmconfigd derives from `dir`.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Arrival, ZimbraMta};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+    /// let mta = ZimbraMta::from_directory(&dir, "mx.example.org");
+    /// assert_eq!(mta.params.myhostname, "mx.example.org");
+    /// ```
     pub fn from_directory(dir: &Directory, hostname: &str) -> Self {
         ZimbraMta::new(dir, ZimbraParams::from_directory(dir, hostname))
     }
 
     /// The lookup index.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Arrival, ZimbraMta};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+    /// let mta = ZimbraMta::from_directory(&dir, "mx.example.org");
+    /// assert!(mta.index().is_virtual_mailbox_domain("example.org"));
+    /// assert!(mta.index().has_server("mx.example.org"));
+    /// ```
     pub fn index(&self) -> &MtaIndex {
         &self.index
     }
@@ -201,11 +242,33 @@ impl ZimbraMta {
     }
 
     /// The decision with every step recorded (see the module documentation for the stages).
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Arrival, ZimbraMta};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+    /// let mta = ZimbraMta::from_directory(&dir, "mx.example.org");
+    /// let d = mta.decide("Ann@Example.org", Arrival::INTERNET);
+    /// assert!(!d.steps.is_empty());
+    /// assert_eq!(d.line(), "Ann@Example.org -> lmtp:mx.example.org:7025 <ann@example.org>");
+    /// ```
     pub fn decide(&self, rcpt: &str, arrival: Arrival) -> Decision {
         self.run(rcpt, arrival, true)
     }
 
     /// The same decision without recording steps (for exhaustive checks and benchmarks).
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Arrival, ZimbraMta};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca ann@example.org pw").unwrap();
+    /// let mta = ZimbraMta::from_directory(&dir, "mx.example.org");
+    /// let quiet = mta.decide_quiet("ann@example.org", Arrival::TRUSTED);
+    /// assert!(quiet.steps.is_empty());
+    /// assert_eq!(quiet.line(), mta.decide("ann@example.org", Arrival::TRUSTED).line());
+    /// ```
     pub fn decide_quiet(&self, rcpt: &str, arrival: Arrival) -> Decision {
         self.run(rcpt, arrival, false)
     }

@@ -23,13 +23,16 @@
 //! unit once an account, list, group or alias takes its address (Zimbra's test
 //! `externalAddrRemovedOnInternalAddrCreation`).
 
+use crate::model::hash::FxSet;
+
 use crate::dit::{default_dn, EntryKind};
-use crate::model::{names as n, Address, AttrBag, DomainName, DynamicGroup, RawEntry};
+use crate::model::{names as n, Address, Alias, AttrBag, DomainName, DynamicGroup, RawEntry};
 
-use super::{merge, model_err, Cx, ModOpts, Res};
+use super::index::{Ref, Term};
+use super::kinds::{ACCOUNT, GROUP, LIST};
+use super::{merge, Cx, Res};
+use crate::model::ObjectKind;
 use crate::zmprov::{AttrArg, ErrorCode};
-
-const GROUP_CLASSES: &[&str] = &["group"];
 /// Zimbra's LDAP user, which Zimbra puts into `dgIdentity`.
 const DG_IDENTITY: &str = "uid=zimbra,cn=admins,cn=zimbra";
 const ZIMBRA_MEMBER_OF: &str = "zimbraMemberOf";
@@ -41,20 +44,6 @@ fn internal_address(group: &Address) -> String {
 }
 
 impl Cx<'_> {
-    /// The key of the dynamic group named by `key` (address, alias or id).
-    pub(super) fn find_group(&self, key: &str) -> Option<String> {
-        let q = self.qualify(key);
-        if self.dir.group(&q).is_some() {
-            return Some(q);
-        }
-        self.dir
-            .groups()
-            .find(|g| {
-                g.attrs.has_value_ci(n::MAIL_ALIAS, &q) || g.attrs.has_value_ci(n::ZIMBRA_ID, key)
-            })
-            .map(|g| g.name.key())
-    }
-
     fn group_dn(&self, addr: &Address) -> Res<String> {
         if let Some(dn) = self.dir.group(&addr.key()).and_then(|g| g.dn.clone()) {
             return Ok(dn);
@@ -99,18 +88,8 @@ impl Cx<'_> {
     }
 
     pub(super) fn create_group(&mut self, name: &str, mods: &[AttrArg]) -> Res<String> {
-        let addr = self.parse_new_address(name)?;
-        self.local_domain(addr.domain())?;
-        self.ensure_free(&addr)?;
-        let mut bag = AttrBag::new();
-        self.modify(
-            &mut bag,
-            mods,
-            ModOpts {
-                classes: GROUP_CLASSES,
-                create_exempt: &[n::ZIMBRA_ID],
-            },
-        )?;
+        let addr = self.new_address(name)?;
+        let (mut bag, _) = self.create_attrs(&GROUP, mods)?;
         let dn = self.group_dn(&addr)?;
         let id = match bag.first(n::ZIMBRA_ID) {
             Some(id) => id.to_string(),
@@ -126,7 +105,7 @@ impl Cx<'_> {
             n::OBJECT_CLASS,
             ["groupOfURLs", "dgIdentityAux", "zimbraGroup"],
         );
-        g.set_one(n::CN, addr.local().to_string());
+        g.set_one(n::CN, addr.local());
         g.set_one(n::MAIL, addr.to_string());
         g.set_one(n::ZIMBRA_ID, id.clone());
         g.set_one(n::CREATE_TIMESTAMP, ts.clone());
@@ -168,19 +147,13 @@ impl Cx<'_> {
         s.set_one(GROUP_ID, id);
         s.set_one(n::CREATE_TIMESTAMP, ts);
 
-        self.dir
-            .insert_group(DynamicGroup {
-                name: addr,
-                dn: None,
-                attrs: g,
-            })
-            .map(drop)
-            .map_err(|e| model_err(self.line, e))?;
+        self.put(DynamicGroup {
+            name: addr,
+            dn: None,
+            attrs: g,
+        })?;
         for (unit, attrs) in [("internal", d), ("external", s)] {
-            if let Some(i) = self.unit_index(&dn, unit) {
-                self.dir.other_entries.remove(i);
-            }
-            self.dir.other_entries.push(RawEntry {
+            self.put_raw(RawEntry {
                 dn: format!("cn={unit},{dn}"),
                 attrs,
             });
@@ -190,14 +163,23 @@ impl Cx<'_> {
 
     /// Whether `addr` names something that may not be a dynamic-group member: a distribution
     /// list, a dynamic group or a group's dynamic unit.
-    fn non_member_address(&self, addr: &str) -> bool {
-        self.find_list(addr).is_ok()
-            || self.find_group(addr).is_some()
-            || self.dir.other_entries.iter().any(|e| {
-                e.attrs
-                    .has_value_ci(n::OBJECT_CLASS, "zimbraGroupDynamicUnit")
-                    && e.attrs.has_value_ci(n::MAIL_ALIAS, addr)
+    fn non_member_address(&mut self, addr: &str) -> bool {
+        if self.lookup(&LIST, addr).is_some() || self.lookup(&GROUP, addr).is_some() {
+            return true;
+        }
+        let units: Vec<String> = self
+            .index()
+            .get(Term::Alias, addr)
+            .filter_map(|r| match r {
+                Ref::Raw(dn) => Some(dn.to_string()),
+                Ref::Typed(..) => None,
             })
+            .collect();
+        self.dir.other_entries.iter().any(|e| {
+            units.iter().any(|u| e.dn.eq_ignore_ascii_case(u))
+                && e.attrs
+                    .has_value_ci(n::OBJECT_CLASS, "zimbraGroupDynamicUnit")
+        })
     }
 
     pub(super) fn add_group_members(&mut self, key: &str, members: &[String]) -> Res<String> {
@@ -210,7 +192,7 @@ impl Cx<'_> {
             if a.key() == gaddr.key() {
                 return Err(self.invalid("Cannot add self as a member"));
             }
-            if let Ok(acct) = self.find_account(&s) {
+            if let Some(acct) = self.lookup(&ACCOUNT, &s) {
                 internal.push(acct);
             } else if self.non_member_address(&s) {
                 return Err(self.invalid(format!(
@@ -226,14 +208,15 @@ impl Cx<'_> {
             return Err(self.invalid(format!("dynamic group {gaddr} has no static unit")));
         }
         for acct in internal {
-            if let Some(a) = self.dir.account_mut(&acct) {
-                a.attrs.add_unique_ci(ZIMBRA_MEMBER_OF, &gid);
-            }
+            self.edit(ACCOUNT.kind, &acct, |bag| {
+                bag.add_unique_ci(ZIMBRA_MEMBER_OF, &gid)
+            });
         }
-        if let Some(e) = unit.and_then(|i| self.dir.other_entries.get_mut(i)) {
-            for x in external {
-                e.attrs.add_unique_ci(n::MAIL_FORWARDING_ADDRESS, &x);
-            }
+        if let Some(i) = unit {
+            self.edit_raw(i, |e| {
+                e.attrs
+                    .add_all_unique_ci(n::MAIL_FORWARDING_ADDRESS, &external)
+            });
         }
         Ok(String::new())
     }
@@ -242,16 +225,21 @@ impl Cx<'_> {
         let (gaddr, gid) = self.group_identity(key)?;
         let dn = self.group_dn(&gaddr)?;
         let unit = self.unit_index(&dn, "external");
-        for m in members {
-            let lower = m.trim().to_ascii_lowercase();
-            if let Ok(acct) = self.find_account(&lower) {
-                if let Some(a) = self.dir.account_mut(&acct) {
-                    a.attrs.remove_value_ci(ZIMBRA_MEMBER_OF, &gid);
-                }
+        let lower: Vec<String> = members
+            .iter()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .collect();
+        for m in &lower {
+            if let Some(acct) = self.lookup(&ACCOUNT, m) {
+                self.edit(ACCOUNT.kind, &acct, |bag| {
+                    bag.remove_value_ci(ZIMBRA_MEMBER_OF, &gid)
+                });
             }
-            if let Some(e) = unit.and_then(|i| self.dir.other_entries.get_mut(i)) {
-                e.attrs.remove_value_ci(n::MAIL_FORWARDING_ADDRESS, &lower);
-            }
+        }
+        if let Some(i) = unit {
+            self.edit_raw(i, |e| {
+                e.attrs.remove_values_ci(n::MAIL_FORWARDING_ADDRESS, &lower)
+            });
         }
         Ok(String::new())
     }
@@ -264,9 +252,7 @@ impl Cx<'_> {
             addrs.extend(g.attrs.strs(n::MAIL_ALIAS).iter().map(|s| s.to_string()));
         }
         let suffix = format!(",{}", dn.to_ascii_lowercase());
-        self.dir
-            .other_entries
-            .retain(|e| !e.dn.to_ascii_lowercase().ends_with(&suffix));
+        self.take_raw(|e| e.dn.to_ascii_lowercase().ends_with(&suffix));
         let keys: Vec<String> = self
             .dir
             .accounts()
@@ -274,62 +260,73 @@ impl Cx<'_> {
             .map(|a| a.name.key())
             .collect();
         for k in keys {
-            if let Some(a) = self.dir.account_mut(&k) {
-                a.attrs.remove_value_ci(ZIMBRA_MEMBER_OF, &gid);
-            }
+            self.edit(ACCOUNT.kind, &k, |bag| {
+                bag.remove_value_ci(ZIMBRA_MEMBER_OF, &gid)
+            });
         }
-        self.dir.remove_group(&gaddr.key());
+        self.take::<DynamicGroup>(&gaddr.key());
         self.remove_from_lists(&addrs);
-        let aliases: Vec<String> = self
-            .dir
-            .aliases_of(&gid)
-            .iter()
-            .map(|a| a.name.key())
-            .collect();
-        for al in aliases {
-            self.dir.remove_alias(&al);
+        for al in self.aliases_of(&gid) {
+            self.take::<Alias>(&al);
         }
         Ok(String::new())
     }
 
     /// Zimbra removes an external member from every static unit once an account, list or
     /// group (or an alias of one) takes its address; called after the commands that create
-    /// addresses.
+    /// addresses. Costs the static units' members (each checked against the index), not the
+    /// directory.
     pub(super) fn drop_external_members_now_internal(&mut self) {
         let unit_has_members = |e: &RawEntry| {
             e.attrs
                 .has_value_ci(n::OBJECT_CLASS, "zimbraGroupStaticUnit")
                 && e.attrs.contains(n::MAIL_FORWARDING_ADDRESS)
         };
-        if !self.dir.other_entries.iter().any(unit_has_members) {
+        let units: Vec<usize> = (0..self.dir.other_entries.len())
+            .filter(|&i| unit_has_members(&self.dir.other_entries[i]))
+            .collect();
+        if units.is_empty() {
             return;
         }
-        let mut internal: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let bags = self
-            .dir
-            .accounts()
-            .map(|a| &a.attrs)
-            .chain(self.dir.lists().map(|l| &l.attrs))
-            .chain(self.dir.groups().map(|g| &g.attrs));
-        for bag in bags {
-            for attr in [n::MAIL_DELIVERY_ADDRESS, n::MAIL_ALIAS, n::MAIL] {
-                internal.extend(bag.strs(attr).iter().map(|v| v.to_ascii_lowercase()));
-            }
-        }
-        for e in self.dir.other_entries.iter_mut() {
-            if !unit_has_members(e) {
-                continue;
-            }
-            let gone: Vec<String> = e
+        self.index();
+        let Some(idx) = &self.index else {
+            return;
+        };
+        // internal: the delivery address, an alias or a mail of an account, list or group
+        let internal = |v: &str| {
+            [Term::Delivery, Term::Alias, Term::Mail].iter().any(|&t| {
+                idx.get(t, v).any(|r| {
+                    matches!(
+                        r,
+                        Ref::Typed(
+                            ObjectKind::Account
+                                | ObjectKind::DistributionList
+                                | ObjectKind::DynamicGroup,
+                            _
+                        )
+                    )
+                })
+            })
+        };
+        let mut gone: Vec<(usize, Vec<String>)> = Vec::new();
+        for i in units {
+            let g: Vec<String> = self.dir.other_entries[i]
                 .attrs
                 .strs(n::MAIL_FORWARDING_ADDRESS)
-                .iter()
-                .filter(|v| internal.contains(&v.to_ascii_lowercase()))
-                .map(|v| v.to_string())
+                .into_iter()
+                .filter(|v| internal(v))
+                .map(str::to_string)
                 .collect();
-            for v in gone {
-                e.attrs.remove_value_ci(n::MAIL_FORWARDING_ADDRESS, &v);
+            if !g.is_empty() {
+                gone.push((i, g));
             }
+        }
+        for (i, g) in gone {
+            let set: FxSet<String> = g.iter().map(|v| v.to_ascii_lowercase()).collect();
+            self.edit_raw(i, |e| {
+                e.attrs
+                    .remove_values_ci(n::MAIL_FORWARDING_ADDRESS, set.iter())
+            });
         }
     }
 
