@@ -63,7 +63,9 @@ fn never_loops(w: &SplitWorld, setup: Setup) -> Result<(), TestCaseError> {
             .map_err(|e| TestCaseError::fail(format!("{e}\n{script}")))?;
         for e in stage.entry_points(&topo) {
             for (u, _) in stage.homes() {
-                let trace = e.simulate(&topo, u);
+                let trace = e
+                    .simulate(&topo, u)
+                    .map_err(|err| TestCaseError::fail(err.to_string()))?;
                 prop_assert!(
                     trace
                         .leaves()
@@ -178,7 +180,15 @@ proptest! {
         let mut dir = fixed();
         zmprov::run(&mut dir, &format!("ma ann@example.org zimbraMailTransport {t}")).unwrap();
         let topo = single_zimbra(&dir);
-        let trace = entry.simulate(&topo, &addr);
+        let trace = match entry.simulate(&topo, &addr) {
+            Ok(t) => t,
+            // an address without a domain (`example.org!ann`) cannot come from the Internet: the
+            // library refuses it with a typed error (16.2) instead of tracing it
+            Err(zimbra_prov::route::RouteError::BadAddress { .. }) if !addr.contains('@') => {
+                return Ok(());
+            }
+            Err(err) => return Err(TestCaseError::fail(format!("{addr}: {err}"))),
+        };
         prop_assert!(!trace.leaves().is_empty(), "{}", trace.to_text());
         prop_assert!(
             trace.leaves().iter().all(|l| l.disposition.outcome() != "looped"),
