@@ -84,14 +84,14 @@ pub const REQUIRED: &[&str] = &[
     "/usr/lib/ldap/back_mdb.so",
 ];
 
-const SLAPD: &str = "/usr/sbin/slapd";
-const SLAPADD: &str = "/usr/sbin/slapadd";
-const POSTFIX: &str = "/usr/sbin/postfix";
-const POSTSUPER: &str = "/usr/sbin/postsuper";
+pub const SLAPD: &str = "/usr/sbin/slapd";
+pub const SLAPADD: &str = "/usr/sbin/slapadd";
+pub const POSTFIX: &str = "/usr/sbin/postfix";
+pub const POSTSUPER: &str = "/usr/sbin/postsuper";
 
 /// Zimbra's filters (zm-core-utils `src/libexec/zmmtainit`): file, query_filter,
 /// result_attribute, extra lines.
-const MAPS: &[(&str, &str, &str, &str)] = &[
+pub const MAPS: &[(&str, &str, &str, &str)] = &[
     (
         "vmm",
         "(&(zimbraMailDeliveryAddress=%s)(zimbraMailStatus=enabled))",
@@ -137,10 +137,10 @@ const MAPS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// ldap-vam.cf as zmmtainit writes it since ZCS-5361 (2018): with `zimbraOldMailAddress`.
-const VAM_OLD_ADDRESS: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraOldMailAddress=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
+pub const VAM_OLD_ADDRESS: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraOldMailAddress=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
 /// ldap-vam.cf without `zimbraOldMailAddress` (zmmtainit before 2018).
-const VAM_PLAIN: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
-const VAM_RESULT: &str = "zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress,zimbraMailCatchAllForwardingAddress";
+pub const VAM_PLAIN: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
+pub const VAM_RESULT: &str = "zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress,zimbraMailCatchAllForwardingAddress";
 
 /// Errors of the oracle harness. Routing outcomes (bounces, defers) are values in
 /// [`OracleLine`], never errors.
@@ -591,16 +591,16 @@ pub struct Oracle {
     stats: OracleStats,
 }
 
-fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OracleError {
+pub fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OracleError {
     let path = path.to_path_buf();
     move |source| OracleError::Io { what, path, source }
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), OracleError> {
+pub fn write_file(path: &Path, text: &str) -> Result<(), OracleError> {
     fs::write(path, text).map_err(io_err("write", path))
 }
 
-fn run(cmd: &mut Command) -> Result<String, OracleError> {
+pub fn run(cmd: &mut Command) -> Result<String, OracleError> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().map_err(|e| OracleError::Command {
         cmd: shown.clone(),
@@ -631,7 +631,7 @@ fn free_port() -> Result<u16, OracleError> {
 }
 
 /// Alive and not a zombie (daemonized processes may be reaped late by init).
-fn pid_alive(pid: u32) -> bool {
+pub fn pid_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/status")) {
         Ok(s) => !s
             .lines()
@@ -640,7 +640,7 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-fn children_of(ppid: u32) -> Vec<u32> {
+pub fn children_of(ppid: u32) -> Vec<u32> {
     let Ok(rd) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -659,7 +659,7 @@ fn children_of(ppid: u32) -> Vec<u32> {
         .collect()
 }
 
-fn wait_until(
+pub fn wait_until(
     what: &str,
     timeout: Duration,
     mut done: impl FnMut() -> bool,
@@ -1277,7 +1277,7 @@ fn submit_one(c: &mut Smtp, addr: &str) -> Result<Submitted, OracleError> {
 }
 
 /// A minimal SMTP client over loopback.
-struct Smtp {
+pub struct Smtp {
     port: u16,
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -1285,12 +1285,18 @@ struct Smtp {
 
 impl Smtp {
     fn connect(port: u16, addr: &str) -> Result<Smtp, OracleError> {
+        Smtp::connect_to(SocketAddr::from(([127, 0, 0, 1], port)), addr)
+    }
+
+    /// Connects to `sa` and reads the 220 greeting (`addr`: the address being handled, for
+    /// error messages).
+    pub fn connect_to(sa: SocketAddr, addr: &str) -> Result<Smtp, OracleError> {
+        let port = sa.port();
         let err = |reason: String| OracleError::Smtp {
             port,
             addr: addr.to_string(),
             reason,
         };
-        let sa = SocketAddr::from(([127, 0, 0, 1], port));
         let s = TcpStream::connect_timeout(&sa, Duration::from_secs(10))
             .map_err(|e| err(e.to_string()))?;
         s.set_read_timeout(Some(Duration::from_secs(60)))
@@ -1308,7 +1314,8 @@ impl Smtp {
         Ok(c)
     }
 
-    fn reply(&mut self, addr: &str) -> Result<SmtpReply, OracleError> {
+    /// Reads one (multi-line) reply.
+    pub fn reply(&mut self, addr: &str) -> Result<SmtpReply, OracleError> {
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
@@ -1341,7 +1348,8 @@ impl Smtp {
         })
     }
 
-    fn request(&mut self, cmd: &str, addr: &str) -> Result<SmtpReply, OracleError> {
+    /// Sends `cmd` and reads the reply.
+    pub fn request(&mut self, cmd: &str, addr: &str) -> Result<SmtpReply, OracleError> {
         self.writer
             .write_all(format!("{cmd}\r\n").as_bytes())
             .map_err(|e| OracleError::Smtp {
@@ -1352,7 +1360,8 @@ impl Smtp {
         self.reply(addr)
     }
 
-    fn cmd(&mut self, cmd: &str, want: u16, addr: &str) -> Result<SmtpReply, OracleError> {
+    /// Sends `cmd`; a reply other than `want` is an error.
+    pub fn cmd(&mut self, cmd: &str, want: u16, addr: &str) -> Result<SmtpReply, OracleError> {
         let r = self.request(cmd, addr)?;
         if r.code != want {
             return Err(OracleError::Smtp {
