@@ -192,7 +192,8 @@ pub fn generated_cases(seed: u64, topologies: usize, plans: usize) -> Vec<Case> 
 
 // ---------------------------------------------------------------- probes
 
-/// Every address the case's MTAs know, an unknown user per domain, an outside address.
+/// Every address the case's MTAs know, an unknown user per domain, an address at each MTA's
+/// host name, an outside address.
 pub fn addresses(case: &Case) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     let mut domains: Vec<String> = Vec::new();
@@ -218,6 +219,14 @@ pub fn addresses(case: &Case) -> Vec<String> {
         }
     }
     v.extend(domains.iter().map(|d| format!("nobody@{d}")));
+    // an address at an MTA's own host name: not a domain it serves, so its SMTP client finds
+    // itself as the destination ("mail for X loops back to myself")
+    v.extend(
+        case.topo
+            .mtas()
+            .iter()
+            .map(|m| format!("postmaster@{}", m.hostname)),
+    );
     v.extend(case.expected.iter().map(|(_, r)| r.clone()));
     v.push("friend@elsewhere.example".into());
     let mut seen = BTreeSet::new();

@@ -60,6 +60,12 @@ pub fn hop_limit(by: &str, hops: usize) -> Key {
     }
 }
 
+/// `550 5.1.1 <a>: Recipient address rejected: ...` → `550 5.1.1`: the reply code and the
+/// enhanced status code (texts differ between Postfix's maps and the simulator's wording).
+pub fn reply_status(reply: &str) -> String {
+    reply.split(' ').take(2).collect::<Vec<_>>().join(" ")
+}
+
 pub fn sim_key(d: &Disposition, node: &Node, via: &[String]) -> Key {
     let lmtp = node.steps.last().is_some_and(|s| s.stage == Stage::Lmtp);
     match d {
@@ -71,13 +77,7 @@ pub fn sim_key(d: &Disposition, node: &Node, via: &[String]) -> Key {
         Disposition::Rejected { by, reply } if reply.contains("too many hops") => {
             hop_limit(by, node.hops as usize)
         }
-        Disposition::Rejected { by, reply } => key(
-            "rejected",
-            by,
-            reply.split(' ').nth(1).unwrap_or(""),
-            "",
-            via,
-        ),
+        Disposition::Rejected { by, reply } => key("rejected", by, &reply_status(reply), "", via),
         Disposition::Bounced { by, dsn, text }
             if dsn == "5.4.0" && text.contains("too many hops") =>
         {
@@ -137,7 +137,7 @@ pub fn real_key(o: &Observed) -> Key {
     match &o.fate {
         Fate::Delivered { host, mailbox } => key("delivered", host, "", mailbox, &o.via),
         Fate::Left { host } => key("left", host, "", "", &o.via),
-        Fate::Rejected { by, dsn, .. } => key("rejected", by, dsn, "", &o.via),
+        Fate::Rejected { by, reply, .. } => key("rejected", by, &reply_status(reply), "", &o.via),
         Fate::HopLimit { by, hops } => hop_limit(by, *hops),
         Fate::Bounced { by, dsn, .. } => key("bounced", by, dsn, "", &o.via),
         Fate::Deferred { by, dsn, .. } => key("deferred", by, dsn, "", &o.via),
