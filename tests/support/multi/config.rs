@@ -426,6 +426,81 @@ pub fn specs(topo: &Topology, ldif: &dyn Fn(usize) -> String) -> Vec<InstanceSpe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zimbra_prov::scenario::Scenario;
+
+    fn stage(file: &str, k: usize) -> Topology {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/scenarios")
+            .join(file);
+        let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        sc.stages[k].topology.clone()
+    }
+
+    #[test]
+    fn foreign_tables_follow_the_simulators_order() {
+        let topo = stage("mta_head.toml", 0);
+        let i = topo.mta_index("head").unwrap();
+        let MtaKind::Foreign(f) = &topo.mtas()[i].kind else {
+            panic!("head is foreign")
+        };
+        let spec = foreign_spec(&topo, i, f);
+        assert_eq!(spec.ip, Ipv4Addr::new(127, 0, 0, 100));
+        assert_eq!(
+            spec.files["transport"],
+            "client.company.com smtp:[client.company.com]\n\
+             company.com error:5.1.1 User unknown\n\
+             hosting.company.com smtp:[hosting.company.com]\n"
+        );
+        assert_eq!(
+            spec.files["recipients"],
+            "usera@company.com OK\nuserb@company.com OK\n"
+        );
+        assert!(spec.files["aliases"].contains("usera@company.com usera@hosting.company.com\n"));
+        let main: BTreeMap<_, _> = spec.main.iter().cloned().collect();
+        assert_eq!(main["relay_domains"], "company.com");
+        assert_eq!(main["relay_recipient_maps"], "texthash:{P}/recipients");
+        // the Zimbra MTAs take the Zimbra addresses, in order
+        assert_eq!(
+            mta_ip(&topo, topo.mta_index("client").unwrap()),
+            Ipv4Addr::new(127, 0, 0, 11)
+        );
+    }
+
+    #[test]
+    fn mynetworks_and_zones_translate_the_scenario() {
+        let topo = stage("split_domain_example1.toml", 0);
+        // primary trusts 127.0.0.0/8 and 10.0.0.0/24: of the topology's MTAs only exchange
+        // (10.0.0.2) is inside; 127.0.0.0/8 covers none of them in the scenario's address space
+        let p = topo.mta_index("primary").unwrap();
+        let MtaKind::Zimbra(z) = &topo.mtas()[p].kind else {
+            panic!("primary is Zimbra")
+        };
+        assert_eq!(
+            translate_mynetworks(&topo, p, &z.params.mynetworks),
+            ["127.0.0.10/32", "127.0.0.100/32"]
+        );
+        let z = zones(&topo);
+        assert_eq!(
+            z[0].a["primary.yyy.state.xx.us"],
+            [Ipv4Addr::new(127, 0, 0, 10)]
+        );
+        assert_eq!(
+            z[0].a["secondary.yyy.state.xx.us"],
+            [Ipv4Addr::new(127, 0, 0, 100)]
+        );
+        assert_eq!(z[0].wildcard, Some(SINK_IP));
+        assert_eq!(z[0], z[1], "one preference level: nothing is down");
+        // a lower-preference... here a better (5) outside backup MX: it is down for the
+        // fallback sender, which then reaches the MTA at preference 10
+        let topo = stage("transport_to_self.toml", 1);
+        let down = down_hosts(&topo);
+        assert_eq!(down.iter().collect::<Vec<_>>(), ["backup.example.org"]);
+        assert_eq!(zones(&topo)[1].a["backup.example.org"], [DOWN_IP]);
+        assert_eq!(
+            fallback_hosts(&topo, "example.org", &down),
+            Some(vec!["mx.example.org".to_string()])
+        );
+    }
 
     #[test]
     fn networks_and_next_hops() {

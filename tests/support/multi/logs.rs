@@ -343,44 +343,39 @@ impl Logs {
                 })
             };
             let peer = relay_host_ip(&d.relay);
+            // "host H[ip] said: REPLY": the next MTA refused; it decided, one hop further
+            let refusal = said(&d.reason)
+                .zip(peer.as_ref().and_then(|(_, ip)| self.at(*ip)))
+                .map(|((reply, _), (by, _, _))| {
+                    let mut v = via.to_vec();
+                    if self.in_topology(by) {
+                        v.push(by.clone());
+                    }
+                    (by.clone(), reply, v)
+                });
             match d.status.as_str() {
                 "sent" => {
                     let prog = d.program.as_str();
-                    if prog.contains("/lmtp-sink") {
-                        let host = d
-                            .reason
-                            .split(':')
-                            .next()
-                            .unwrap_or("")
-                            .to_ascii_lowercase();
-                        leaf(
-                            Fate::Delivered {
-                                host,
-                                mailbox: d.to.clone(),
-                            },
-                            via.to_vec(),
-                            None,
-                        );
-                    } else if prog.contains("-sink/") {
+                    // LMTP: delivered at the next hop; other sinks: a mailbox of this MTA
+                    let stored = if prog.contains("/lmtp-sink") {
+                        let host = d.reason.split(':').next().unwrap_or("");
+                        Some((host.to_ascii_lowercase(), d.to.clone()))
+                    } else if prog.contains("-sink/") || prog.ends_with("/discard") {
                         let host = self.hostname_of(inst).to_ascii_lowercase();
-                        leaf(
-                            Fate::Delivered {
-                                host,
-                                mailbox: d.to.clone(),
+                        let discarded = !prog.contains("-sink/");
+                        Some((
+                            host,
+                            if discarded {
+                                "(discarded)".into()
+                            } else {
+                                d.to.clone()
                             },
-                            via.to_vec(),
-                            None,
-                        );
-                    } else if prog.ends_with("/discard") {
-                        let host = self.hostname_of(inst).to_ascii_lowercase();
-                        leaf(
-                            Fate::Delivered {
-                                host,
-                                mailbox: "(discarded)".into(),
-                            },
-                            via.to_vec(),
-                            None,
-                        );
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some((host, mailbox)) = stored {
+                        leaf(Fate::Delivered { host, mailbox }, via.to_vec(), None);
                     } else if let Some((host, ip)) = peer {
                         if Some(ip) == self.sink {
                             leaf(Fate::Left { host }, via.to_vec(), None);
@@ -404,67 +399,44 @@ impl Logs {
                     }
                 }
                 "bounced" => {
-                    let by_peer = peer
-                        .and_then(|(_, ip)| self.at(ip))
-                        .map(|(n, _, _)| n.clone());
-                    match (said(&d.reason), by_peer) {
-                        (Some((reply, _)), Some(by)) => {
-                            let mut v = via.to_vec();
-                            if self.in_topology(&by) {
-                                v.push(by.clone());
-                            }
-                            if reply.contains("too many hops") {
-                                let hops = v.len();
-                                leaf(Fate::HopLimit { by, hops }, v, dsn.clone());
-                            } else {
-                                leaf(
-                                    Fate::Rejected {
-                                        by,
-                                        dsn: d.dsn.clone(),
-                                        reply,
-                                    },
-                                    v,
-                                    dsn.clone(),
-                                );
-                            }
+                    match refusal {
+                        Some((by, reply, v)) if reply.contains("too many hops") => {
+                            let hops = v.len();
+                            leaf(Fate::HopLimit { by, hops }, v, dsn.clone());
                         }
-                        _ => leaf(
-                            Fate::Bounced {
+                        Some((by, reply, v)) => {
+                            let dsn_code = d.dsn.clone();
+                            let fate = Fate::Rejected {
+                                by,
+                                dsn: dsn_code,
+                                reply,
+                            };
+                            leaf(fate, v, dsn.clone());
+                        }
+                        None => {
+                            let fate = Fate::Bounced {
                                 by: inst.to_string(),
                                 dsn: d.dsn.clone(),
                                 text: d.reason.clone(),
-                            },
-                            via.to_vec(),
-                            dsn.clone(),
-                        ),
+                            };
+                            leaf(fate, via.to_vec(), dsn.clone());
+                        }
                     }
                     if dsn.is_none() && !q.removed {
                         out.complete = false;
                     }
                 }
                 "deferred" => {
-                    let by_peer = peer
-                        .and_then(|(_, ip)| self.at(ip))
-                        .map(|(n, _, _)| n.clone());
-                    let mut v = via.to_vec();
-                    let by = match (said(&d.reason), by_peer) {
-                        (Some(_), Some(by)) => {
-                            if self.in_topology(&by) {
-                                v.push(by.clone());
-                            }
-                            by
-                        }
-                        _ => inst.to_string(),
+                    let (by, v) = match refusal {
+                        Some((by, _, v)) => (by, v),
+                        None => (inst.to_string(), via.to_vec()),
                     };
-                    leaf(
-                        Fate::Deferred {
-                            by,
-                            dsn: d.dsn.clone(),
-                            text: d.reason.clone(),
-                        },
-                        v,
-                        None,
-                    );
+                    let fate = Fate::Deferred {
+                        by,
+                        dsn: d.dsn.clone(),
+                        text: d.reason.clone(),
+                    };
+                    leaf(fate, v, None);
                 }
                 _ => {}
             }
@@ -486,6 +458,9 @@ Nov 30 10:00:01 a.test postfix/bounce[13]: AAAAAAA2: sender non-delivery notific
 Nov 30 10:00:01 a.test postfix/qmgr[10]: AAAAAAA2: removed
 Nov 30 10:00:01 a.test postfix/smtp[12]: AAAAAAA3: to=<p@s.example>, relay=s.example[127.0.0.250]:25, delay=0.1, delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as S1)
 Nov 30 10:00:01 a.test postfix/qmgr[10]: AAAAAAA3: removed
+Nov 30 10:00:02 a.test postfix/smtp[12]: AAAAAAA4: to=<l@example.org>, relay=b.test[127.0.0.11]:25, delay=1, delays=0/0/0/1, dsn=5.4.0, status=bounced (host b.test[127.0.0.11] said: 554 5.4.0 Error: too many hops (in reply to end of DATA command))
+Nov 30 10:00:02 a.test postfix/smtp[12]: AAAAAAA5: to=<n@a.test>, relay=none, delay=0, delays=0/0/0/0, dsn=5.4.6, status=bounced (mail for a.test loops back to myself)
+Nov 30 10:00:02 a.test postfix/smtp[12]: AAAAAAA6: to=<d@example.org>, relay=b.test[127.0.0.11]:25, delay=1, delays=0/0/0/1, dsn=4.6.0, status=deferred (host b.test[127.0.0.11] said: 451 4.6.0 Alias expansion error (in reply to end of DATA command))
 Nov 30 10:00:01 a.test postfix/smtpd[14]: NOQUEUE: reject: RCPT from x[127.0.0.1]: 554 5.7.1 no
 Nov 30 10:00:01 a.test postfix/smtpd[14]: warning: something odd
 ";
@@ -572,6 +547,29 @@ Nov 30 10:00:00 b.test postfix/mailbox-sink/discard[21]: BBBBBBB1: to=<u1@exampl
                 host: "s.example".into()
             }
         );
+        // the hop limit at the next MTA; a bounce decided here; a temporary refusal
+        let one = |q: &str| logs.follow("a", q, &["a".to_string()]).leaves.remove(0);
+        let l = one("AAAAAAA4");
+        assert_eq!(
+            (l.fate, l.via),
+            (
+                Fate::HopLimit {
+                    by: "b".into(),
+                    hops: 2
+                },
+                vec!["a".to_string(), "b".into()]
+            )
+        );
+        let l = one("AAAAAAA5");
+        assert!(matches!(&l.fate, Fate::Bounced { by, dsn, .. } if by == "a" && dsn == "5.4.6"));
+        let l = one("AAAAAAA6");
+        assert!(matches!(&l.fate, Fate::Deferred { by, dsn, .. } if by == "b" && dsn == "4.6.0"));
+        // an outside sender's MTA is not on the path
+        let mut logs = logs;
+        if let Some(e) = logs.by_ip.get_mut(&Ipv4Addr::new(127, 0, 0, 10)) {
+            e.2 = false;
+        }
+        assert_eq!(logs.follow("a", "AAAAAAA1", &[]).leaves[1].via, ["b"]);
         // a queue id nobody logged yet is incomplete
         assert!(!logs.follow("b", "BBBBBBB9", &[]).complete);
     }
