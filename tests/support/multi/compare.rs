@@ -254,33 +254,126 @@ pub fn real_dsn(leaf: &Observed, dsn: Option<&Followed>) -> Option<DsnKey> {
     ) {
         return None;
     }
-    let reply = DsnKey {
-        writer: None,
-        fate: "reply",
-        place: String::new(),
-    };
     let Some((writer, _)) = &leaf.dsn else {
-        return Some(reply);
+        return Some(dsn_key(None, "reply", ""));
     };
     // the outside sender's own MTA telling its user is a refusal at the first hop
     if writer == super::INTERNET || writer == super::FALLBACK {
-        return Some(reply);
+        return Some(dsn_key(None, "reply", ""));
     }
-    let key = |fate, place: String| DsnKey {
-        writer: Some(writer.clone()),
-        fate,
-        place: place.to_ascii_lowercase(),
-    };
+    let w = Some(writer.as_str());
     let Some(first) = dsn.and_then(|d| d.leaves.first()) else {
-        return Some(key("pending", String::new()));
+        return Some(dsn_key(w, "pending", ""));
     };
     Some(match &first.fate {
-        Fate::Left { host } => key("left", host.clone()),
-        Fate::Delivered { host, mailbox } => key("delivered", format!("{mailbox} at {host}")),
-        Fate::Deferred { by, .. } => key("deferred", by.clone()),
-        _ => key("double-bounce", first.logged_by.clone()),
+        Fate::Left { host } => dsn_key(w, "left", host),
+        Fate::Delivered { host, mailbox } => {
+            dsn_key(w, "delivered", &format!("{mailbox} at {host}"))
+        }
+        Fate::Deferred { by, .. } => dsn_key(w, "deferred", by),
+        _ => dsn_key(w, "double-bounce", &first.logged_by),
     })
+}
+
+/// A DSN as compared: who wrote it (`None`: the refusal went to the sending client), its fate
+/// label — the simulator's `DsnFate::label` values `reply`, `delivered`, `left`,
+/// `double-bounce`, `deferred` — and where it ended (left: the next hop; delivered: `mailbox at
+/// host`; double bounce: the MTA that gave up on it; deferred: the MTA holding it). The
+/// simulator's DSN of a leaf maps to the same key (writer, `fate.label()`, place).
+pub fn dsn_key(writer: Option<&str>, fate: &'static str, place: &str) -> DsnKey {
+    DsnKey {
+        writer: writer.map(str::to_string),
+        fate,
+        place: if writer.is_some() {
+            place.to_ascii_lowercase()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// The DSN comparison: the DSNs of a probe's failed real leaves against the simulator's for
+/// its failed leaves, as multisets (who wrote each and what became of it).
+pub fn dsns_agree(real: &[DsnKey], sim: &[DsnKey]) -> bool {
+    let (mut a, mut b) = (real.to_vec(), sim.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// The outcome of a simulated leaf whose mailbox server refused the LMTP delivery.
 pub const LMTP_REFUSED: &str = "refused by the mailbox server";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::multi::logs::{Fate, Followed, Observed};
+
+    fn leaf(fate: Fate, dsn: Option<(&str, &str)>, logged_by: &str) -> Observed {
+        Observed {
+            via: vec!["exchange".into(), "primary".into()],
+            fate,
+            dsn: dsn.map(|(a, b)| (a.to_string(), b.to_string())),
+            logged_by: logged_by.into(),
+        }
+    }
+
+    #[test]
+    fn real_dsns_in_the_simulators_terms() {
+        let refused = Fate::Rejected {
+            by: "primary".into(),
+            dsn: "5.7.1".into(),
+            reply: "554 5.7.1 <x@y>: Relay access denied".into(),
+        };
+        // Exchange's DSN refused by the primary: a double bounce at Exchange
+        let dsn = Followed {
+            leaves: vec![leaf(refused.clone(), None, "exchange")],
+            complete: true,
+        };
+        let l = leaf(refused.clone(), Some(("exchange", "Q1")), "exchange");
+        let k = real_dsn(&l, Some(&dsn)).unwrap();
+        assert_eq!(k, dsn_key(Some("exchange"), "double-bounce", "Exchange"));
+        assert_eq!(
+            k.to_string(),
+            "DSN by exchange: double bounce at exchange (lost)"
+        );
+        // the DSN left the topology to the sender's domain
+        let left = Followed {
+            leaves: vec![leaf(
+                Fate::Left {
+                    host: "Sender.Example".into(),
+                },
+                None,
+                "primary",
+            )],
+            complete: true,
+        };
+        let k = real_dsn(
+            &leaf(refused.clone(), Some(("primary", "Q2")), "primary"),
+            Some(&left),
+        );
+        assert_eq!(k, Some(dsn_key(Some("primary"), "left", "sender.example")));
+        // refused to the client, or by the outside sender's own MTA: a reply
+        assert_eq!(
+            real_dsn(&leaf(refused.clone(), None, "primary"), None),
+            Some(dsn_key(None, "reply", "x"))
+        );
+        let outside = leaf(
+            refused,
+            Some((crate::multi::INTERNET, "Q3")),
+            crate::multi::INTERNET,
+        );
+        assert_eq!(
+            real_dsn(&outside, Some(&left)).map(|k| k.fate),
+            Some("reply")
+        );
+        // delivered and deferred leaves have none
+        let ok = leaf(Fate::Left { host: "x".into() }, None, "primary");
+        assert_eq!(real_dsn(&ok, None), None);
+        // multisets
+        let a = dsn_key(Some("a"), "left", "x");
+        let b = dsn_key(None, "reply", "");
+        assert!(dsns_agree(&[a.clone(), b.clone()], &[b.clone(), a.clone()]));
+        assert!(!dsns_agree(&[a.clone(), a.clone()], &[a, b]));
+    }
+}
