@@ -336,6 +336,7 @@ fn inner_multi_mta_run() {
         .collect();
     let dir = target_dir().join("multi-diff");
     std::fs::create_dir_all(&dir).ok();
+    std::fs::remove_file(dir.join("report.txt")).ok();
     std::fs::write(dir.join("probes.txt"), probe_lines(&cases, &rows)).ok();
     let lab_t = lab.timing();
     let sunk = lab.sink.messages();

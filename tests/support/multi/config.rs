@@ -19,7 +19,10 @@
 //!   unknown-user policy: relay to the unknown relay or relay host, or `error:5.1.1`),
 //!   `relay_domains` (its domains, matched exactly: `parent_domain_matches_subdomains` without
 //!   `relay_domains`), `relay_recipient_maps` listing mailboxes, aliases and routed addresses
-//!   when unknown users are refused, `relayhost`, DNS lookups, hop limit. It relays for anyone
+//!   when unknown users are refused (otherwise `smtpd_reject_unlisted_recipient = no`: smtpd's
+//!   check refuses an address whose transport is `error:` at RCPT, and a foreign MTA that
+//!   bounces unknown users accepts them first), `relayhost`, DNS lookups, hop limit. It relays
+//!   for anyone
 //!   (`mynetworks = 127.0.0.0/8`), as the simulator's foreign MTAs do.
 //! - **DNS**: the scenario's MX records; every MTA host name has the MTA's loopback address; a
 //!   name with a scenario A record that an MTA's host name also has is that MTA; every other
@@ -287,6 +290,12 @@ pub fn foreign_spec(topo: &Topology, i: usize, f: &ForeignMta) -> InstanceSpec {
             } else {
                 String::new()
             },
+        ),
+        // smtpd's unlisted-recipient check also refuses, at RCPT, an address that resolves to
+        // the error transport: only a foreign MTA that refuses unknown users may have it
+        kv(
+            "smtpd_reject_unlisted_recipient",
+            if f.unknown == UnknownPolicy::Reject { "yes" } else { "no" }.into(),
         ),
         kv("transport_maps", "texthash:{P}/transport".into()),
         kv("virtual_alias_maps", "texthash:{P}/aliases".into()),
