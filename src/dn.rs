@@ -30,6 +30,7 @@ use std::hash::{Hash, Hasher};
 
 /// Why a DN string or a DN built from names was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DnError {
     /// The text is not a valid RFC 4514 DN.
     #[error("invalid DN {dn:?} at byte {position}: {reason}")]
@@ -63,6 +64,7 @@ pub enum DnError {
 
 /// The reason part of [`DnError::Syntax`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DnErrorReason {
     /// An attribute type was expected (a letter or a digit).
     #[error("expected an attribute type")]

@@ -35,18 +35,21 @@
 //! Start with the README's quick start, `cargo run --example split_domain`, and `DESIGN.md` for
 //! the choices behind the modules.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 pub mod attrs;
 pub mod dit;
 pub mod dn;
 #[cfg(feature = "ldap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ldap")))]
 pub mod ldap;
 pub mod ldif;
 pub mod model;
 pub mod route;
 pub mod scenario;
 #[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategy;
 pub mod verify;
 pub mod zmprov;

@@ -105,8 +105,14 @@ pub enum ScenarioError {
 /// Reads an LDIF file (slapcat output) into a [`Directory`].
 pub type LdifLoader = dyn Fn(&Path) -> Result<Directory, String>;
 
-/// The default [`LdifLoader`]: a slapcat LDIF read by [`crate::dit::read_directory`].
+/// The default [`LdifLoader`]: a slapcat LDIF read by [`crate::dit::read_directory`]. The path
+/// must name a regular file (or a link to one): a FIFO or a device is refused before it is
+/// opened, so loading never blocks on a FIFO nor reads `/dev/zero` forever.
 pub fn read_ldif_directory(path: &Path) -> Result<Directory, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     crate::dit::read_directory(std::io::BufReader::new(file))
         .map_err(|e| format!("{}: {e}", path.display()))

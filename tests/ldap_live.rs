@@ -917,32 +917,15 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
     assert_eq!(slapd.slapcat(), expected);
 }
 
-/// Builds the examples with the features this test was built with (a no-op when `cargo test`
-/// already built them) and returns the path of `name`.
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut features = vec!["ldap"];
-    if cfg!(feature = "proptest") {
-        features.push("proptest");
-    }
-    let out = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name, "--features"])
-        .arg(features.join(","))
-        .output()
-        .expect("run cargo build");
-    assert!(
-        out.status.success(),
-        "building example {name}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("examples").join(name);
-    assert!(bin.exists(), "example binary {} missing", bin.display());
-    bin
+/// The `zimbra-prov` binary (feature `cli`).
+#[cfg(feature = "cli")]
+fn tool(command: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zimbra-prov"));
+    c.arg(command);
+    c
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn export_domain_and_apply_move_a_domain_between_servers() {
     if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
@@ -979,8 +962,9 @@ fn export_domain_and_apply_move_a_domain_between_servers() {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
-    let (code, _, err) = run(Command::new(example("export_domain"))
-        .args([
+    let export = |domain: &str| {
+        let mut c = tool("export-domain");
+        c.args([
             "--url",
             &source_server.url(),
             "--bind-dn",
@@ -988,17 +972,32 @@ fn export_domain_and_apply_move_a_domain_between_servers() {
             "--password-file",
         ])
         .arg(&pw)
-        .args(["--domain", "example.com", "--page-size", "6", "--out"])
-        .arg(&out_file));
+        .args(["--domain", domain, "--page-size", "6", "--out"])
+        .arg(&out_file);
+        run(&mut c)
+    };
+    let (code, _, err) = export("example.com");
     assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains("domain:") && err.contains("(done)"),
         "progress on stderr: {err}"
     );
+    // A typo in --domain keeps the good export (issue 14): nothing is replaced, nothing left.
+    let exported = std::fs::read(&out_file).expect("export written");
+    let (code, _, err) = export("exmaple.com");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("exmaple.com"), "{err}");
+    assert_eq!(std::fs::read(&out_file).expect("still there"), exported);
+    let leftovers: Vec<_> = std::fs::read_dir(&source_server.dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 
-    let apply = example("apply");
     let args = |dry: bool| {
-        let mut c = Command::new(&apply);
+        let mut c = tool("apply");
         c.args([
             "--url",
             &target_server.url(),
@@ -1464,6 +1463,7 @@ fn a_move_plan_with_conflicts_is_refused_before_any_operation() {
     }
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn apply_move_from_plans_against_the_live_target_and_applies() {
     if !slapd::tools_or_skip(&[SLAPD, SLAPADD, SLAPCAT, SLAPMODIFY]) {
@@ -1476,9 +1476,8 @@ fn apply_move_from_plans_against_the_live_target_and_applies() {
     std::fs::write(&src_file, &src).expect("write source");
     let pw = slapd.dir.join("pw");
     std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
-    let apply = example("apply");
     let run = |dry: bool, map_host: bool| {
-        let mut c = Command::new(&apply);
+        let mut c = tool("apply");
         c.args(["--url", &slapd.url(), "--bind-dn", ADMIN, "--password-file"])
             .arg(&pw);
         if dry {
@@ -1537,7 +1536,7 @@ fn apply_move_from_plans_against_the_live_target_and_applies() {
     );
 
     // Bad usage: a change file and --move-from together.
-    let o = Command::new(&apply)
+    let o = tool("apply")
         .args(["--url", &slapd.url(), "--bind-dn", ADMIN, "--password-file"])
         .arg(&pw)
         .arg("--move-from")

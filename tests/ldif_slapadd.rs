@@ -1,5 +1,5 @@
 //! Conformance with a real OpenLDAP `slapadd` (Debian `slapd`): for every slapadd vector
-//! that slapadd accepts, `ldif fmt --slapadd` output loads too and `slapcat` shows the
+//! that slapadd accepts, `zimbra-prov ldif fmt --slapadd` output loads too and `slapcat` shows the
 //! same entries and values as after loading the original.
 //!
 //! Needs /usr/sbin/slapadd and /usr/sbin/slapcat; fails without them unless
@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use zimbra_prov::ldif::{Entry, Reader, Record};
+
+#[path = "support/ldif_fmt.rs"]
+mod ldif_fmt;
+use ldif_fmt::fmt_slapadd;
 
 const SLAPADD: &str = "/usr/sbin/slapadd";
 const SLAPCAT: &str = "/usr/sbin/slapcat";
@@ -37,31 +41,6 @@ fn have_slapd() -> bool {
         return false;
     }
     panic!("{SLAPADD} / {SLAPCAT} missing: install Debian's slapd (or set ZIMBRA_PROV_SKIP_SERVICES=1)");
-}
-
-/// The `ldif` example binary built by `cargo test` next to this test's executable.
-fn ldif_tool() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let tool = dir.join("examples").join("ldif");
-    if !tool.exists() {
-        // `cargo test --test ldif_slapadd` alone does not build examples.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--example", "ldif"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status();
-        assert!(
-            st.is_ok_and(|s| s.success()),
-            "cannot build the ldif example"
-        );
-    }
-    assert!(tool.exists(), "example binary {} not built", tool.display());
-    tool
 }
 
 struct Lab {
@@ -164,7 +143,6 @@ fn fmt_slapadd_output_loads_like_the_original() {
     if !have_slapd() {
         return;
     }
-    let tool = ldif_tool();
     let lab = Lab::new("conf");
     let mut names: Vec<PathBuf> = std::fs::read_dir(data("slapadd"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -190,32 +168,28 @@ fn fmt_slapadd_output_loads_like_the_original() {
             refused_by_slapadd += 1;
             continue;
         }
-        let fmt = Command::new(&tool)
-            .args(["fmt", "--slapadd", "--url-base"])
-            .arg(data("assets"))
-            .arg(&orig)
-            .output()
-            .unwrap_or_else(|e| panic!("{}: {e}", tool.display()));
-        if !fmt.status.success() {
-            // slapadd accepted it, we refuse: only acceptable where slapadd silently
-            // stores something else than the file says (bad base64 -> empty value).
-            let err = String::from_utf8_lossy(&fmt.stderr).into_owned();
-            assert!(
-                name.starts_with("s06")
-                    && err.contains("invalid base64")
-                    && stderr.contains("base64"),
-                "{name}: we refuse what slapadd loads: {err}"
-            );
-            refused_by_us.push(name);
-            continue;
-        }
+        let ours_text = match fmt_slapadd(&orig, &data("assets")) {
+            Ok(t) => t,
+            Err(err) => {
+                // slapadd accepted it, we refuse: only acceptable where slapadd silently
+                // stores something else than the file says (bad base64 -> empty value).
+                assert!(
+                    name.starts_with("s06")
+                        && err.contains("invalid base64")
+                        && stderr.contains("base64"),
+                    "{name}: we refuse what slapadd loads: {err}"
+                );
+                refused_by_us.push(name);
+                continue;
+            }
+        };
         let ours = lab.dir.join("ours.ldif");
-        assert!(std::fs::write(&ours, &fmt.stdout).is_ok());
+        assert!(std::fs::write(&ours, &ours_text).is_ok());
         let (ok, stderr, cat_b) = lab.load(&ours);
         assert!(
             ok,
             "{name}: slapadd refused our output: {stderr}\n{}",
-            String::from_utf8_lossy(&fmt.stdout)
+            String::from_utf8_lossy(&ours_text)
         );
         let (mut a, mut b) = (entries(&cat_a), entries(&cat_b));
         assert!(!a.is_empty() && a.len() == b.len(), "{name}");

@@ -445,6 +445,7 @@ impl AttrDef {
 
 /// Errors of the attribute catalog.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AttrError {
     /// The name is not in the catalog.
     #[error("unknown attribute: {name}")]

@@ -396,6 +396,12 @@ impl MovePlan {
     }
 }
 
+/// `s` on one line: names, DNs and values from the inputs may hold line breaks, which must
+/// not start a forged line of the report (issue 14.8).
+fn one_line(s: impl fmt::Display) -> String {
+    s.to_string().replace('\n', "\\x0a").replace('\r', "\\x0d")
+}
+
 impl fmt::Display for MovePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "move of {}", self.domain)?;
@@ -403,7 +409,11 @@ impl fmt::Display for MovePlan {
             write!(f, " as {}", self.new_domain)?;
         }
         if !self.alias_domains.is_empty() {
-            write!(f, " with alias domains {}", self.alias_domains.join(", "))?;
+            write!(
+                f,
+                " with alias domains {}",
+                one_line(self.alias_domains.join(", "))
+            )?;
         }
         writeln!(f)?;
         if self.conflicts.is_empty() {
@@ -411,7 +421,7 @@ impl fmt::Display for MovePlan {
         } else {
             writeln!(f, "conflicts: {}", self.conflicts.len())?;
             for c in &self.conflicts {
-                writeln!(f, "  CONFLICT {c}")?;
+                writeln!(f, "  CONFLICT {}", one_line(c))?;
             }
         }
         writeln!(f, "entries: {}", self.entries.len())?;
@@ -426,7 +436,7 @@ impl fmt::Display for MovePlan {
         writeln!(f, "ids changed: {}", self.id_map.len())?;
         writeln!(f, "to do by hand:")?;
         for u in &self.follow_ups {
-            writeln!(f, "  - {u}")?;
+            writeln!(f, "  - {}", one_line(u))?;
         }
         Ok(())
     }
