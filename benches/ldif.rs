@@ -1,6 +1,10 @@
 //! Read and write throughput on a generated Zimbra-like slapcat file (default 100,000
 //! accounts, ~250 MB; `LDIF_BENCH_ACCOUNTS` overrides). Also times `ldapmodify -a -n -f`
 //! on the same file once, when installed, and prints its MB/s for comparison.
+//!
+//! Two hostile shapes (issue 14) are read from memory too: 1,000,000 comment lines inside one
+//! record (quadratic before the fix: every line scanned the rest of the buffer for a `:`) and
+//! one 8 MB record of tiny values (`a: 1`, 1.6 million values).
 
 #[path = "../examples/support/slapcat_gen.rs"]
 mod slapcat_gen;
@@ -76,6 +80,38 @@ fn benches(c: &mut Criterion) {
             r.filter_map(Result::ok).count()
         })
     });
+    let mut comments = b"dn: cn=a\ncn: a\n".to_vec();
+    for _ in 0..1_000_000 {
+        comments.extend_from_slice(b"# comment\n");
+    }
+    comments.extend_from_slice(b"sn: b\n");
+    g.throughput(Throughput::Bytes(comments.len() as u64));
+    g.bench_function("read_comment_lines", |b| {
+        b.iter(|| {
+            let mut r = Reader::new(&comments[..]);
+            let mut n = 0;
+            while let Ok(Some(rec)) = r.next_ref() {
+                n += rec.attribute_count();
+            }
+            n
+        })
+    });
+    let mut tiny = b"dn: cn=a\n".to_vec();
+    for i in 0..1_600_000 {
+        tiny.extend_from_slice(format!("a: {}\n", i % 10).as_bytes());
+    }
+    g.throughput(Throughput::Bytes(tiny.len() as u64));
+    g.bench_function("read_tiny_values", |b| {
+        b.iter(|| {
+            let mut r = Reader::new(&tiny[..]);
+            let mut n = 0;
+            while let Ok(Some(rec)) = r.next_ref() {
+                n += rec.attributes().count();
+            }
+            n
+        })
+    });
+    g.throughput(Throughput::Bytes(len));
     // write: the records of the first ~25 MB held in memory, written to a sink
     let cut = data.len().min(25 << 20);
     let cut = data

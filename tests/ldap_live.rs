@@ -1,4 +1,5 @@
-//! Live-LDAP tests (feature `ldap`) against a real OpenLDAP slapd started by the test:
+//! Live-LDAP tests (feature `ldap`) against a real OpenLDAP slapd started by the test
+//! (`support/live.rs`):
 //! temp dir, mdb, suffix "", core/cosine/inetorgperson/dyngroup plus the crate's generated
 //! Zimbra schema, a size limit of 10 entries (paged searches are unlimited), listening on
 //! 127.0.0.1 on a free port and on an ldapi socket in the temp dir; stopped by pid on drop.
@@ -10,13 +11,21 @@
 #[path = "support/slapd.rs"]
 mod slapd;
 
-use slapd::{MODULE_DIR, SCHEMA_DIR, SLAPADD, SLAPCAT, SLAPD, SLAPMODIFY};
+#[path = "support/live.rs"]
+mod live;
+
+#[cfg(feature = "cli")]
+use live::tool;
+use live::{
+    base_entries, canon, dn, entry, free_port, ldif_bytes, slapcat_entries, temp_config,
+    write_ldif, Canon, Slapd, ADMIN, PASSWORD, SIZE_LIMIT,
+};
+use slapd::{SLAPADD, SLAPCAT, SLAPD, SLAPMODIFY};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 use zimbra_prov::dit::{self, EntryReader, MoveOptions, MovePlan, WriteOptions};
 use zimbra_prov::dn::{Dn, Rdn};
@@ -24,229 +33,17 @@ use zimbra_prov::ldap::{
     read_entries, to_raw_entry, ConnectOptions, Export, LdapError, LdapSink, LdapSource, Operation,
     Phase, Plan, SourceOptions,
 };
-use zimbra_prov::ldif::{
-    Attr, Change, ChangeOp, Entry, ModOp, Modification, Reader, Record, Writer, WriterOptions,
-};
+use zimbra_prov::ldif::{Attr, Change, ChangeOp, Entry, ModOp, Modification};
 use zimbra_prov::model::{Directory, IdGenerator};
 use zimbra_prov::zmprov;
 
-const ADMIN: &str = "uid=zimbra,cn=admins,cn=zimbra";
-const PASSWORD: &str = "zimbra-test-secret";
-const SIZE_LIMIT: usize = 10;
 const COS_GOLD: &str = "7d3c1a2b-5e4f-4a6b-8c9d-0e1f2a3b4c5d";
-
-/// A slapd of our own, killed by pid and its temp dir removed on drop.
-struct Slapd {
-    dir: PathBuf,
-    conf: PathBuf,
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn percent_encode_path(p: &Path) -> String {
-    p.to_string_lossy()
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A temp dir with an mdb database and the slapd.conf of these tests.
-fn temp_config(tag: &str) -> (PathBuf, PathBuf) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("zp-ldap-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(dir.join("db")).expect("create temp dir");
-    let schema = dir.join("zimbra.schema");
-    std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
-    let conf = dir.join("slapd.conf");
-    let text = format!(
-        "include {SCHEMA_DIR}/core.schema\n\
-         include {SCHEMA_DIR}/cosine.schema\n\
-         include {SCHEMA_DIR}/inetorgperson.schema\n\
-         include {SCHEMA_DIR}/dyngroup.schema\n\
-         include {schema}\n\
-         pidfile {dir}/slapd.pid\n\
-         modulepath {MODULE_DIR}\n\
-         moduleload back_mdb\n\
-         database mdb\n\
-         maxsize 33554432\n\
-         suffix \"\"\n\
-         rootdn \"cn=root\"\n\
-         rootpw root-secret\n\
-         directory {dir}/db\n\
-         limits dn.exact=\"{ADMIN}\" size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited\n\
-         access to attrs=userPassword by dn.exact=\"{ADMIN}\" write by anonymous auth by * none\n\
-         access to * by dn.exact=\"{ADMIN}\" write by * none\n",
-        schema = schema.display(),
-        dir = dir.display()
-    );
-    std::fs::write(&conf, text).expect("write slapd.conf");
-    (dir, conf)
-}
-
-/// slapcat of `conf` as entries.
-fn slapcat_entries(conf: &Path) -> Vec<Entry> {
-    Reader::new(&slapd::slapcat_output(conf)[..])
-        .map(|r| match r.expect("slapcat LDIF parses") {
-            Record::Entry(e) => e,
-            Record::Change(c) => panic!("change record from slapcat: {}", c.dn),
-        })
-        .collect()
-}
-
-impl Slapd {
-    /// Writes the config and loads `entries` with slapadd (schema and value checks on),
-    /// then starts slapd and waits until it accepts a bind.
-    fn start(tag: &str, entries: &[Entry]) -> Slapd {
-        let (dir, conf) = temp_config(tag);
-        let mut slapd = Slapd {
-            dir,
-            conf,
-            child: None,
-            port: free_port(),
-        };
-        let ldif = slapd.dir.join("load.ldif");
-        write_ldif(&ldif, entries);
-        slapd::offline(SLAPADD, &slapd.conf, &ldif);
-        let urls = format!("ldap://127.0.0.1:{}/ {}", slapd.port, slapd.ldapi_url());
-        let log = std::fs::File::create(slapd.dir.join("slapd.log")).expect("log file");
-        let child = Command::new(SLAPD)
-            .arg("-f")
-            .arg(&slapd.conf)
-            .arg("-h")
-            .arg(urls)
-            .args(["-d", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start slapd");
-        slapd.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if TcpStream::connect(("127.0.0.1", slapd.port)).is_ok()
-                && slapd.options().connect().is_ok()
-            {
-                break;
-            }
-            if let Some(Ok(Some(status))) = slapd.child.as_mut().map(Child::try_wait) {
-                let log = std::fs::read_to_string(slapd.dir.join("slapd.log")).unwrap_or_default();
-                panic!("slapd exited with {status}:\n{log}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "slapd did not answer within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        slapd
-    }
-
-    fn url(&self) -> String {
-        format!("ldap://127.0.0.1:{}", self.port)
-    }
-
-    fn ldapi_url(&self) -> String {
-        format!("ldapi://{}", percent_encode_path(&self.dir.join("ldapi")))
-    }
-
-    fn options(&self) -> ConnectOptions {
-        ConnectOptions::new(self.url())
-            .bind(ADMIN, PASSWORD)
-            .timeouts(Duration::from_secs(5), Duration::from_secs(30))
-    }
-
-    /// The database as slapcat sees it, operational attributes removed.
-    fn slapcat(&self) -> Canon {
-        canon(&slapcat_entries(&self.conf))
-    }
-}
-
-fn write_ldif(path: &Path, entries: &[Entry]) {
-    std::fs::write(path, ldif_bytes(entries)).expect("write LDIF");
-}
-
-fn ldif_bytes(entries: &[Entry]) -> Vec<u8> {
-    let mut w = Writer::new(Vec::new(), WriterOptions::slapadd_mode());
-    for e in entries {
-        w.write_entry(e).expect("write entry");
-    }
-    w.into_inner().expect("flush")
-}
-
-const OPERATIONAL: &[&str] = &[
-    "structuralobjectclass",
-    "entryuuid",
-    "creatorsname",
-    "createtimestamp",
-    "entrycsn",
-    "modifiersname",
-    "modifytimestamp",
-];
-
-/// DN (normalized) -> attribute type (lower-cased, with options) -> set of values.
-type Canon = BTreeMap<String, BTreeMap<String, BTreeSet<Vec<u8>>>>;
-
-fn canon(entries: &[Entry]) -> Canon {
-    let mut out = Canon::new();
-    for e in entries {
-        let attrs = out.entry(e.dn.normalized().to_string()).or_default();
-        for (d, v) in e.iter() {
-            let d = d.to_ascii_lowercase();
-            if !OPERATIONAL.contains(&d.as_str()) {
-                attrs.entry(d).or_default().insert(v.to_vec());
-            }
-        }
-    }
-    out
-}
-
-fn dn(s: &str) -> Dn {
-    Dn::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-}
-
-fn entry(d: &str, attrs: &[(&str, &[u8])]) -> Entry {
-    let mut e = Entry::new(dn(d));
-    for (n, v) in attrs {
-        e.push(*n, *v);
-    }
-    e
-}
 
 /// The base fixture plus two generated domains: example.com (25 accounts on mail1, some in
 /// COS gold, the rest in COS default, a DL and an alias) and other.org (12 accounts on
 /// mail2, domain default COS gold).
 fn directory() -> Vec<Entry> {
-    let base =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ldap/base.ldif"))
-            .expect("read base.ldif");
-    let mut out: Vec<Entry> = Reader::new(&base[..])
-        .map(|r| match r.expect("base.ldif parses") {
-            Record::Entry(e) => e,
-            Record::Change(c) => panic!("change in base.ldif: {}", c.dn),
-        })
-        .collect();
+    let mut out = base_entries();
     let photo: Vec<u8> = (0..=255u8).collect();
     for (tld, name, accounts, host, default_cos) in [
         ("com", "example", 25usize, "mail1.example.com", None),
@@ -879,7 +676,9 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
         "exactly the reported prefix is on the server"
     );
 
-    // A schema violation: the server's message names the missing attribute; with the DN.
+    // A missing required attribute is refused locally now (issue 14.9), before anything is
+    // sent; the server is left to refuse what only its schema knows: here an attribute the
+    // entry's object classes do not allow. Its message names the attribute; with the DN.
     let no_status = add(
         &format!("uid=nostatus,{PEOPLE}"),
         &[
@@ -891,12 +690,22 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
             ("zimbraId", "5a8c2b1e-3d4f-4a6b-9c8d-0000000000bb"),
         ],
     );
+    let err = Plan::new(vec![no_status]).expect_err("refused locally");
+    assert!(err.to_string().contains("zimbraAccountStatus"), "{err}");
+    let not_allowed = modify(
+        &format!("uid=user12,{PEOPLE}"),
+        &[(
+            ModOp::Add,
+            "zimbraDomainName",
+            &["not-an-account-attribute.com"],
+        )],
+    );
     let changes2 = vec![
         modify(
             &format!("uid=user11,{PEOPLE}"),
             &[(ModOp::Add, "zimbraMailAlias", &["eleven@example.com"])],
         ),
-        no_status,
+        not_allowed,
         Change::new(dn(&format!("uid=user12,{PEOPLE}")), ChangeOp::Delete),
     ];
     let report = sink.apply(
@@ -908,21 +717,13 @@ fn a_failure_in_the_middle_reports_the_exact_applied_prefix() {
     let failed = report.failed.as_ref().expect("a failure");
     let server = failed.error.server().expect("a server error");
     assert_eq!(server.code, 65, "{server}");
-    assert!(server.message.contains("zimbraAccountStatus"), "{server}");
+    assert!(server.message.contains("zimbraDomainName"), "{server}");
     assert!(failed
         .error
         .to_string()
-        .contains("uid=nostatus,ou=people,dc=example,dc=com"));
+        .contains("uid=user12,ou=people,dc=example,dc=com"));
     apply_model(&mut expected, &changes2[..1]);
     assert_eq!(slapd.slapcat(), expected);
-}
-
-/// The `zimbra-prov` binary (feature `cli`).
-#[cfg(feature = "cli")]
-fn tool(command: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_zimbra-prov"));
-    c.arg(command);
-    c
 }
 
 #[cfg(feature = "cli")]

@@ -14,7 +14,7 @@ mod zimbra_ldif;
 
 use std::time::Instant;
 
-use oracle::{Oracle, OracleConfig, OracleItem, OracleLine};
+use oracle::{master_cf_services, Oracle, OracleConfig, OracleItem, OracleLine};
 use zimbra_prov::model::Directory;
 
 /// The main test directory: split-domain catch-all with a domain transport, aliases, a list,
@@ -48,6 +48,8 @@ ca frank@other.test pw
 ca kim@other.test pw zimbraMailTransport smtp:[192.0.2.10]:25
 ca leo@other.test pw zimbraMailTransport "error:5.1.6 mailbox has moved"
 ca judy@other.test pw zimbraMailTransport foo:bar.example.com
+ca amavis@other.test pw zimbraMailTransport smtp-amavis:[127.0.0.1]:10032
+ca typo@other.test pw zimbraMailTransport smtp-amavi:[127.0.0.1]:10032
 cd catchall.test
 ca catcher@catchall.test pw
 ma catcher@catchall.test zimbraMailCatchAllAddress @catchall.test
@@ -142,6 +144,12 @@ fn zimbra_defaults_route_and_accept() {
             ),
             (
                 "judy@other.test",
+                "defer (retry: mail transport unavailable [4.3.0])",
+            ),
+            // Zimbra's master.cf services: one that exists, one that does not
+            ("amavis@other.test", "smtp-amavis:[127.0.0.1]:10032"),
+            (
+                "typo@other.test",
                 "defer (retry: mail transport unavailable [4.3.0])",
             ),
             // aliases, mixed case (the LDAP value's case comes back)
@@ -326,6 +334,30 @@ fn zimbra_defaults_route_and_accept() {
     println!("whole test: {:.1} s", t0.elapsed().as_secs_f64());
 }
 
+/// The oracle's master.cf has Zimbra's delivery services (the simulator's default list), each
+/// a discard(8) stand-in logging its name, except error(8) for `error`/`retry`.
+#[test]
+fn master_cf_has_zimbra_services() {
+    let cfg = OracleConfig::default();
+    assert_eq!(
+        cfg.services.len(),
+        zimbra_prov::route::ZIMBRA_TRANSPORTS.len()
+    );
+    let text = master_cf_services(&cfg.services);
+    for svc in zimbra_prov::route::ZIMBRA_TRANSPORTS {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(svc)),
+            "{svc} missing:\n{text}"
+        );
+    }
+    assert!(text.contains(
+        "smtp-amavis unix - - n - - discard -o syslog_name=oracle-transport/smtp-amavis"
+    ));
+    assert!(text.contains("retry     unix - - n - - error -o syslog_name=oracle-transport/retry"));
+    assert!(!text.contains("smtp-amavi "));
+}
+
 #[test]
 fn delimiter_old_addresses_and_relayhost() {
     if !oracle::services_or_skip("delimiter_old_addresses_and_relayhost") {
@@ -382,6 +414,14 @@ fn line_format_parses_and_sorts() {
         OracleLine::parse("a@b.c -> defer (retry: x [4.3.0])").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(same.items[0].final_rcpt(), "a@b.c");
     assert_eq!(same.text(), "a@b.c -> defer (retry: x [4.3.0])");
+    // a final recipient holding ` <` inside quotes, a bounce text holding ` <`
+    let odd = OracleLine::parse(
+        "x@y -> smtp:mx <\"a, Old Name <old\"@mx.test> | bounce (error: write to <n@z> [5.0.0]) <b@y>",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(odd.items[0].final_rcpt(), "\"a, Old Name <old\"@mx.test");
+    assert_eq!(odd.items[1].final_rcpt(), "b@y");
+    assert_eq!(odd.items[1].transport(), "error");
     for bad in [
         "no arrow",
         "a@b -> defer (x",

@@ -26,10 +26,15 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+mod classes;
 mod generated;
 mod schema;
 mod validate;
 
+pub use classes::{
+    class_requirements, same_attribute_type, standard_class, standard_classes, ClassRequirements,
+    StandardClass,
+};
 pub use schema::openldap_schema;
 
 /// Zimbra's OID arc for attributes: `ZimbraLDAP:1`, i.e. `1.3.6.1.4.1.19348.2.1`.

@@ -122,8 +122,10 @@ impl Builder {
         if !self.seen.insert(dn.normalized().to_string()) {
             return Err(DitError::DuplicateDn { line, dn: entry.dn });
         }
+        // every entry takes the next place in creation order: a slapcat file lists entries in
+        // slapd's entry-ID order, an LDAP search returns them in that order
         if let Some(raw) = self.typed(entry, &dn) {
-            self.dir.other_entries.push(raw);
+            self.dir.push_raw(raw);
         }
         Ok(())
     }
@@ -140,6 +142,7 @@ impl Builder {
         match kind {
             EntryKind::GlobalConfig if !self.config_seen => {
                 self.config_seen = true;
+                dir.place_config();
                 dir.config.dn = override_of(&e.dn, default_dn_text(EntryKind::GlobalConfig, ""));
                 dir.config.attrs = e.attrs;
                 None

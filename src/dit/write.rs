@@ -1,14 +1,14 @@
 //! Typed directory → entries → LDIF.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use super::classify::{domain_of_dn, EntryKind};
 use super::DitError;
 use crate::dn::Dn;
 use crate::ldif::{Writer, WriterOptions};
-use crate::model::{names, AttrBag, Directory, RawEntry};
+use crate::model::{names, AttrBag, Directory, EntryRef, RawEntry};
 
 /// How [`write_directory`] and [`write_entries`] write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,95 +86,68 @@ fn typed_refs(dir: &Directory) -> Vec<(Cow<'_, str>, &AttrBag, EntryKind)> {
             None => Cow::Owned(default_dn_text(kind, name).unwrap_or_default()),
         }
     }
-    let mut v = Vec::new();
-    if !dir.config.attrs.is_empty() {
-        v.push((
-            dn_of(&dir.config.dn, EntryKind::GlobalConfig, ""),
-            &dir.config.attrs,
-            EntryKind::GlobalConfig,
-        ));
-    }
-    for o in dir.servers() {
-        v.push((
-            dn_of(&o.dn, EntryKind::Server, &o.name),
-            &o.attrs,
-            EntryKind::Server,
-        ));
-    }
-    for o in dir.coses() {
-        v.push((
-            dn_of(&o.dn, EntryKind::Cos, &o.name),
-            &o.attrs,
-            EntryKind::Cos,
-        ));
-    }
-    for o in dir.domains() {
-        v.push((
-            dn_of(&o.dn, EntryKind::Domain, o.name.as_str()),
-            &o.attrs,
-            EntryKind::Domain,
-        ));
-    }
-    for o in dir.accounts() {
-        v.push((
-            dn_of(&o.dn, EntryKind::Account, &o.name.to_string()),
-            &o.attrs,
-            EntryKind::Account,
-        ));
-    }
-    for o in dir.aliases() {
-        v.push((
-            dn_of(&o.dn, EntryKind::Alias, &o.name.to_string()),
-            &o.attrs,
-            EntryKind::Alias,
-        ));
-    }
-    for o in dir.lists() {
-        v.push((
-            dn_of(&o.dn, EntryKind::DistributionList, &o.name.to_string()),
-            &o.attrs,
-            EntryKind::DistributionList,
-        ));
-    }
-    for o in dir.groups() {
-        v.push((
-            dn_of(&o.dn, EntryKind::DynamicGroup, &o.name.to_string()),
-            &o.attrs,
-            EntryKind::DynamicGroup,
-        ));
-    }
-    for o in &dir.other_entries {
-        v.push((Cow::Borrowed(o.dn.as_str()), &o.attrs, EntryKind::Other));
-    }
-    v
+    dir.entries_in_order()
+        .into_iter()
+        .map(|e| match e {
+            EntryRef::Config(o) => (
+                dn_of(&o.dn, EntryKind::GlobalConfig, ""),
+                &o.attrs,
+                EntryKind::GlobalConfig,
+            ),
+            EntryRef::Server(o) => (
+                dn_of(&o.dn, EntryKind::Server, &o.name),
+                &o.attrs,
+                EntryKind::Server,
+            ),
+            EntryRef::Cos(o) => (
+                dn_of(&o.dn, EntryKind::Cos, &o.name),
+                &o.attrs,
+                EntryKind::Cos,
+            ),
+            EntryRef::Domain(o) => (
+                dn_of(&o.dn, EntryKind::Domain, o.name.as_str()),
+                &o.attrs,
+                EntryKind::Domain,
+            ),
+            EntryRef::Account(o) => (
+                dn_of(&o.dn, EntryKind::Account, &o.name.to_string()),
+                &o.attrs,
+                EntryKind::Account,
+            ),
+            EntryRef::Alias(o) => (
+                dn_of(&o.dn, EntryKind::Alias, &o.name.to_string()),
+                &o.attrs,
+                EntryKind::Alias,
+            ),
+            EntryRef::List(o) => (
+                dn_of(&o.dn, EntryKind::DistributionList, &o.name.to_string()),
+                &o.attrs,
+                EntryKind::DistributionList,
+            ),
+            EntryRef::Group(o) => (
+                dn_of(&o.dn, EntryKind::DynamicGroup, &o.name.to_string()),
+                &o.attrs,
+                EntryKind::DynamicGroup,
+            ),
+            EntryRef::Raw(o) => (Cow::Borrowed(o.dn.as_str()), &o.attrs, EntryKind::Other),
+        })
+        .collect()
 }
 
-/// Every entry of `dir` as a [`RawEntry`] (copied), in the order [`write_directory`] writes
-/// them (without the parents it may add).
+/// Every entry of `dir` as a [`RawEntry`] (copied), in creation order
+/// ([`Directory::entries_in_order`]), the order [`write_directory`] writes a faithful dump in.
 pub fn entries(dir: &Directory) -> Result<Vec<RawEntry>, DitError> {
     let refs = typed_refs(dir);
-    let order = sorted_order(&refs)?;
-    Ok(order
+    for (dn, _, _) in &refs {
+        parse_dn(dn)?;
+    }
+    Ok(refs
         .into_iter()
-        .filter_map(|i| refs.get(i))
         .map(|(dn, attrs, _)| RawEntry {
-            dn: dn.to_string(),
-            attrs: (*attrs).clone(),
+            dn: dn.into_owned(),
+            attrs: attrs.clone(),
         })
         .collect())
-}
-
-/// The key that sorts parents before children and keeps each subtree together: the
-/// normalized RDNs from the root down, joined by U+0001.
-fn sort_key(dn: &Dn) -> String {
-    let mut k = String::with_capacity(dn.normalized().len() + 4);
-    for (i, r) in dn.rdns().iter().rev().enumerate() {
-        if i > 0 {
-            k.push('\u{1}');
-        }
-        k.push_str(r.normalized());
-    }
-    k
 }
 
 fn parse_dn(dn: &str) -> Result<Dn, DitError> {
@@ -185,13 +158,67 @@ fn parse_dn(dn: &str) -> Result<Dn, DitError> {
     })
 }
 
-fn sorted_order<A>(refs: &[(Cow<'_, str>, A, EntryKind)]) -> Result<Vec<usize>, DitError> {
-    let mut keyed = Vec::with_capacity(refs.len());
+/// The write order of `refs` (the first `real` of them given in creation order, the rest
+/// synthesized parents): each entry in its order, but with every ancestor that has not been
+/// written yet written first (root first), as `slapadd` needs parents before children; a
+/// synthesized `ou=people`/`cn=groups` right after its domain, where Zimbra creates them.
+/// (`slapadd` itself accepts a child before its parent and then gives the parent an entry ID
+/// before the child's, so this is also the entry-ID order of the loaded database.)
+fn parents_first<A>(
+    refs: &[(Cow<'_, str>, A, EntryKind)],
+    synthesized: usize,
+) -> Result<Vec<usize>, DitError> {
+    let real = refs.len() - synthesized;
+    let mut dns = Vec::with_capacity(refs.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(refs.len());
     for (i, (dn, _, _)) in refs.iter().enumerate() {
-        keyed.push((sort_key(&parse_dn(dn)?), i));
+        let d = parse_dn(dn)?;
+        index.entry(d.normalized().to_string()).or_insert(i);
+        dns.push(d);
     }
-    keyed.sort();
-    Ok(keyed.into_iter().map(|(_, i)| i).collect())
+    let mut done = vec![false; refs.len()];
+    let mut order = Vec::with_capacity(refs.len());
+    let emit = |i: usize, done: &mut Vec<bool>, order: &mut Vec<usize>| {
+        if !done[i] {
+            done[i] = true;
+            order.push(i);
+            if refs[i].2 == EntryKind::Domain {
+                for child in ["ou=people", "cn=groups"] {
+                    if let Ok(r) = crate::dn::Rdn::parse(child) {
+                        let c = dns[i].child(r);
+                        match index.get(c.normalized()) {
+                            Some(&j) if j >= real && !done[j] => {
+                                done[j] = true;
+                                order.push(j);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    };
+    for i in 0..refs.len() {
+        if done[i] {
+            continue;
+        }
+        let mut ancestors = Vec::new();
+        let mut p = dns[i].parent();
+        while let Some(parent) = p {
+            if parent.is_root() {
+                break;
+            }
+            if let Some(&j) = index.get(parent.normalized()) {
+                ancestors.push(j);
+            }
+            p = parent.parent();
+        }
+        for &j in ancestors.iter().rev() {
+            emit(j, &mut done, &mut order);
+        }
+        emit(i, &mut done, &mut order);
+    }
+    Ok(order)
 }
 
 /// The entry Zimbra would create for a missing parent `dn`, if it is one Zimbra creates.
@@ -245,10 +272,16 @@ pub(crate) fn synthesize_parent(dn: &Dn) -> Option<AttrBag> {
 
 /// Writes a typed directory as LDIF; returns the number of entries written.
 ///
-/// Order: parents before children, each subtree together, siblings by normalized RDN
-/// (a deterministic order that `slapadd` and `ldapadd` accept; a `slapcat` dump is in
-/// database-id order instead, which is not necessarily parents-first).
-/// With [`WriteOptions::add_missing_parents`] missing parents are added (see there).
+/// Order: creation order ([`Directory::entries_in_order`]: a slapcat file's order when the
+/// directory was read from one, zmprov's creation order otherwise) — the order of slapd's entry
+/// IDs, which decides the order of several entries answering one Postfix lookup. A faithful dump
+/// ([`WriteOptions::default`]) writes exactly that order, as `slapcat` does (a child may come
+/// before its parent after a rename). For `slapadd` ([`WriteOptions::add_missing_parents`]) an
+/// entry's parents that have not been written yet are written just before it, missing ones
+/// created (see there), and `ou=people`/`cn=groups` right after their domain; so `slapadd` and
+/// `ldapadd` find every parent, and a `slapadd` of the output gives slapd the directory's
+/// entry-ID order (slapadd itself gives a parent that comes late the ID of its first child's
+/// placeholder).
 pub fn write_directory<W: Write>(
     dir: &Directory,
     out: W,
@@ -258,8 +291,10 @@ pub fn write_directory<W: Write>(
     write_refs(refs, out, opts)
 }
 
-/// Writes entries given as (DN, attributes) in the same order and with the same options as
-/// [`write_directory`]; returns the number of entries written.
+/// Writes entries given as (DN, attributes) in the order given (with
+/// [`WriteOptions::add_missing_parents`], parents that come later are written before their
+/// first child), with the same options as [`write_directory`]; returns the number of entries
+/// written.
 pub fn write_entries<'a, W: Write>(
     entries: impl IntoIterator<Item = (&'a str, &'a AttrBag)>,
     out: W,
@@ -329,7 +364,14 @@ fn write_refs<W: Write>(
             .map(|(d, b)| (Cow::Borrowed(d.as_str()), b, EntryKind::Container)),
     );
     let refs = all;
-    let order = sorted_order(&refs)?;
+    let order = if opts.add_missing_parents {
+        parents_first(&refs, added.len())?
+    } else {
+        for (dn, _, _) in &refs {
+            parse_dn(dn)?;
+        }
+        (0..refs.len()).collect()
+    };
     let mut w = Writer::new(out, opts.ldif.clone());
     let mut n = 0u64;
     let mut lines: Vec<(&str, &[u8])> = Vec::new();
@@ -402,5 +444,49 @@ mod tests {
             .filter_map(|l| l.strip_prefix("dn: "))
             .collect();
         assert_eq!(dns, ["cn=a", "cn=b,cn=a", "cn=c,cn=b,cn=a", "cn=A b"]);
+    }
+
+    /// Creation order, not DN order: what slapd's entry IDs are; a faithful dump keeps a child
+    /// that comes before its parent, slapadd output pulls the parent forward.
+    #[test]
+    fn order_is_creation_order() {
+        let text = b"dn: uid=zed,ou=people,dc=x,dc=org\nobjectClass: zimbraAccount\nuid: zed\nzimbraMailDeliveryAddress: zed@x.org\n\n\
+dn: dc=x,dc=org\nobjectClass: dcObject\nobjectClass: organization\nobjectClass: zimbraDomain\nzimbraDomainName: x.org\ndc: x\n\n\
+dn: uid=amy,ou=people,dc=x,dc=org\nobjectClass: zimbraAccount\nuid: amy\nzimbraMailDeliveryAddress: amy@x.org\n";
+        let dir = crate::dit::read_directory(&text[..]).unwrap();
+        let dns = |opts: &WriteOptions| {
+            let mut out = Vec::new();
+            write_directory(&dir, &mut out, opts).unwrap();
+            String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.strip_prefix("dn: ").map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            dns(&WriteOptions::default()),
+            [
+                "uid=zed,ou=people,dc=x,dc=org",
+                "dc=x,dc=org",
+                "uid=amy,ou=people,dc=x,dc=org"
+            ]
+        );
+        assert_eq!(
+            dns(&WriteOptions::slapadd()),
+            [
+                "dc=org",
+                "dc=x,dc=org",
+                "ou=people,dc=x,dc=org",
+                "cn=groups,dc=x,dc=org",
+                "uid=zed,ou=people,dc=x,dc=org",
+                "uid=amy,ou=people,dc=x,dc=org"
+            ]
+        );
+        let names: Vec<String> = crate::dit::entries(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.dn)
+            .collect();
+        assert_eq!(names, dns(&WriteOptions::default()));
     }
 }

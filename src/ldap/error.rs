@@ -124,8 +124,43 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Why a TLS handshake (`ldaps://` or StartTLS) failed; see [`LdapError::Tls`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate chain does not lead to a trusted CA (or is otherwise
+    /// invalid: expired, not yet valid). A Zimbra server's certificate is signed by the CA
+    /// its installer generated: give that CA ([`ConnectOptions::ca_file`], `--ca-file`,
+    /// `LDAPTLS_CACERT`).
+    ///
+    /// [`ConnectOptions::ca_file`]: super::ConnectOptions::ca_file
+    UntrustedCertificate,
+    /// The chain is trusted, but the certificate is not issued for the host name (or IP
+    /// address) in the URL.
+    HostnameMismatch,
+    /// The handshake failed for another reason (protocol, ciphers, not TLS at all).
+    Handshake,
+}
+
+impl fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsProblem::UntrustedCertificate => {
+                "the server's certificate is not issued by a trusted CA (give its CA with \
+                 --ca-file, ConnectOptions::ca_file or LDAPTLS_CACERT)"
+            }
+            TlsProblem::HostnameMismatch => {
+                "the server's certificate is not issued for the host in the URL (use the \
+                 name the certificate is issued for)"
+            }
+            TlsProblem::Handshake => "the TLS handshake failed",
+        })
+    }
+}
+
 /// Errors of module [`ldap`](crate::ldap).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LdapError {
     /// The URL could not be used (scheme, syntax).
     #[error("bad LDAP URL {url:?}: {reason}")]
@@ -143,6 +178,29 @@ pub enum LdapError {
         /// The client library's error (boxed: it is large).
         #[source]
         source: Box<ldap3::LdapError>,
+    },
+    /// The TLS handshake of an `ldaps://` or StartTLS connection failed, for the reason
+    /// given by `problem`; `trust` says which certificates were trusted.
+    #[error("TLS to {url} failed: {problem}; trusted: {trust}; {source}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// Which check failed.
+        problem: TlsProblem,
+        /// Where the trusted CA certificates came from.
+        trust: super::TlsTrust,
+        /// The client library's error (boxed: it is large).
+        #[source]
+        source: Box<ldap3::LdapError>,
+    },
+    /// The CA certificate file cannot be used (missing, unreadable, no PEM certificate).
+    #[error("CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The file ([`ConnectOptions::ca_file`](super::ConnectOptions::ca_file) or
+        /// `LDAPTLS_CACERT`).
+        path: std::path::PathBuf,
+        /// Why it cannot be used.
+        reason: String,
     },
     /// The simple bind was refused.
     #[error("bind as {dn:?} refused: {} ({code}){}", result_code_name(*code), if message.is_empty() { String::new() } else { format!(": {message}") })]
@@ -231,6 +289,15 @@ pub enum LdapError {
         domain: String,
         /// Every conflict of the plan.
         conflicts: Vec<crate::dit::Conflict>,
+    },
+    /// Resuming a plan (see [`LdapSink::resume`](super::LdapSink::resume)) found no safe
+    /// point to resume from; nothing was sent.
+    #[error("cannot resume: {reason}")]
+    Resume {
+        /// Position (0-based) of the operation that cannot be decided, if one.
+        index: Option<usize>,
+        /// Why.
+        reason: String,
     },
     /// The entries read from the server do not make a directory (two entries with the same
     /// DN, a DN the reader refuses).

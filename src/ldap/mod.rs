@@ -5,7 +5,9 @@
 //! [`ldif`](crate::ldif), so it works with any entries, not only Zimbra's:
 //!
 //! - [`ConnectOptions`]: `ldap://`, `ldaps://`, `ldapi://` (percent-encoded socket path),
-//!   StartTLS, simple bind, connect and per-operation timeouts.
+//!   StartTLS, simple bind, connect and per-operation timeouts; TLS trusting a CA file
+//!   (Zimbra's own CA) or `LDAPTLS_CACERT` ([`TlsTrust`]), failures typed by which check
+//!   failed ([`TlsProblem`]).
 //! - [`LdapSource`]: paged searches (simple paged results, RFC 2696) streamed entry by entry
 //!   as [`ldif::Entry`](crate::ldif::Entry) values in the server's attribute and value order,
 //!   with a progress callback; [`Export::Tree`] or [`Export::Domain`] (the domain's subtree
@@ -13,12 +15,16 @@
 //!   iterator; [`LdapSource::read_directory`] types it into a
 //!   [`Directory`](crate::model::Directory).
 //! - [`Plan`] / [`validate`]: a change set checked before anything is sent (record sanity,
-//!   attribute descriptions, duplicate values, Zimbra catalog value checks, order within the set);
-//!   [`Plan::from_move`] builds one from a `dit` move plan, refusing one with conflicts.
+//!   attribute descriptions, duplicate values, Zimbra catalog value checks, the attributes the
+//!   object classes of an added entry require, order within the set); [`Plan::from_move`]
+//!   builds one from a `dit` move plan, refusing one with conflicts.
 //! - [`LdapSink`]: [`LdapSink::dry_run`] lists the operations and predicts refusals with
-//!   read-only searches; [`LdapSink::apply`] sends them in order, stops at the first refusal
-//!   and returns an [`ApplyReport`] (applied prefix, the failed operation with the server's
-//!   code, message and DN, and the operations never sent).
+//!   read-only searches; [`LdapSink::apply`] sends them in order, stops at the first one
+//!   that does not go through and returns an [`ApplyReport`] (applied prefix; the failed
+//!   operation with the server's code, message and DN, or the operation whose answer was
+//!   lost, whose outcome is unknown; and the operations never sent);
+//!   [`LdapSink::resume`] / [`LdapSink::resume_after`] re-read the target after an unknown
+//!   outcome and return the operations still to apply ([`Resume`]).
 //!
 //! # How live reads, `dit`, move plans and the sink fit together
 //!
@@ -60,7 +66,7 @@
 //! let mut sink = LdapSink::connect(&dst)?;
 //! print!("{}", sink.dry_run(&plan)?);
 //! let report = sink.apply(plan, |op| eprintln!("{op}"));
-//! print!("{report}"); // applied prefix, the failed operation, the rest
+//! print!("{report}"); // applied prefix, the failed (or unknown) operation, the rest
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -105,16 +111,24 @@
 
 mod conn;
 mod error;
+mod report;
+mod resume;
 mod sink;
 mod source;
+#[cfg(test)]
+mod testutil;
+mod validate;
 
-pub use conn::ConnectOptions;
-pub use error::{result_code_name, LdapError, Problem, ServerError};
-pub use sink::{validate, ApplyReport, DryRun, Failure, LdapSink, Operation, Plan};
+pub use conn::{ConnectOptions, TlsTrust, LDAPTLS_CACERT};
+pub use error::{result_code_name, LdapError, Problem, ServerError, TlsProblem};
+pub use report::{ApplyReport, DryRun, Failure};
+pub use resume::Resume;
+pub use sink::{LdapSink, Operation, Plan};
 pub use source::{
     Entries, Export, ExportSummary, LdapSource, Phase, Progress, SearchScope, SourceOptions,
     PAGED_RESULTS_OID,
 };
+pub use validate::validate;
 
 use crate::ldif::Entry;
 use crate::model::{AttrBag, RawEntry};

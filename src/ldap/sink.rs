@@ -9,10 +9,11 @@ use ldap3::{LdapConn, LdapResult, Mod, Scope};
 
 use super::conn::ConnectOptions;
 use super::error::{LdapError, Problem, ServerError};
-use crate::attrs;
+use super::report::{ApplyReport, DryRun, Failure};
+use super::validate::{group, validate};
 use crate::dit::MovePlan;
-use crate::dn::{AttrValue, Dn};
-use crate::ldif::{same_description, valid_description, Attr, Change, ChangeOp, ModOp};
+use crate::dn::Dn;
+use crate::ldif::{Attr, Change, ChangeOp, ModOp};
 use crate::model::AttrBag;
 
 /// One change of a [`Plan`], with its position in the change set.
@@ -207,6 +208,16 @@ impl Plan {
         &self.ops
     }
 
+    /// The operations, by value.
+    pub fn into_operations(self) -> Vec<Operation> {
+        self.ops
+    }
+
+    /// A plan of operations taken from validated plans (keeping their numbering).
+    pub(super) fn from_operations(ops: Vec<Operation>) -> Plan {
+        Plan { ops }
+    }
+
     /// Number of operations.
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -215,6 +226,17 @@ impl Plan {
     /// True when there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+}
+
+/// True when `error` leaves it open whether the server applied the operation: it was handed
+/// to the connection, but no answer came back (connection closed or broken, timeout). Only a
+/// server's answer, or a send that failed because the connection was already gone
+/// (`OpSend`: the request never reached the socket), says it was not applied.
+fn answer_lost(error: &LdapError) -> bool {
+    match error {
+        LdapError::Transport { source, .. } => !matches!(**source, ldap3::LdapError::OpSend { .. }),
+        _ => false,
     }
 }
 
@@ -247,320 +269,6 @@ fn add_attrs(attrs: &AttrBag) -> Vec<Attr> {
         }
     }
     out
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Planned {
-    Exists,
-    Gone,
-}
-
-/// Checks a change set without a server and returns every problem (empty = valid):
-///
-/// - change-record sanity: no change of the root DN; an add has an objectClass and its RDN
-///   values among its attributes; a modify has at least one modification; `add:` has values;
-///   `increment:` has exactly one integer value; a modrdn does not move an entry below itself;
-/// - attribute descriptions are well-formed; no value is given twice (the server would refuse
-///   it, and the client library would silently merge it);
-/// - values of attributes in the Zimbra catalog pass [`attrs::AttrDef::validate_values`]
-///   (type, enum, range, single-valued) for add, modify add and replace (`;binary` values and
-///   attributes outside the catalog are left to the server's schema);
-/// - order within the set: no entry added twice, nothing changed after it was deleted or moved
-///   away, no add below an entry deleted earlier.
-///
-/// ```
-/// use zimbra_prov::{dn::Dn, ldif::{Attr, Change, ChangeOp}, ldap::validate};
-/// let dn = Dn::parse("uid=a,ou=people,dc=example,dc=com")?;
-/// let add = Change::new(dn.clone(), ChangeOp::Add(vec![
-///     Attr::new("objectClass", "zimbraAccount"), Attr::new("uid", "b"),
-/// ]));
-/// let problems = validate(&[add, Change::new(dn.clone(), ChangeOp::Delete), Change::new(dn, ChangeOp::Delete)]);
-/// assert_eq!(problems.len(), 2);
-/// assert!(problems[0].message.contains("RDN"));
-/// assert!(problems[1].message.contains("deleted earlier"));
-/// # Ok::<(), zimbra_prov::dn::DnError>(())
-/// ```
-pub fn validate(changes: &[Change]) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut state: HashMap<Dn, Planned> = HashMap::new();
-    for (index, c) in changes.iter().enumerate() {
-        let mut say = |message: String| {
-            problems.push(Problem {
-                index,
-                line: c.line,
-                dn: c.dn.to_string(),
-                message,
-            })
-        };
-        if c.dn.is_root() {
-            say("the root DN cannot be changed".to_string());
-            continue;
-        }
-        let planned = state.get(&c.dn).copied();
-        match &c.op {
-            ChangeOp::Add(list) => {
-                check_add(list, &c.dn, &mut say);
-                if planned == Some(Planned::Exists) {
-                    say("entry is added twice (or added after being moved here)".to_string());
-                }
-                if let Some(parent) = c.dn.parent() {
-                    if state.get(&parent) == Some(&Planned::Gone) {
-                        say(format!("parent {parent} was deleted or moved away earlier"));
-                    }
-                }
-                state.insert(c.dn.clone(), Planned::Exists);
-            }
-            ChangeOp::Delete => {
-                if planned == Some(Planned::Gone) {
-                    say("entry was deleted earlier or moved away".to_string());
-                }
-                state.insert(c.dn.clone(), Planned::Gone);
-            }
-            ChangeOp::Modify(mods) => {
-                if planned == Some(Planned::Gone) {
-                    say("entry was deleted earlier or moved away".to_string());
-                }
-                if mods.is_empty() {
-                    say("modify without modifications".to_string());
-                }
-                for m in mods {
-                    check_mod(m, &mut say);
-                }
-            }
-            ChangeOp::ModDn {
-                new_rdn,
-                new_superior,
-                ..
-            } => {
-                if planned == Some(Planned::Gone) {
-                    say("entry was deleted earlier or moved away".to_string());
-                }
-                let parent = new_superior.clone().or_else(|| c.dn.parent());
-                let Some(parent) = parent else {
-                    continue;
-                };
-                if parent.is_under(&c.dn) {
-                    say(format!("cannot move the entry below itself ({parent})"));
-                    continue;
-                }
-                let target = parent.child(new_rdn.clone());
-                if target != c.dn {
-                    if state.get(&target) == Some(&Planned::Exists) {
-                        say(format!(
-                            "new DN {target} is added earlier in the change set"
-                        ));
-                    }
-                    state.insert(c.dn.clone(), Planned::Gone);
-                    state.insert(target, Planned::Exists);
-                }
-            }
-        }
-    }
-    problems
-}
-
-fn text_eq(a: &[u8], b: &str) -> bool {
-    std::str::from_utf8(a).is_ok_and(|a| a.trim().eq_ignore_ascii_case(b.trim()))
-}
-
-fn check_add(list: &[Attr], dn: &Dn, say: &mut dyn FnMut(String)) {
-    if list.is_empty() {
-        say("add without attributes".to_string());
-        return;
-    }
-    if !list
-        .iter()
-        .any(|a| same_description(&a.description, "objectClass"))
-    {
-        say("add without objectClass".to_string());
-    }
-    if let Some(rdn) = dn.rdn() {
-        for ava in rdn.avas() {
-            let ok = match ava.value() {
-                AttrValue::Text(t) => list.iter().any(|a| {
-                    same_description(&a.description, ava.attr_type()) && text_eq(&a.value, t)
-                }),
-                AttrValue::Ber(_) => list
-                    .iter()
-                    .any(|a| same_description(&a.description, ava.attr_type())),
-            };
-            if !ok {
-                say(format!(
-                    "RDN value {ava} is not among the entry's attributes (the server refuses that: namingViolation)",
-                    ava = rdn
-                ));
-            }
-        }
-    }
-    for (desc, values) in group(list) {
-        check_values(ModOp::Add, desc, &values, true, say);
-    }
-}
-
-fn check_mod(m: &crate::ldif::Modification, say: &mut dyn FnMut(String)) {
-    let values: Vec<&[u8]> = m.values.iter().map(Vec::as_slice).collect();
-    match m.op {
-        ModOp::Add if values.is_empty() => {
-            say(format!("add: {} without values", m.attribute));
-        }
-        ModOp::Increment => {
-            let ok = values.len() == 1
-                && values
-                    .first()
-                    .and_then(|v| std::str::from_utf8(v).ok())
-                    .is_some_and(|v| v.trim().parse::<i64>().is_ok());
-            if !ok {
-                say(format!(
-                    "increment: {} needs exactly one integer value",
-                    m.attribute
-                ));
-            }
-        }
-        _ => {}
-    }
-    let validate = matches!(m.op, ModOp::Add | ModOp::Replace);
-    check_values(m.op, &m.attribute, &values, validate, say);
-}
-
-fn check_values(
-    op: ModOp,
-    desc: &str,
-    values: &[&[u8]],
-    validate: bool,
-    say: &mut dyn FnMut(String),
-) {
-    if !valid_description(desc) {
-        say(format!("invalid attribute description {desc:?}"));
-        return;
-    }
-    let mut seen: HashSet<&[u8]> = HashSet::new();
-    for v in values {
-        if !seen.insert(v) {
-            say(format!(
-                "{op} {desc}: value {:?} given twice",
-                String::from_utf8_lossy(v)
-            ));
-        }
-    }
-    let mut parts = desc.split(';');
-    let ty = parts.next().unwrap_or_default();
-    if !validate || parts.any(|o| o.eq_ignore_ascii_case("binary")) {
-        return;
-    }
-    let Some(def) = attrs::lookup(ty) else {
-        return;
-    };
-    let mut texts = Vec::with_capacity(values.len());
-    for v in values {
-        match std::str::from_utf8(v) {
-            Ok(t) => texts.push(t),
-            Err(_) if matches!(def.ty, attrs::AttrType::Binary) => {}
-            Err(_) => say(format!("{op} {desc}: value is not UTF-8")),
-        }
-    }
-    if let Err(e) = def.validate_values(&texts) {
-        say(format!("{op} {desc}: {e}"));
-    }
-}
-
-/// Groups attribute lines by description (type case-insensitive, options as a set), in
-/// order of first appearance.
-fn group(list: &[Attr]) -> Vec<(&str, Vec<&[u8]>)> {
-    let mut out: Vec<(&str, Vec<&[u8]>)> = Vec::new();
-    for a in list {
-        match out
-            .iter_mut()
-            .find(|(d, _)| same_description(d, &a.description))
-        {
-            Some((_, vs)) => vs.push(&a.value),
-            None => out.push((&a.description, vec![&a.value])),
-        }
-    }
-    out
-}
-
-/// The operation that failed and why.
-#[derive(Debug)]
-pub struct Failure {
-    /// The operation that was refused (it was not applied).
-    pub operation: Operation,
-    /// The server's answer ([`LdapError::Server`]) or a transport error.
-    pub error: LdapError,
-}
-
-/// What [`LdapSink::apply`] did: `applied` (in order) + `failed` + `not_applied` is the
-/// whole plan, in order. Nothing is skipped silently.
-#[derive(Debug)]
-pub struct ApplyReport {
-    /// Operations the server accepted, in order (a prefix of the plan).
-    pub applied: Vec<Operation>,
-    /// The first operation the server refused, if any.
-    pub failed: Option<Failure>,
-    /// Operations after the failed one, never sent.
-    pub not_applied: Vec<Operation>,
-}
-
-impl ApplyReport {
-    /// True when every operation was applied.
-    pub fn is_complete(&self) -> bool {
-        self.failed.is_none() && self.not_applied.is_empty()
-    }
-
-    /// `Ok(self)` when complete, else the error of the failed operation (the report is
-    /// lost; use the fields when it matters).
-    pub fn into_result(self) -> Result<ApplyReport, LdapError> {
-        match self.failed {
-            Some(f) => Err(f.error),
-            None => Ok(self),
-        }
-    }
-}
-
-impl fmt::Display for ApplyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total =
-            self.applied.len() + usize::from(self.failed.is_some()) + self.not_applied.len();
-        writeln!(f, "applied {} of {total} operations", self.applied.len())?;
-        for op in &self.applied {
-            writeln!(f, "  applied      {op}")?;
-        }
-        if let Some(fail) = &self.failed {
-            writeln!(f, "  FAILED       {}", fail.operation)?;
-            writeln!(f, "               {}", fail.error)?;
-        }
-        for op in &self.not_applied {
-            writeln!(f, "  not applied  {op}")?;
-        }
-        Ok(())
-    }
-}
-
-/// What a dry run found: the operations that would be sent, and the ones the server would
-/// very likely refuse, checked with read-only searches against the live tree (entry
-/// exists / does not exist / parent exists), following the plan's own earlier operations.
-#[derive(Debug)]
-pub struct DryRun {
-    /// Every operation, in order.
-    pub operations: Vec<Operation>,
-    /// Predicted refusals (index, DN, reason); empty when none are expected.
-    pub warnings: Vec<Problem>,
-}
-
-impl fmt::Display for DryRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "dry run: {} operations, nothing sent",
-            self.operations.len()
-        )?;
-        for op in &self.operations {
-            writeln!(f, "  {op}")?;
-        }
-        for w in &self.warnings {
-            writeln!(f, "  warning: {w}")?;
-        }
-        Ok(())
-    }
 }
 
 /// Applies [`Plan`]s to a live server.
@@ -602,8 +310,15 @@ impl LdapSink {
         })
     }
 
+    /// The connection and the per-operation timeout.
+    pub(super) fn conn_mut(&mut self) -> (&mut LdapConn, std::time::Duration) {
+        (&mut self.conn, self.connect.operation_timeout)
+    }
+
     /// Sends the operations in order, calling `before` ahead of each one, and stops at the
-    /// first one the server refuses.
+    /// first one that does not go through: refused by the server or not sent
+    /// ([`ApplyReport::failed`]), or sent without an answer ([`ApplyReport::unknown`]: the
+    /// connection broke or the operation timed out; see [`LdapSink::resume_after`]).
     pub fn apply(&mut self, plan: Plan, mut before: impl FnMut(&Operation)) -> ApplyReport {
         let mut applied = Vec::with_capacity(plan.ops.len());
         let mut ops = plan.ops.into_iter();
@@ -612,20 +327,28 @@ impl LdapSink {
             match self.send(&op.change) {
                 Ok(()) => applied.push(op),
                 Err(error) => {
+                    let failure = Failure {
+                        operation: op,
+                        error,
+                    };
+                    let (failed, unknown) = if answer_lost(&failure.error) {
+                        (None, Some(failure))
+                    } else {
+                        (Some(failure), None)
+                    };
                     return ApplyReport {
                         applied,
-                        failed: Some(Failure {
-                            operation: op,
-                            error,
-                        }),
+                        failed,
+                        unknown,
                         not_applied: ops.collect(),
-                    }
+                    };
                 }
             }
         }
         ApplyReport {
             applied,
             failed: None,
+            unknown: None,
             not_applied: Vec::new(),
         }
     }
@@ -836,161 +559,8 @@ impl LdapSink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::modify;
     use super::*;
-    use crate::dn::Rdn;
-    use crate::ldif::Modification;
-
-    fn dn(s: &str) -> Dn {
-        Dn::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-
-    fn account(local: &str) -> Change {
-        Change::new(
-            dn(&format!("uid={local},ou=people,dc=example,dc=com")),
-            ChangeOp::Add(vec![
-                Attr::new("objectClass", "inetOrgPerson"),
-                Attr::new("objectClass", "zimbraAccount"),
-                Attr::new("uid", local),
-                Attr::new("cn", local),
-                Attr::new("sn", local),
-                Attr::new("zimbraAccountStatus", "active"),
-            ]),
-        )
-    }
-
-    fn modify(d: &str, op: ModOp, attr: &str, values: &[&str]) -> Change {
-        Change::new(
-            dn(d),
-            ChangeOp::Modify(vec![Modification {
-                op,
-                attribute: attr.to_string(),
-                values: values.iter().map(|v| v.as_bytes().to_vec()).collect(),
-            }]),
-        )
-    }
-
-    fn messages(changes: &[Change]) -> Vec<(usize, String)> {
-        validate(changes)
-            .into_iter()
-            .map(|p| (p.index, p.message))
-            .collect()
-    }
-
-    #[test]
-    fn valid_changes_pass() {
-        let a = "uid=a,ou=people,dc=example,dc=com";
-        let changes = vec![
-            account("a"),
-            modify(a, ModOp::Replace, "zimbraMailStatus", &["enabled"]),
-            modify(a, ModOp::Add, "mail", &["a@example.com", "b@example.com"]),
-            modify(a, ModOp::Delete, "description", &[]),
-            modify(a, ModOp::Increment, "uidNumber", &["1"]),
-            Change::new(
-                dn(a),
-                ChangeOp::ModDn {
-                    new_rdn: Rdn::parse("uid=b").unwrap_or_else(|e| panic!("{e}")),
-                    delete_old_rdn: true,
-                    new_superior: None,
-                },
-            ),
-            Change::new(dn("uid=b,ou=people,dc=example,dc=com"), ChangeOp::Delete),
-        ];
-        assert_eq!(messages(&changes), vec![]);
-        let plan = Plan::new(changes).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(plan.len(), 7);
-        assert_eq!(
-            plan.operations()[5].to_string(),
-            "#6 modrdn uid=a,ou=people,dc=example,dc=com -> uid=b (deleteoldrdn 1)"
-        );
-        assert_eq!(
-            plan.operations()[0].to_string(),
-            "#1 add uid=a,ou=people,dc=example,dc=com (5 attributes, 6 values)"
-        );
-    }
-
-    #[test]
-    fn record_sanity_problems_are_all_reported() {
-        let a = "uid=a,ou=people,dc=example,dc=com";
-        let changes = vec![
-            Change::new(Dn::root(), ChangeOp::Delete),
-            Change::new(dn(a), ChangeOp::Add(vec![Attr::new("uid", "a")])),
-            Change::new(dn(a), ChangeOp::Modify(vec![])),
-            modify(a, ModOp::Add, "mail", &[]),
-            modify(a, ModOp::Increment, "uidNumber", &["x"]),
-            modify(a, ModOp::Add, "mail", &["x@y", "x@y"]),
-            modify(a, ModOp::Replace, "bad_name", &["x"]),
-            Change::new(
-                dn("dc=example,dc=com"),
-                ChangeOp::ModDn {
-                    new_rdn: Rdn::parse("dc=x").unwrap_or_else(|e| panic!("{e}")),
-                    delete_old_rdn: true,
-                    new_superior: Some(dn("ou=people,dc=example,dc=com")),
-                },
-            ),
-        ];
-        let got = messages(&changes);
-        let idx: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
-        assert_eq!(idx, vec![0, 1, 2, 3, 4, 5, 6, 7], "{got:?}");
-        assert!(got[1].1.contains("objectClass"));
-        assert!(got[4].1.contains("integer"));
-        assert!(got[5].1.contains("given twice"));
-        assert!(got[7].1.contains("below itself"));
-    }
-
-    #[test]
-    fn catalog_values_are_checked() {
-        let a = "uid=a,ou=people,dc=example,dc=com";
-        let mut bad_add = account("a");
-        if let ChangeOp::Add(list) = &mut bad_add.op {
-            list.push(Attr::new("zimbraMailTransport", "lmtp:a:7025"));
-            list.push(Attr::new("zimbraMailTransport", "lmtp:b:7025"));
-            list.push(Attr::new("zimbraAccountStatus", "sleeping"));
-        }
-        let changes = vec![
-            bad_add,
-            modify(a, ModOp::Replace, "zimbraLmtpBindPort", &["seven"]),
-            // Deleting a value is not checked: it may be a bad value being cleaned up.
-            modify(a, ModOp::Delete, "zimbraLmtpBindPort", &["seven"]),
-            modify(a, ModOp::Replace, "zimbraMailHost", &["\u{0}"]),
-        ];
-        let got = messages(&changes);
-        assert!(
-            got.iter()
-                .any(|(i, m)| *i == 0 && m.contains("single-valued")),
-            "{got:?}"
-        );
-        assert!(
-            got.iter()
-                .any(|(i, m)| *i == 0 && m.contains("zimbraAccountStatus")),
-            "{got:?}"
-        );
-        assert!(got
-            .iter()
-            .any(|(i, m)| *i == 1 && m.contains("zimbraLmtpBindPort")));
-        assert!(!got.iter().any(|(i, _)| *i == 2));
-        assert!(
-            matches!(Plan::new(changes), Err(LdapError::Validation { problems }) if problems.len() == got.len())
-        );
-    }
-
-    #[test]
-    fn order_problems() {
-        let a = "uid=a,ou=people,dc=example,dc=com";
-        let changes = vec![
-            account("a"),
-            account("a"),
-            Change::new(dn("ou=people,dc=example,dc=com"), ChangeOp::Delete),
-            account("c"),
-            Change::new(dn(a), ChangeOp::Delete),
-            modify(a, ModOp::Replace, "cn", &["x"]),
-        ];
-        let got = messages(&changes);
-        assert_eq!(
-            got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
-            vec![1, 3, 5],
-            "{got:?}"
-        );
-    }
 
     fn planned(dn: &str, attrs: &[(&str, &str)]) -> crate::dit::PlannedEntry {
         let mut bag = AttrBag::new();
@@ -1089,33 +659,5 @@ mod tests {
             }
             other => panic!("expected an RDN problem, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn report_accounts_for_every_operation() {
-        let plan = Plan::new(vec![account("a"), account("b"), account("c")])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut ops = plan.ops.into_iter();
-        let report = ApplyReport {
-            applied: ops.next().into_iter().collect(),
-            failed: ops.next().map(|operation| Failure {
-                operation,
-                error: LdapError::Server(ServerError {
-                    operation: "add",
-                    dn: "uid=b,ou=people,dc=example,dc=com".into(),
-                    code: 68,
-                    message: String::new(),
-                    matched: String::new(),
-                }),
-            }),
-            not_applied: ops.collect(),
-        };
-        assert!(!report.is_complete());
-        let text = report.to_string();
-        assert!(text.starts_with("applied 1 of 3 operations"), "{text}");
-        assert!(text.contains("FAILED       #2 add uid=b"), "{text}");
-        assert!(text.contains("entryAlreadyExists (68)"), "{text}");
-        assert!(text.contains("not applied  #3 add uid=c"), "{text}");
-        assert!(report.into_result().is_err());
     }
 }

@@ -688,14 +688,23 @@ impl Iterator for Entries {
     }
 }
 
-enum Decode {
+pub(super) enum Decode {
     Malformed(String),
     Dn(String, crate::dn::DnError),
 }
 
+impl std::fmt::Display for Decode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decode::Malformed(reason) => f.write_str(reason),
+            Decode::Dn(dn, e) => write!(f, "invalid DN {dn:?}: {e}"),
+        }
+    }
+}
+
 /// Decodes a SearchResultEntry (`[APPLICATION 4] SEQUENCE { objectName, attributes }`),
 /// keeping the server's attribute and value order and the value bytes as sent.
-fn decode_entry(tag: StructureTag) -> Result<Entry, Decode> {
+pub(super) fn decode_entry(tag: StructureTag) -> Result<Entry, Decode> {
     let bad = |s: &str| Decode::Malformed(s.to_string());
     let mut parts = tag
         .match_id(4)

@@ -18,6 +18,7 @@ pub enum Limit {
 
 /// What went wrong while reading LDIF (see [`LdifError`] for the position).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LdifErrorKind {
     /// Reading the input failed.
     #[error("I/O error: {0}")]
@@ -93,9 +94,10 @@ pub enum LdifErrorKind {
     /// A DN that is not valid RFC 4514.
     #[error("{0}")]
     InvalidDn(#[from] DnError),
-    /// A `:<` URL value while URLs are disabled.
+    /// A `:<` URL value while no URL base is set.
     #[error(
-        "URL value for `{attribute}` refused (URL values are off; see ReaderOptions::url_base)"
+        "URL values are not allowed without a URL base (value of `{attribute}`; \
+         see ReaderOptions::url_base, --url-base in the tools)"
     )]
     UrlNotAllowed {
         /// Attribute description of the line.
@@ -104,9 +106,27 @@ pub enum LdifErrorKind {
     /// A URL with a scheme other than `file://`.
     #[error("unsupported URL {0:?} (only file:// URLs are read)")]
     UnsupportedUrlScheme(String),
-    /// A `file://` URL outside the permitted base directory.
-    #[error("URL {0:?} points outside the permitted base directory")]
+    /// A `file://` URL that does not name a file inside the URL base directory: outside it
+    /// (lexically, or through a symbolic link), or missing. The message is the same in
+    /// every case, so it never tells whether a path exists.
+    #[error("URL {0:?} does not name a file inside the URL base directory")]
     UrlOutsideBase(String),
+    /// The URL base directory itself cannot be used (missing, not a directory, unreadable).
+    #[error("URL base directory {} cannot be used: {source}", base.display())]
+    UrlBase {
+        /// The base as configured.
+        base: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A URL naming a directory, FIFO, device or socket: only regular files are read.
+    #[error("URL {url:?} names {what}, not a regular file")]
+    UrlNotRegularFile {
+        /// The URL.
+        url: String,
+        /// What it names (`a directory`, `a FIFO`, `a device`, `a socket`).
+        what: &'static str,
+    },
     /// Reading the file of a URL value failed.
     #[error("cannot read URL {url:?}: {source}")]
     UrlRead {
@@ -176,6 +196,7 @@ pub struct LdifError {
 
 /// Why the writer refused a record (nothing of the record was written).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// Writing to the output failed.
     #[error("I/O error: {0}")]

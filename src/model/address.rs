@@ -117,7 +117,8 @@ impl<'de> Deserialize<'de> for DomainName {
 ///
 /// The domain is case-insensitive (stored in lower case). The local part is kept exactly as
 /// written (quotes included) and compared case-insensitively, as Zimbra's LDAP attributes
-/// (`caseIgnoreIA5Match`) compare it.
+/// (`caseIgnoreIA5Match`) compare it. Local parts longer than RFC 5321's 64 octets are
+/// accepted: directories hold them and Postfix routes them.
 ///
 /// ```
 /// use zimbra_prov::model::Address;
@@ -132,7 +133,10 @@ impl<'de> Deserialize<'de> for DomainName {
 /// ```
 #[derive(Clone)]
 pub struct Address {
-    local: Box<str>,
+    /// `local@domain` (the domain lower-cased).
+    full: Box<str>,
+    /// Length of the local part in `full`.
+    local_len: usize,
     domain: DomainName,
 }
 
@@ -147,9 +151,6 @@ impl Address {
         let (local, domain) = (&s[..at], &s[at + 1..]);
         if local.is_empty() {
             return Err(bad("empty local part"));
-        }
-        if local.len() > 64 + 2 {
-            return Err(bad("local part longer than 64 characters"));
         }
         let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
         if !quoted {
@@ -169,10 +170,19 @@ impl Address {
             ModelError::InvalidDomain { reason, .. } => bad(&format!("domain: {reason}")),
             other => other,
         })?;
-        Ok(Address {
-            local: local.into(),
+        Ok(Address::from_parts(local, domain))
+    }
+
+    fn from_parts(local: &str, domain: DomainName) -> Address {
+        let mut full = String::with_capacity(local.len() + 1 + domain.0.len());
+        full.push_str(local);
+        full.push('@');
+        full.push_str(&domain.0);
+        Address {
+            full: full.into_boxed_str(),
+            local_len: local.len(),
             domain,
-        })
+        }
     }
 
     /// Build from parts (the local part is checked like [`Address::parse`] does).
@@ -180,9 +190,22 @@ impl Address {
         Address::parse(&format!("{local}@{}", domain.as_str()))
     }
 
+    /// The whole address as written (`local@domain`, the domain in lower case), without
+    /// allocating.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Address;
+    /// let a: Address = "Bob@Example.ORG".parse().unwrap();
+    /// assert_eq!(a.as_str(), "Bob@example.org");
+    /// assert_eq!(a.as_str(), a.to_string());
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
     /// The local part as written.
     pub fn local(&self) -> &str {
-        &self.local
+        &self.full[..self.local_len]
     }
 
     /// The domain.
@@ -192,47 +215,38 @@ impl Address {
 
     /// The lower-case `local@domain` string: the key LDAP equality matching uses.
     pub fn key(&self) -> String {
-        let mut k = String::with_capacity(self.local.len() + 1 + self.domain.0.len());
-        k.extend(self.local.chars().map(|c| c.to_ascii_lowercase()));
-        k.push('@');
-        k.push_str(&self.domain.0);
-        k
+        self.full.to_ascii_lowercase()
     }
 
     /// The same local part in another domain (what an `@otherdomain` alias result does).
     pub fn with_domain(&self, domain: &DomainName) -> Address {
-        Address {
-            local: self.local.clone(),
-            domain: domain.clone(),
-        }
+        Address::from_parts(self.local(), domain.clone())
     }
 
     /// The address without its `+extension` (Postfix `recipient_delimiter`; every character of
     /// `delimiters` is a delimiter). `None` when there is no extension.
     pub fn strip_extension(&self, delimiters: &str) -> Option<Address> {
-        if delimiters.is_empty() || self.local.starts_with('"') {
+        let local = self.local();
+        if delimiters.is_empty() || local.starts_with('"') {
             return None;
         }
-        let pos = self.local.find(|c| delimiters.contains(c))?;
+        let pos = local.find(|c| delimiters.contains(c))?;
         if pos == 0 {
             return None;
         }
-        Some(Address {
-            local: self.local[..pos].into(),
-            domain: self.domain.clone(),
-        })
+        Some(Address::from_parts(&local[..pos], self.domain.clone()))
     }
 
     /// The `+extension` part (with its delimiter), if any.
     pub fn extension(&self, delimiters: &str) -> Option<&str> {
         let stripped = self.strip_extension(delimiters)?;
-        Some(&self.local[stripped.local.len()..])
+        Some(&self.local()[stripped.local_len..])
     }
 }
 
 impl PartialEq for Address {
     fn eq(&self, other: &Self) -> bool {
-        self.domain == other.domain && self.local.eq_ignore_ascii_case(&other.local)
+        self.domain == other.domain && self.local().eq_ignore_ascii_case(other.local())
     }
 }
 
@@ -240,7 +254,7 @@ impl Eq for Address {}
 
 impl Hash for Address {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in self.local.bytes() {
+        for b in self.local().bytes() {
             state.write_u8(b.to_ascii_lowercase());
         }
         state.write_u8(b'@');
@@ -262,7 +276,7 @@ impl Ord for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local, self.domain)
+        f.write_str(&self.full)
     }
 }
 
@@ -281,7 +295,7 @@ impl FromStr for Address {
 
 impl Serialize for Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&self.full)
     }
 }
 
@@ -337,6 +351,10 @@ mod tests {
         assert_eq!(q.strip_extension("+"), None);
         let a = Address::parse("x@y@example.com").unwrap();
         assert_eq!(a.local(), "x@y");
+        assert_eq!(a.as_str(), "x@y@example.com");
+        // longer than RFC 5321's 64 octets: migrations bring such addresses, Postfix routes them
+        let long = format!("{}@Example.com", "a".repeat(70));
+        assert_eq!(Address::parse(&long).unwrap().as_str(), long.to_lowercase());
     }
 
     #[test]

@@ -21,6 +21,7 @@
 mod address;
 mod ids;
 mod objects;
+mod order;
 mod transport;
 mod value;
 
@@ -34,10 +35,12 @@ pub use objects::{
     names, Account, Alias, Cos, DistributionList, Domain, DynamicGroup, GlobalConfig,
     MailRecipient, RawEntry, Server,
 };
+pub use order::EntryRef;
 pub use transport::{NextHop, Port, Transport};
 pub use value::{Attr, AttrBag, AttrValue};
 
 use crate::attrs;
+use order::EntryOrder;
 
 /// Errors of the model: malformed values and inconsistent directory operations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -269,7 +272,9 @@ fn key_ci(s: &str) -> String {
 
 /// One Zimbra installation's LDAP content, typed.
 ///
-/// Objects are stored by their lower-cased names, so iteration order is deterministic.
+/// Objects are stored by their lower-cased names, so iteration order is deterministic. Besides,
+/// every entry keeps its place in creation order (slapd's entry-ID order, see
+/// [`Directory::entries_in_order`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     /// The global configuration entry.
@@ -287,6 +292,9 @@ pub struct Directory {
     /// Source of new ids and timestamps.
     #[serde(default)]
     pub ids: IdGenerator,
+    /// Creation order of the entries.
+    #[serde(default)]
+    order: EntryOrder,
 }
 
 macro_rules! collection {
@@ -312,11 +320,16 @@ macro_rules! collection {
                     name: obj.name.to_string(),
                 });
             }
+            self.order.adopt(&self.other_entries);
+            self.order.inserted($kind, &key, &obj.attrs);
             Ok(self.$field.entry(key).or_insert(obj))
         }
-        #[doc = concat!("Remove a ", stringify!($ty), " by name.")]
+        #[doc = concat!("Remove a ", stringify!($ty), " by name (an object with its `zimbraId` inserted next is the same entry renamed and keeps its place in creation order).")]
         pub fn $remove(&mut self, name: &str) -> Option<$ty> {
-            self.$field.remove(&key_ci(name))
+            let key = key_ci(name);
+            let obj = self.$field.remove(&key)?;
+            self.order.removed($kind, &key, &obj.attrs);
+            Some(obj)
         }
         #[doc = concat!("Find a ", stringify!($ty), " by `zimbraId` (case-insensitive).")]
         pub fn $by_id(&self, id: &str) -> Option<&$ty> {
@@ -338,6 +351,7 @@ impl Directory {
     /// every catalog `defaultCOS` value.
     pub fn new() -> Self {
         let mut dir = Directory::default();
+        dir.order.place_config();
         dir.config
             .attrs
             .set("objectClass", ["organizationalRole", "zimbraGlobalConfig"]);
@@ -363,9 +377,89 @@ impl Directory {
                         .set(def.name, def.default_cos_values.iter().copied());
                 }
             }
+            dir.order
+                .inserted(ObjectKind::Cos, &key_ci(name), &cos.attrs);
             dir.coses.insert(key_ci(name), cos);
         }
         dir
+    }
+
+    /// Every entry in creation order: the order the entries were inserted in (an LDIF file's
+    /// order when read with [`crate::dit::read_directory`], zmprov's creation order), which is
+    /// the order of slapd's entry IDs and therefore the order in which slapd returns several
+    /// entries that match one search. A renamed object keeps its place. Entries the order does
+    /// not know (added to [`Directory::other_entries`] directly and not followed by an insert,
+    /// or from a directory serialized without its order) come last, by kind and name.
+    ///
+    /// ```
+    /// use zimbra_prov::model::{Directory, EntryRef};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(
+    ///     &mut dir,
+    ///     "cs mbx.example.org\ncd example.org\nca zed@example.org pw\nca amy@example.org pw",
+    /// )
+    /// .unwrap();
+    /// let names: Vec<String> = dir.entries_in_order().iter().filter_map(|e| match e {
+    ///     EntryRef::Account(a) => Some(a.name.to_string()),
+    ///     _ => None,
+    /// }).collect();
+    /// assert_eq!(names, ["zed@example.org", "amy@example.org"]); // created first, listed first
+    /// ```
+    pub fn entries_in_order(&self) -> Vec<EntryRef<'_>> {
+        let o = &self.order;
+        let mut v: Vec<((bool, u64), EntryRef<'_>)> = Vec::new();
+        let mut unknown = 0u64;
+        let mut rank = |seq: Option<u64>| {
+            let r = match seq {
+                Some(n) => (false, n),
+                None => (true, unknown),
+            };
+            unknown += 1;
+            r
+        };
+        if !self.config.attrs.is_empty() || self.config.dn.is_some() {
+            v.push((rank(o.config()), EntryRef::Config(&self.config)));
+        }
+        macro_rules! typed {
+            ($field:ident, $kind:expr, $variant:ident) => {
+                for (k, x) in &self.$field {
+                    v.push((rank(o.typed($kind, k)), EntryRef::$variant(x)));
+                }
+            };
+        }
+        typed!(servers, ObjectKind::Server, Server);
+        typed!(coses, ObjectKind::Cos, Cos);
+        typed!(domains, ObjectKind::Domain, Domain);
+        typed!(accounts, ObjectKind::Account, Account);
+        typed!(aliases, ObjectKind::Alias, Alias);
+        typed!(lists, ObjectKind::DistributionList, List);
+        typed!(groups, ObjectKind::DynamicGroup, Group);
+        for e in &self.other_entries {
+            v.push((rank(o.raw(&e.dn)), EntryRef::Raw(e)));
+        }
+        v.sort_by_key(|(r, _)| *r);
+        v.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// Append an entry to [`Directory::other_entries`] and give it the next place in creation
+    /// order (an entry pushed onto `other_entries` directly gets its place at the next insert).
+    pub fn push_raw(&mut self, entry: RawEntry) {
+        self.order.adopt(&self.other_entries);
+        self.order.raw_pushed(&entry.dn);
+        self.other_entries.push(entry);
+    }
+
+    /// The global configuration entry now exists (as read from LDIF): give it its place in
+    /// creation order, once.
+    pub(crate) fn place_config(&mut self) {
+        self.order.place_config();
+    }
+
+    /// The position in creation order of the object of `kind` named `name` (smaller is older;
+    /// only the comparison between positions is meaningful). `None` when there is no such
+    /// object or its position is unknown.
+    pub fn creation_seq(&self, kind: ObjectKind, name: &str) -> Option<u64> {
+        self.order.typed(kind, &key_ci(name))
     }
 
     collection!(

@@ -14,13 +14,22 @@
 //!
 //! An entry that matches a key but has none of the filter's result attributes is "not found",
 //! as Postfix's LDAP client treats it (postfix-oracle.md §7.3): the key is simply absent here.
-//! Keys are lower-cased (LDAP's case-insensitive equality); values keep their stored case.
+//! Keys are lower-cased (LDAP's case-insensitive equality); values are kept as stored (case,
+//! spaces and commas included: Postfix joins all values of all matching entries with commas and
+//! parses that string, see `decide`).
+//!
+//! **Entry order.** The index numbers entries in creation order
+//! ([`Directory::entries_in_order`](crate::model::Directory::entries_in_order): a slapcat
+//! file's order, an LDAP search's order, zmprov's creation order), which is slapd's entry-ID
+//! order, and keeps the entries answering one key in that order, because slapd returns them in
+//! that order and Postfix joins their values in it: the first created of two accounts sharing an
+//! alias comes first, not the one whose DN sorts first.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{
-    names as n, AccountStatus, AttrBag, Directory, DomainName, MailRecipient, MailStatus,
+    names as n, AccountStatus, AttrBag, Directory, DomainName, EntryRef, MailRecipient, MailStatus,
 };
 
 /// A small, fast, non-cryptographic hasher (the "Fx" multiply-rotate hash) for the index maps.
@@ -113,7 +122,7 @@ pub struct Hit {
 pub(crate) struct Rec {
     /// The entry's DN (as stored, or Zimbra's default DN for the object).
     pub dn: Box<str>,
-    /// ldap-vam.cf result values (comma-separated values already split), in attribute order.
+    /// ldap-vam.cf result values as stored, in attribute order.
     pub vam: Box<[Box<str>]>,
     /// ldap-canonical.cf result values.
     pub canonical: Box<[Box<str>]>,
@@ -183,15 +192,10 @@ fn person_dn(rdn: &str, local: &str, container: &str, d: &DomainName) -> String 
     format!("{rdn}={local},{container},{}", domain_dn(d))
 }
 
-fn split_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
-    for v in bag.strs(attr) {
-        for part in v.split(',') {
-            let p = part.trim();
-            if !p.is_empty() {
-                out.push(p.into());
-            }
-        }
-    }
+/// The values of `attr` as stored (Postfix joins every result value with commas and parses
+/// the result as one RFC 822 address list, so values are not split here).
+fn raw_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
+    out.extend(bag.strs(attr).into_iter().map(Into::into));
 }
 
 /// The equality terms of a `memberURL` this index evaluates: `ldap:///??sub?F` where `F` is
@@ -242,7 +246,8 @@ pub(crate) fn member_url_terms(url: &str) -> Option<(Vec<String>, Vec<String>)> 
 /// `member` for a group or unit, turned into the result values Postfix collects when it follows
 /// those DNs (`special_result_attribute = member`, one level).
 struct DynlistMembers<'d> {
-    /// Every entry of the directory, in [`Directory`] order.
+    /// Every entry of the directory, in creation (entry-ID) order, the order in which dynlist
+    /// lists the members.
     entries: Vec<&'d AttrBag>,
     /// `zimbraMemberOf` value (lowercased) → indexes into `entries`.
     by_member_of: FxMap<String, Vec<usize>>,
@@ -265,15 +270,8 @@ impl<'d> DynlistMembers<'d> {
         if !has_groups {
             return m;
         }
-        m.entries.extend(dir.domains().map(|x| &x.attrs));
-        m.entries.extend(dir.accounts().map(|x| &x.attrs));
-        m.entries.extend(dir.lists().map(|x| &x.attrs));
-        m.entries.extend(dir.groups().map(|x| &x.attrs));
-        m.entries.extend(dir.aliases().map(|x| &x.attrs));
-        m.entries.extend(dir.servers().map(|x| &x.attrs));
-        m.entries.extend(dir.coses().map(|x| &x.attrs));
-        m.entries.push(&dir.config.attrs);
-        m.entries.extend(dir.other_entries.iter().map(|x| &x.attrs));
+        m.entries
+            .extend(dir.entries_in_order().into_iter().map(|e| e.attrs()));
         for (i, bag) in m.entries.iter().enumerate() {
             for v in bag.strs("zimbraMemberOf") {
                 m.by_member_of
@@ -331,58 +329,24 @@ impl<'d> DynlistMembers<'d> {
         let mut out = Vec::new();
         for i in hits {
             if let Some(bag) = self.entries.get(i) {
-                split_values(bag, n::MAIL_DELIVERY_ADDRESS, &mut out);
-                split_values(bag, n::MAIL_FORWARDING_ADDRESS, &mut out);
-                split_values(bag, n::PREF_MAIL_FORWARDING_ADDRESS, &mut out);
-                split_values(bag, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, &mut out);
+                raw_values(bag, n::MAIL_DELIVERY_ADDRESS, &mut out);
+                raw_values(bag, n::MAIL_FORWARDING_ADDRESS, &mut out);
+                raw_values(bag, n::PREF_MAIL_FORWARDING_ADDRESS, &mut out);
+                raw_values(bag, n::MAIL_CATCH_ALL_FORWARDING_ADDRESS, &mut out);
             }
         }
         out
     }
 }
 
-/// The values of the attributes `attrs` in the order the entry stores its attributes, split on
-/// commas (`zimbraPrefMailForwardingAddress` holds a list).
+/// The values of the attributes `attrs` in the order the entry stores its attributes, as
+/// stored (Postfix joins them with commas; `decide` parses the joined result).
 fn values_in_entry_order(bag: &AttrBag, attrs: &[&str], out: &mut Vec<Box<str>>) {
     for a in bag.iter() {
         if attrs.iter().any(|x| x.eq_ignore_ascii_case(&a.name)) {
-            for v in a.values.iter().filter_map(|v| v.as_str()) {
-                out.extend(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(Into::into),
-                );
-            }
+            out.extend(a.values.iter().filter_map(|v| v.as_str()).map(Into::into));
         }
     }
-}
-
-/// Each entry's position in directory order: parents before children, siblings by normalized
-/// RDN (the order `dit::write_directory` writes and slapd therefore returns). When several
-/// entries answer one lookup key, Postfix joins their values in the order slapd returns the
-/// entries, and that order changes the result (see `decide`).
-fn dit_ranks(recs: &[Rec]) -> Vec<u32> {
-    let mut keyed: Vec<(String, usize)> = recs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let key = match crate::dn::Dn::parse(&r.dn) {
-                Ok(dn) => {
-                    let parts: Vec<&str> = dn.rdns().iter().rev().map(|x| x.normalized()).collect();
-                    parts.join("\u{1}")
-                }
-                Err(_) => r.dn.to_ascii_lowercase(),
-            };
-            (key, i)
-        })
-        .collect();
-    keyed.sort();
-    let mut rank = vec![0u32; recs.len()];
-    for (pos, (_, i)) in keyed.into_iter().enumerate() {
-        rank[i] = pos as u32;
-    }
-    rank
 }
 
 struct Builder {
@@ -523,86 +487,90 @@ impl MtaIndex {
         // dynamic groups and their dynamic units: dynlist computes `member` from memberURL and
         // Postfix follows each member DN (base search, whatever the member's mail status)
         let members = DynlistMembers::new(dir);
-        for d in dir.domains() {
-            let dn = d.dn.clone().unwrap_or_else(|| domain_dn(&d.name));
-            b.entry(dn, &d.attrs, &[]);
-            if d.is_alias() {
-                if let Some(t) = d
-                    .attrs
-                    .first(n::DOMAIN_ALIAS_TARGET_ID)
-                    .and_then(|id| dir.domain_by_id(id))
-                {
+        // entries in creation order (slapd's entry-ID order): when several entries answer one
+        // key, slapd returns them in this order and Postfix joins their values in it, so each
+        // key's hits are kept in the order they are pushed here
+        for e in dir.entries_in_order() {
+            match e {
+                EntryRef::Domain(d) => {
+                    let dn = d.dn.clone().unwrap_or_else(|| domain_dn(&d.name));
+                    b.entry(dn, &d.attrs, &[]);
+                    if d.is_alias() {
+                        if let Some(t) = d
+                            .attrs
+                            .first(n::DOMAIN_ALIAS_TARGET_ID)
+                            .and_then(|id| dir.domain_by_id(id))
+                        {
+                            b.idx
+                                .alias_domains
+                                .insert(d.name.as_str().into(), t.name.as_str().into());
+                        }
+                    }
+                }
+                EntryRef::Account(a) => {
+                    let dn = a.dn.clone().unwrap_or_else(|| {
+                        person_dn("uid", a.name.local(), "ou=people", a.name.domain())
+                    });
+                    b.entry(dn, &a.attrs, &[]);
+                    let rec = LmtpRec {
+                        name: a.name.to_string().into(),
+                        status: dir.effective_account_status(a),
+                        mail_host: a.mail_host().map(Into::into),
+                    };
+                    for addr in a.attrs.strs(n::MAIL_ALIAS) {
+                        b.idx
+                            .lmtp
+                            .entry(addr.to_ascii_lowercase().into())
+                            .or_insert_with(|| rec.clone());
+                    }
+                    b.idx.lmtp.insert(a.name.key().into(), rec);
+                }
+                EntryRef::List(l) => {
+                    let dn = l.dn.clone().unwrap_or_else(|| {
+                        person_dn("uid", l.name.local(), "ou=people", l.name.domain())
+                    });
+                    b.entry(dn, &l.attrs, &[]);
+                }
+                EntryRef::Group(g) => {
+                    let dn = g.dn.clone().unwrap_or_else(|| {
+                        person_dn("cn", g.name.local(), "cn=groups", g.name.domain())
+                    });
+                    let vals = members.of_group(&g.attrs);
+                    b.entry(dn, &g.attrs, &vals);
+                }
+                EntryRef::Alias(al) => {
+                    let dn = al.dn.clone().unwrap_or_else(|| {
+                        person_dn("uid", al.name.local(), "ou=people", al.name.domain())
+                    });
+                    b.entry(dn, &al.attrs, &[]);
+                }
+                EntryRef::Server(s) => {
+                    let dn =
+                        s.dn.clone()
+                            .unwrap_or_else(|| format!("cn={},cn=servers,cn=zimbra", s.name));
+                    b.entry(dn, &s.attrs, &[]);
                     b.idx
-                        .alias_domains
-                        .insert(d.name.as_str().into(), t.name.as_str().into());
+                        .servers
+                        .insert(s.service_hostname().to_ascii_lowercase().into(), ());
+                    b.idx.servers.insert(s.name.to_ascii_lowercase().into(), ());
+                }
+                EntryRef::Cos(c) => {
+                    let dn =
+                        c.dn.clone()
+                            .unwrap_or_else(|| format!("cn={},cn=cos,cn=zimbra", c.name));
+                    b.entry(dn, &c.attrs, &[]);
+                }
+                EntryRef::Config(c) => {
+                    let dn =
+                        c.dn.clone()
+                            .unwrap_or_else(|| "cn=config,cn=zimbra".to_string());
+                    b.entry(dn, &c.attrs, &[]);
+                }
+                EntryRef::Raw(e) => {
+                    let vals = members.of_unit(&e.attrs);
+                    b.entry(e.dn.clone(), &e.attrs, &vals);
                 }
             }
-        }
-        for a in dir.accounts() {
-            let dn = a
-                .dn
-                .clone()
-                .unwrap_or_else(|| person_dn("uid", a.name.local(), "ou=people", a.name.domain()));
-            b.entry(dn, &a.attrs, &[]);
-            let rec = LmtpRec {
-                name: a.name.to_string().into(),
-                status: dir.effective_account_status(a),
-                mail_host: a.mail_host().map(Into::into),
-            };
-            for addr in a.attrs.strs(n::MAIL_ALIAS) {
-                b.idx
-                    .lmtp
-                    .entry(addr.to_ascii_lowercase().into())
-                    .or_insert_with(|| rec.clone());
-            }
-            b.idx.lmtp.insert(a.name.key().into(), rec);
-        }
-        for l in dir.lists() {
-            let dn = l
-                .dn
-                .clone()
-                .unwrap_or_else(|| person_dn("uid", l.name.local(), "ou=people", l.name.domain()));
-            b.entry(dn, &l.attrs, &[]);
-        }
-        for g in dir.groups() {
-            let dn = g
-                .dn
-                .clone()
-                .unwrap_or_else(|| person_dn("cn", g.name.local(), "cn=groups", g.name.domain()));
-            let vals = members.of_group(&g.attrs);
-            b.entry(dn, &g.attrs, &vals);
-        }
-        for al in dir.aliases() {
-            let dn = al.dn.clone().unwrap_or_else(|| {
-                person_dn("uid", al.name.local(), "ou=people", al.name.domain())
-            });
-            b.entry(dn, &al.attrs, &[]);
-        }
-        for s in dir.servers() {
-            let dn =
-                s.dn.clone()
-                    .unwrap_or_else(|| format!("cn={},cn=servers,cn=zimbra", s.name));
-            b.entry(dn, &s.attrs, &[]);
-            b.idx
-                .servers
-                .insert(s.service_hostname().to_ascii_lowercase().into(), ());
-            b.idx.servers.insert(s.name.to_ascii_lowercase().into(), ());
-        }
-        for c in dir.coses() {
-            let dn =
-                c.dn.clone()
-                    .unwrap_or_else(|| format!("cn={},cn=cos,cn=zimbra", c.name));
-            b.entry(dn, &c.attrs, &[]);
-        }
-        let cdn = dir
-            .config
-            .dn
-            .clone()
-            .unwrap_or_else(|| "cn=config,cn=zimbra".to_string());
-        b.entry(cdn, &dir.config.attrs, &[]);
-        for e in &dir.other_entries {
-            let vals = members.of_unit(&e.attrs);
-            b.entry(e.dn.clone(), &e.attrs, &vals);
         }
         let Builder {
             mut idx,
@@ -612,22 +580,6 @@ impl MtaIndex {
             vmm,
             split,
         } = b;
-        let rank = dit_ranks(&idx.recs);
-        let order = |mut m: FxMap<Box<str>, Vec<Hit>>| {
-            for hits in m.values_mut() {
-                if hits.len() > 1 {
-                    hits.sort_by_key(|h| rank[h.rec as usize]);
-                }
-            }
-            m
-        };
-        let (vam, canonical, transport, vmm, split) = (
-            order(vam),
-            order(canonical),
-            order(transport),
-            order(vmm),
-            order(split),
-        );
         idx.transport_has_dot_keys = transport.keys().any(|k| k.starts_with('.'));
         idx.transport_has_star_key = transport.contains_key("*");
         idx.vam = freeze(vam);

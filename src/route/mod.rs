@@ -50,6 +50,8 @@
 //! | DNS | one view for all MTAs; a name without records is outside the topology (`LeftTopology`) | the simulator does not model the whole Internet |
 //! | ldap-vam.cf | the zmmtainit filter without `zimbraOldMailAddress` unless `old_address_filter` | matches the oracle's default; ZCS ≥ 8.8.10 adds it |
 //! | hop count | one Received header per MTA of the topology (none from the outside sender) | senders' headers are unknown |
+//! | entry order of a slapcat whose child entry precedes its parent (a domain renamed after its accounts existed) | the file's order | it is the order of the server the file came from; `slapadd` of such a file gives the parent an entry ID before its children |
+//! | SMTP clients | declare `SMTPUTF8` in `MAIL FROM` | RFC 6531 requires it of a client sending to a UTF-8 address; without it smtpd refuses such an address with `501 5.1.3` |
 
 pub mod decide;
 pub(crate) mod index;

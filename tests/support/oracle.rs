@@ -60,6 +60,26 @@
 //! `ZIMBRA_PROV_ORACLE_KEEP=1` keeps the work directory (configs, maillog) for inspection.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+#[path = "oracle/conf.rs"]
+mod conf;
+#[allow(unused_imports)] // only the multi-MTA harness uses them
+pub use conf::{MAPS, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT};
+#[path = "oracle/line.rs"]
+mod line;
+#[path = "oracle/log.rs"]
+mod log;
+#[path = "oracle/pickup.rs"]
+mod pickup;
+#[path = "oracle/smtp.rs"]
+mod smtp;
+
+#[allow(unused_imports)] // not every test binary uses it
+pub use conf::master_cf_services;
+pub use line::{OracleItem, OracleLine, SmtpReply};
+use log::{read_log, LogState};
+pub use smtp::Smtp;
+use smtp::{submit_worker, Submitted};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs;
@@ -77,6 +97,7 @@ pub const REQUIRED: &[&str] = &[
     "/usr/sbin/slapadd",
     "/usr/sbin/postfix",
     "/usr/sbin/postsuper",
+    "/usr/sbin/sendmail",
     "/usr/lib/postfix/sbin/master",
     "/usr/lib/postfix/postfix-ldap.so",
     "/etc/ldap/schema/core.schema",
@@ -88,59 +109,6 @@ pub const SLAPD: &str = "/usr/sbin/slapd";
 pub const SLAPADD: &str = "/usr/sbin/slapadd";
 pub const POSTFIX: &str = "/usr/sbin/postfix";
 pub const POSTSUPER: &str = "/usr/sbin/postsuper";
-
-/// Zimbra's filters (zm-core-utils `src/libexec/zmmtainit`): file, query_filter,
-/// result_attribute, extra lines.
-pub const MAPS: &[(&str, &str, &str, &str)] = &[
-    (
-        "vmm",
-        "(&(zimbraMailDeliveryAddress=%s)(zimbraMailStatus=enabled))",
-        "zimbraMailDeliveryAddress",
-        "",
-    ),
-    (
-        "vmd",
-        "(&(zimbraDomainName=%s)(zimbraDomainType=local)(zimbraMailStatus=enabled))",
-        "zimbraDomainName",
-        "",
-    ),
-    (
-        "vad",
-        "(&(zimbraDomainName=%s)(zimbraDomainType=alias)(zimbraMailStatus=enabled))",
-        "zimbraDomainName",
-        "",
-    ),
-    (
-        "canonical",
-        "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))",
-        "zimbraMailCanonicalAddress,zimbraMailCatchAllCanonicalAddress",
-        "",
-    ),
-    (
-        "transport",
-        "(&(|(zimbraMailDeliveryAddress=%s)(zimbraDomainName=%s))(zimbraMailStatus=enabled))",
-        "zimbraMailTransport",
-        "",
-    ),
-    (
-        "slm",
-        "(&(|(uid=%s)(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s)(zimbraAllowFromAddress=%s))(zimbraMailStatus=enabled))",
-        "uid,zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress,zimbraMailCatchAllForwardingAddress,zimbraMailAlias,zimbraAllowFromAddress",
-        "result_format = %u, %s\n",
-    ),
-    (
-        "splitdomain",
-        "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))",
-        "zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress",
-        "result_filter = OK\n",
-    ),
-];
-
-/// ldap-vam.cf as zmmtainit writes it since ZCS-5361 (2018): with `zimbraOldMailAddress`.
-pub const VAM_OLD_ADDRESS: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraOldMailAddress=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
-/// ldap-vam.cf without `zimbraOldMailAddress` (zmmtainit before 2018).
-pub const VAM_PLAIN: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
-pub const VAM_RESULT: &str = "zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress,zimbraMailCatchAllForwardingAddress";
 
 /// Errors of the oracle harness. Routing outcomes (bounces, defers) are values in
 /// [`OracleLine`], never errors.
@@ -233,6 +201,9 @@ pub struct OracleConfig {
     pub untrusted_client: IpAddr,
     /// More `main.cf` settings (name, value), written last.
     pub extra_main_cf: Vec<(String, String)>,
+    /// The delivery services of master.cf (default: Zimbra's master.cf list,
+    /// [`zimbra_prov::route::ZIMBRA_TRANSPORTS`]); see [`master_cf_services`].
+    pub services: Vec<String>,
     /// SMTP connections used in parallel by [`Oracle::route`].
     pub parallel: usize,
     /// How long [`Oracle::route`] waits for all decisions of one call.
@@ -252,241 +223,15 @@ impl Default for OracleConfig {
             trusted_client: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
             untrusted_client: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
             extra_main_cf: Vec::new(),
+            services: zimbra_prov::route::ZIMBRA_TRANSPORTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             parallel: 4,
             timeout: Duration::from_secs(60),
             keep_dir: std::env::var("ZIMBRA_PROV_ORACLE_KEEP").as_deref() == Ok("1"),
         }
     }
-}
-
-/// One final recipient's fate in an [`OracleLine`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum OracleItem {
-    /// Delivered (here: discarded) by `transport` to `nexthop`.
-    Deliver {
-        /// master.cf service, e.g. `lmtp`, `smtp`.
-        transport: String,
-        /// Next hop, e.g. `mbox1.example.com:7025`, `[192.0.2.1]:25`, `example.org`.
-        nexthop: String,
-        /// Final recipient.
-        final_rcpt: String,
-    },
-    /// Bounced (DSN 5.x.x).
-    Bounce {
-        /// `service: reason`, e.g. `error: example.com`.
-        text: String,
-        /// DSN, e.g. `5.0.0`.
-        dsn: String,
-        /// Final recipient.
-        final_rcpt: String,
-    },
-    /// Deferred (DSN 4.x.x), or refused with a temporary error.
-    Defer {
-        /// `service: reason`, e.g. `retry: mail transport unavailable`.
-        text: String,
-        /// DSN, e.g. `4.3.0`.
-        dsn: String,
-        /// Final recipient.
-        final_rcpt: String,
-    },
-}
-
-impl OracleItem {
-    /// The final recipient.
-    pub fn final_rcpt(&self) -> &str {
-        match self {
-            OracleItem::Deliver { final_rcpt, .. }
-            | OracleItem::Bounce { final_rcpt, .. }
-            | OracleItem::Defer { final_rcpt, .. } => final_rcpt,
-        }
-    }
-
-    /// The transport for a delivery; the service before `:` of TEXT otherwise.
-    pub fn transport(&self) -> &str {
-        match self {
-            OracleItem::Deliver { transport, .. } => transport,
-            OracleItem::Bounce { text, .. } | OracleItem::Defer { text, .. } => {
-                text.split_once(':').map_or(text.as_str(), |(t, _)| t)
-            }
-        }
-    }
-
-    fn sort_key(&self) -> (String, String, String) {
-        (
-            self.final_rcpt().to_ascii_lowercase(),
-            self.transport().to_string(),
-            self.body(),
-        )
-    }
-
-    fn body(&self) -> String {
-        match self {
-            OracleItem::Deliver {
-                transport, nexthop, ..
-            } => format!("{transport}:{nexthop}"),
-            OracleItem::Bounce { text, dsn, .. } => format!("bounce ({text} [{dsn}])"),
-            OracleItem::Defer { text, dsn, .. } => format!("defer ({text} [{dsn}])"),
-        }
-    }
-
-    /// The item as printed for original address `addr`.
-    pub fn render(&self, addr: &str) -> String {
-        let body = self.body();
-        if self.final_rcpt() == addr {
-            body
-        } else {
-            format!("{body} <{}>", self.final_rcpt())
-        }
-    }
-
-    /// Parses one ITEM of address `addr`'s line.
-    pub fn parse(item: &str, addr: &str) -> Result<OracleItem, &'static str> {
-        let (body, final_rcpt) = match item.strip_suffix('>').and_then(|s| s.rsplit_once(" <")) {
-            Some((b, f)) => (b, f.to_string()),
-            None => (item, addr.to_string()),
-        };
-        for (kw, bounce) in [("bounce (", true), ("defer (", false)] {
-            if let Some(rest) = body.strip_prefix(kw) {
-                let rest = rest.strip_suffix("])").ok_or("missing `[DSN])`")?;
-                let (text, dsn) = rest.rsplit_once(" [").ok_or("missing ` [DSN`")?;
-                let (text, dsn) = (text.to_string(), dsn.to_string());
-                return Ok(if bounce {
-                    OracleItem::Bounce {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                } else {
-                    OracleItem::Defer {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                });
-            }
-        }
-        let (transport, nexthop) = body.split_once(':').ok_or("no `transport:nexthop`")?;
-        if transport.is_empty() || transport.contains(' ') {
-            return Err("bad transport name");
-        }
-        Ok(OracleItem::Deliver {
-            transport: transport.to_string(),
-            nexthop: nexthop.to_string(),
-            final_rcpt,
-        })
-    }
-}
-
-/// The oracle's decision for one address: `ADDR -> ITEM | ITEM ...`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OracleLine {
-    /// The address as submitted.
-    pub addr: String,
-    /// One item per final recipient, sorted (final recipient case-insensitively, transport).
-    pub items: Vec<OracleItem>,
-}
-
-impl OracleLine {
-    /// A line with its items put in the canonical order.
-    pub fn new(addr: &str, mut items: Vec<OracleItem>) -> OracleLine {
-        items.sort_by_key(OracleItem::sort_key);
-        items.dedup();
-        OracleLine {
-            addr: addr.to_string(),
-            items,
-        }
-    }
-
-    /// The line text (same as `to_string()`).
-    pub fn text(&self) -> String {
-        self.to_string()
-    }
-
-    /// Parses a line in the oracle format (e.g. the simulator's `route decide` output).
-    pub fn parse(line: &str) -> Result<OracleLine, OracleError> {
-        let err = |reason| OracleError::Parse {
-            line: line.to_string(),
-            reason,
-        };
-        let (addr, rest) = line.split_once(" -> ").ok_or_else(|| err("no ` -> `"))?;
-        let items = rest
-            .split(" | ")
-            .map(|i| OracleItem::parse(i, addr))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(err)?;
-        Ok(OracleLine::new(addr, items))
-    }
-}
-
-impl fmt::Display for OracleLine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ->", self.addr)?;
-        for (i, item) in self.items.iter().enumerate() {
-            let sep = if i == 0 { " " } else { " | " };
-            write!(f, "{sep}{}", item.render(&self.addr))?;
-        }
-        Ok(())
-    }
-}
-
-/// An SMTP reply to RCPT TO.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmtpReply {
-    /// Reply code, e.g. 250, 550, 554.
-    pub code: u16,
-    /// Enhanced status code, e.g. `5.1.1`, when given.
-    pub dsn: Option<String>,
-    /// The text after code and DSN (all lines joined by a space).
-    pub text: String,
-}
-
-impl SmtpReply {
-    fn parse(lines: &[String]) -> Option<SmtpReply> {
-        let first = lines.first()?;
-        let code: u16 = first.get(..3)?.parse().ok()?;
-        let mut text = Vec::new();
-        let mut dsn = None;
-        for l in lines {
-            let t = l.get(4..).unwrap_or("");
-            let (d, rest) = match t.split_once(' ') {
-                Some((d, rest)) if is_dsn(d) => (Some(d.to_string()), rest),
-                _ if is_dsn(t) => (Some(t.to_string()), ""),
-                _ => (None, t),
-            };
-            if dsn.is_none() {
-                dsn = d;
-            }
-            text.push(rest.to_string());
-        }
-        Some(SmtpReply {
-            code,
-            dsn,
-            text: text.join(" "),
-        })
-    }
-
-    /// True for 2xx.
-    pub fn accepted(&self) -> bool {
-        (200..300).contains(&self.code)
-    }
-}
-
-impl fmt::Display for SmtpReply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.dsn {
-            Some(d) => write!(f, "{} {} {}", self.code, d, self.text),
-            None => write!(f, "{} {}", self.code, self.text),
-        }
-    }
-}
-
-fn is_dsn(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 3
-        && matches!(parts[0], "2" | "4" | "5")
-        && parts[1..]
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Timings the oracle measured.
@@ -589,6 +334,8 @@ pub struct Oracle {
     postfix_started: bool,
     log_pos: u64,
     stats: OracleStats,
+    /// Calls of the pickup fallback so far (makes its senders unique).
+    pickups: u64,
 }
 
 pub fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OracleError {
@@ -702,6 +449,7 @@ impl Oracle {
             postfix_started: false,
             log_pos: 0,
             stats: OracleStats::default(),
+            pickups: 0,
         };
         for sub in ["db", "postfix", "spool", "data"] {
             let p = oracle.dir.join(sub);
@@ -755,36 +503,6 @@ impl Oracle {
 
     fn pf_dir(&self) -> PathBuf {
         self.dir.join("postfix")
-    }
-
-    fn write_slapd_conf(&self) -> Result<(), OracleError> {
-        let schema = self.dir.join("zimbra.schema");
-        write_file(&schema, &zimbra_prov::attrs::openldap_schema())?;
-        let d = self.dir.display();
-        let conf = format!(
-            "include /etc/ldap/schema/core.schema\n\
-             include /etc/ldap/schema/cosine.schema\n\
-             include /etc/ldap/schema/inetorgperson.schema\n\
-             include /etc/ldap/schema/dyngroup.schema\n\
-             include {d}/zimbra.schema\n\
-             pidfile {d}/slapd.pid\n\
-             argsfile {d}/slapd.args\n\
-             modulepath /usr/lib/ldap\n\
-             moduleload back_mdb\n\
-             moduleload dynlist\n\
-             access to * by * read\n\
-             database mdb\n\
-             maxsize 268435456\n\
-             suffix \"\"\n\
-             rootdn \"cn=oracle-admin\"\n\
-             directory {d}/db\n\
-             index objectClass eq\n\
-             index zimbraMailDeliveryAddress,zimbraMailAlias,zimbraMailCatchAllAddress,zimbraOldMailAddress,zimbraDomainName eq\n\
-             index zimbraId,zimbraMemberOf eq\n\
-             overlay dynlist\n\
-             dynlist-attrset groupOfURLs memberURL member\n"
-        );
-        write_file(&self.dir.join("slapd.conf"), &conf)
     }
 
     /// Replaces the database with `ldif` (slapd must be stopped).
@@ -857,160 +575,6 @@ impl Oracle {
         }
     }
 
-    fn write_postfix_conf(&self) -> Result<(), OracleError> {
-        let p = self.pf_dir();
-        let url = format!("ldap://127.0.0.1:{}", self.ldap_port);
-        for (name, filter, result, extra) in MAPS {
-            self.write_map(name, filter, result, extra, &url)?;
-        }
-        let vam = if self.cfg.old_address_filter {
-            VAM_OLD_ADDRESS
-        } else {
-            VAM_PLAIN
-        };
-        self.write_map(
-            "vam",
-            vam,
-            VAM_RESULT,
-            "special_result_attribute = member\n",
-            &url,
-        )?;
-        let d = self.dir.display();
-        let pd = p.display();
-        let (dns_level, disable_dns) = match self.cfg.dns {
-            DnsLookups::Enabled => ("enabled", "no"),
-            DnsLookups::Disabled => ("disabled", "no"),
-            DnsLookups::Dnssec => ("dnssec", "no"),
-            DnsLookups::LegacyDisabled => ("", "yes"),
-        };
-        let mut main = format!(
-            "# zimbra-prov oracle instance: a Zimbra MTA's routing, nothing leaves the machine\n\
-             compatibility_level = 3.6\n\
-             config_directory = {pd}\n\
-             queue_directory = {d}/spool\n\
-             data_directory = {d}/data\n\
-             command_directory = /usr/sbin\n\
-             daemon_directory = /usr/lib/postfix/sbin\n\
-             shlib_directory = /usr/lib/postfix\n\
-             meta_directory = /etc/postfix\n\
-             mail_owner = postfix\n\
-             setgid_group = postdrop\n\
-             maillog_file = {d}/maillog\n\
-             maillog_file_prefixes = {d}\n\
-             myhostname = mta.oracle.invalid\n\
-             mydomain = oracle.invalid\n\
-             myorigin = $myhostname\n\
-             inet_interfaces = 127.0.0.1\n\
-             inet_protocols = ipv4\n\
-             biff = no\n\
-             alias_maps =\n\
-             alias_database =\n\
-             local_recipient_maps =\n\
-             dnssec_probe =\n\
-             smtpd_peername_lookup = no\n\
-             # --- zmconfigd defaults (zimbra-attrs.xml globalConfig values) ---\n\
-             mydestination = localhost\n\
-             mynetworks = {mynet}\n\
-             relayhost = {relay}\n\
-             recipient_delimiter = {delim}\n\
-             smtp_dns_support_level = {dns_level}\n\
-             disable_dns_lookups = {disable_dns}\n\
-             canonical_maps = ldap:{pd}/ldap-canonical.cf\n\
-             transport_maps = ldap:{pd}/ldap-transport.cf\n\
-             virtual_alias_domains = ldap:{pd}/ldap-vad.cf\n\
-             virtual_alias_maps = ldap:{pd}/ldap-vam.cf\n\
-             virtual_mailbox_domains = ldap:{pd}/ldap-vmd.cf\n\
-             virtual_mailbox_maps = ldap:{pd}/ldap-vmm.cf\n\
-             virtual_transport = error\n\
-             virtual_alias_expansion_limit = 10000\n\
-             propagate_unmatched_extensions = canonical\n\
-             smtpd_reject_unlisted_recipient = no\n\
-             smtpd_reject_unlisted_sender = no\n\
-             smtpd_recipient_restrictions = reject_non_fqdn_recipient, permit_sasl_authenticated, permit_mynetworks, reject_unlisted_recipient, reject_invalid_helo_hostname, reject_non_fqdn_sender, permit\n\
-             smtpd_relay_restrictions = permit_sasl_authenticated, permit_mynetworks, reject_unauth_destination\n\
-             # --- oracle hygiene: try once, never wait ---\n\
-             queue_run_delay = 1s\n\
-             minimal_backoff_time = 1s\n\
-             maximal_backoff_time = 2s\n\
-             maximal_queue_lifetime = 0\n\
-             bounce_queue_lifetime = 0\n\
-             delay_warning_time = 0\n\
-             in_flow_delay = 0\n",
-            mynet = self.cfg.mynetworks,
-            relay = self.cfg.relayhost,
-            delim = self.cfg.recipient_delimiter,
-        );
-        for (k, v) in &self.cfg.extra_main_cf {
-            main.push_str(&format!("{k} = {v}\n"));
-        }
-        write_file(&p.join("main.cf"), &main)?;
-        let master = format!(
-            "# zimbra-prov oracle: smtpd on 127.0.0.1 only; network/mailbox agents are discard(8)\n\
-             127.0.0.1:{submit} inet n - n - - smtpd -o syslog_name=oracle-submit\n  \
-               -o mynetworks=127.0.0.0/8 -o smtpd_recipient_restrictions=permit_mynetworks,reject\n  \
-               -o smtpd_relay_restrictions=permit_mynetworks,reject -o smtpd_reject_unlisted_recipient=no\n  \
-               -o smtpd_error_sleep_time=0 -o smtpd_soft_error_limit=1000000 -o smtpd_hard_error_limit=1000000\n\
-             127.0.0.1:{probe} inet n - n - - smtpd -o syslog_name=oracle-probe\n  \
-               -o smtpd_authorized_xclient_hosts=127.0.0.0/8\n  \
-               -o smtpd_error_sleep_time=0 -o smtpd_soft_error_limit=1000000 -o smtpd_hard_error_limit=1000000\n\
-             cleanup   unix n - n - 0 cleanup\n\
-             qmgr      unix n - n 300 1 qmgr\n\
-             rewrite   unix - - n - - trivial-rewrite\n\
-             bounce    unix - - n - 0 bounce\n\
-             defer     unix - - n - 0 bounce\n\
-             trace     unix - - n - 0 bounce\n\
-             verify    unix - - n - 1 verify\n\
-             proxymap  unix - - n - - proxymap\n\
-             anvil     unix - - n - 1 anvil\n\
-             scache    unix - - n - 1 scache\n\
-             postlog   unix-dgram n - n - 1 postlogd\n\
-             discard   unix - - n - - discard\n\
-             error     unix - - n - - error -o syslog_name=oracle-transport/error\n\
-             retry     unix - - n - - error -o syslog_name=oracle-transport/retry\n\
-             local     unix - n n - - discard -o syslog_name=oracle-transport/local\n\
-             virtual   unix - n n - - discard -o syslog_name=oracle-transport/virtual\n\
-             smtp      unix - - n - - discard -o syslog_name=oracle-transport/smtp\n\
-             lmtp      unix - - n - - discard -o syslog_name=oracle-transport/lmtp\n\
-             relay     unix - - n - - discard -o syslog_name=oracle-transport/relay\n",
-            submit = self.submit_port,
-            probe = self.probe_port,
-        );
-        write_file(&p.join("master.cf"), &master)?;
-        // Postfix re-reads a main.cf younger than ~1 s in 300 ms steps before it trusts it;
-        // back-date the fresh files so check/start do not wait.
-        let mut touch = Command::new("touch");
-        touch.arg("-d").arg("@1000000000");
-        for f in fs::read_dir(&p).map_err(io_err("list", &p))?.flatten() {
-            touch.arg(f.path());
-        }
-        run(&mut touch)?;
-        Ok(())
-    }
-
-    fn write_map(
-        &self,
-        name: &str,
-        filter: &str,
-        result: &str,
-        extra: &str,
-        url: &str,
-    ) -> Result<(), OracleError> {
-        let text = format!(
-            "# Zimbra ldap-{name}.cf (zmmtainit filter), anonymous bind to the oracle's slapd\n\
-             server_host = {url}\n\
-             server_port = {port}\n\
-             search_base =\n\
-             version = 3\n\
-             bind = no\n\
-             timeout = 30\n\
-             query_filter = {filter}\n\
-             result_attribute = {result}\n\
-             {extra}",
-            port = self.ldap_port
-        );
-        write_file(&self.pf_dir().join(format!("ldap-{name}.cf")), &text)
-    }
-
     /// Replaces the directory with `ldif` (slapadd-mode LDIF: parents before children, no
     /// `version:` line) and makes sure Postfix answers from it. Returns the time it took.
     pub fn load_ldif(&mut self, ldif: &str) -> Result<Duration, OracleError> {
@@ -1025,7 +589,14 @@ impl Oracle {
         self.start_slapd()?;
         loaded?;
         let t_slapd = t0.elapsed();
-        // nothing from an earlier directory may be delivered later
+        // nothing from an earlier directory may be delivered later: the queue, and maildrop
+        // files pickup keeps when cleanup refuses them (see `resubmit_via_pickup`)
+        let maildrop = self.dir.join("spool/maildrop");
+        if let Ok(rd) = fs::read_dir(&maildrop) {
+            for f in rd.flatten() {
+                let _ = fs::remove_file(f.path());
+            }
+        }
         run(Command::new(POSTSUPER)
             .arg("-c")
             .arg(self.pf_dir())
@@ -1101,7 +672,9 @@ impl Oracle {
         if let Some(e) = errors.into_inner().ok().and_then(|mut v| v.pop()) {
             return Err(e);
         }
-        let results = results.into_inner().unwrap_or_default();
+        let mut results = results.into_inner().unwrap_or_default();
+        let deadline = Instant::now() + self.cfg.timeout;
+        self.resubmit_via_pickup(addrs, &mut results, start_pos, deadline)?;
         let qids: HashSet<String> = results
             .iter()
             .filter_map(|r| match r {
@@ -1112,7 +685,6 @@ impl Oracle {
         let mut log = LogState::default();
         let mut pos = start_pos;
         let mut partial = Vec::new();
-        let deadline = Instant::now() + self.cfg.timeout;
         loop {
             pos = read_log(&log_path, pos, &mut partial, &mut log, &qids)?;
             if qids.iter().all(|q| log.done(q)) || Instant::now() > deadline {
@@ -1166,7 +738,7 @@ impl Oracle {
             if a.contains(['\r', '\n', '\0']) {
                 return Err(OracleError::BadAddress(a.to_string()));
             }
-            c.cmd("MAIL FROM:<>", 250, a)?;
+            c.cmd("MAIL FROM:<> SMTPUTF8", 250, a)?;
             out.push(c.request(&format!("RCPT TO:<{a}>"), a)?);
             c.cmd("RSET", 250, a)?;
         }
@@ -1198,379 +770,4 @@ impl Drop for Oracle {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-/// What happened to one address at submission.
-#[derive(Clone, Debug)]
-enum Submitted {
-    /// Accepted; the queue id.
-    Queued(String),
-    /// Refused by smtpd at RCPT (recipient) or at the end of DATA (cleanup).
-    Refused {
-        stage: &'static str,
-        reply: SmtpReply,
-    },
-}
-
-fn submit_worker(
-    port: u16,
-    addrs: &[&str],
-    next: &AtomicUsize,
-    results: &Mutex<Vec<Option<Submitted>>>,
-) -> Result<(), OracleError> {
-    let mut c: Option<Smtp> = None;
-    loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(addr) = addrs.get(i) else {
-            break;
-        };
-        let conn = match c.as_mut() {
-            Some(conn) => conn,
-            None => {
-                let mut conn = Smtp::connect(port, addr)?;
-                conn.cmd("EHLO oracle-submit.example", 250, addr)?;
-                c.insert(conn)
-            }
-        };
-        let r = submit_one(conn, addr)?;
-        if let Ok(mut v) = results.lock() {
-            if let Some(slot) = v.get_mut(i) {
-                *slot = Some(r);
-            }
-        }
-    }
-    if let Some(mut conn) = c {
-        let _ = conn.request("QUIT", "");
-    }
-    Ok(())
-}
-
-fn submit_one(c: &mut Smtp, addr: &str) -> Result<Submitted, OracleError> {
-    c.cmd("MAIL FROM:<>", 250, addr)?;
-    let r = c.request(&format!("RCPT TO:<{addr}>"), addr)?;
-    if !r.accepted() {
-        c.cmd("RSET", 250, addr)?;
-        return Ok(Submitted::Refused {
-            stage: "smtpd",
-            reply: r,
-        });
-    }
-    c.cmd("DATA", 354, addr)?;
-    let r = c.request("Subject: zimbra-prov oracle probe\r\n\r\nprobe\r\n.", addr)?;
-    if !r.accepted() {
-        return Ok(Submitted::Refused {
-            stage: "cleanup",
-            reply: r,
-        });
-    }
-    let qid = r
-        .text
-        .rsplit_once("queued as ")
-        .map(|(_, q)| q.trim().to_string())
-        .filter(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .ok_or_else(|| OracleError::Smtp {
-            port: c.port,
-            addr: addr.to_string(),
-            reason: format!("no queue id in DATA reply {r}"),
-        })?;
-    Ok(Submitted::Queued(qid))
-}
-
-/// A minimal SMTP client over loopback.
-pub struct Smtp {
-    port: u16,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Smtp {
-    fn connect(port: u16, addr: &str) -> Result<Smtp, OracleError> {
-        Smtp::connect_to(SocketAddr::from(([127, 0, 0, 1], port)), addr)
-    }
-
-    /// Connects to `sa` and reads the 220 greeting (`addr`: the address being handled, for
-    /// error messages).
-    pub fn connect_to(sa: SocketAddr, addr: &str) -> Result<Smtp, OracleError> {
-        let port = sa.port();
-        let err = |reason: String| OracleError::Smtp {
-            port,
-            addr: addr.to_string(),
-            reason,
-        };
-        let s = TcpStream::connect_timeout(&sa, Duration::from_secs(10))
-            .map_err(|e| err(e.to_string()))?;
-        s.set_read_timeout(Some(Duration::from_secs(60)))
-            .map_err(|e| err(e.to_string()))?;
-        let w = s.try_clone().map_err(|e| err(e.to_string()))?;
-        let mut c = Smtp {
-            port,
-            reader: BufReader::new(s),
-            writer: w,
-        };
-        let greeting = c.reply(addr)?;
-        if greeting.code != 220 {
-            return Err(err(format!("greeting {greeting}")));
-        }
-        Ok(c)
-    }
-
-    /// Reads one (multi-line) reply.
-    pub fn reply(&mut self, addr: &str) -> Result<SmtpReply, OracleError> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            let n = self
-                .reader
-                .read_line(&mut line)
-                .map_err(|e| OracleError::Smtp {
-                    port: self.port,
-                    addr: addr.to_string(),
-                    reason: e.to_string(),
-                })?;
-            if n == 0 {
-                return Err(OracleError::Smtp {
-                    port: self.port,
-                    addr: addr.to_string(),
-                    reason: "connection closed".into(),
-                });
-            }
-            let line = line.trim_end_matches(['\r', '\n']).to_string();
-            let more = line.as_bytes().get(3) == Some(&b'-');
-            lines.push(line);
-            if !more {
-                break;
-            }
-        }
-        SmtpReply::parse(&lines).ok_or_else(|| OracleError::Smtp {
-            port: self.port,
-            addr: addr.to_string(),
-            reason: format!("unparsable reply {lines:?}"),
-        })
-    }
-
-    /// Sends `cmd` and reads the reply.
-    pub fn request(&mut self, cmd: &str, addr: &str) -> Result<SmtpReply, OracleError> {
-        self.writer
-            .write_all(format!("{cmd}\r\n").as_bytes())
-            .map_err(|e| OracleError::Smtp {
-                port: self.port,
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?;
-        self.reply(addr)
-    }
-
-    /// Sends `cmd`; a reply other than `want` is an error.
-    pub fn cmd(&mut self, cmd: &str, want: u16, addr: &str) -> Result<SmtpReply, OracleError> {
-        let r = self.request(cmd, addr)?;
-        if r.code != want {
-            return Err(OracleError::Smtp {
-                port: self.port,
-                addr: addr.to_string(),
-                reason: format!("{cmd:?} answered {r}"),
-            });
-        }
-        Ok(r)
-    }
-}
-
-/// One delivery-agent log line for a recipient.
-#[derive(Clone, Debug)]
-struct Delivery {
-    transport: String,
-    to: String,
-    dsn: String,
-    reason: String,
-}
-
-/// What the log said about the queue ids of one [`Oracle::route`] call.
-#[derive(Default)]
-struct LogState {
-    nrcpt: HashMap<String, usize>,
-    removed: HashSet<String>,
-    deliveries: BTreeMap<String, Vec<Delivery>>,
-    warnings: HashMap<String, Vec<String>>,
-}
-
-impl LogState {
-    fn done(&self, qid: &str) -> bool {
-        self.removed.contains(qid)
-            || self
-                .nrcpt
-                .get(qid)
-                .is_some_and(|n| self.deliveries.get(qid).map_or(0, Vec::len) >= *n)
-    }
-
-    fn feed(&mut self, line: &str, qids: &HashSet<String>) {
-        // "Mon DD HH:MM:SS host program[pid]: QID: rest"
-        let Some((head, rest)) = line.split_once("]: ") else {
-            return;
-        };
-        let Some((qid, msg)) = rest.split_once(": ") else {
-            return;
-        };
-        if !qids.contains(qid) {
-            return;
-        }
-        let program = head
-            .rsplit_once('[')
-            .map_or(head, |(p, _)| p)
-            .rsplit(' ')
-            .next()
-            .unwrap_or("");
-        if let Some(n) = msg
-            .strip_prefix("from=<")
-            .and_then(|m| m.split_once(", nrcpt="))
-            .and_then(|(_, n)| n.split(' ').next())
-            .and_then(|n| n.parse::<usize>().ok())
-        {
-            self.nrcpt.insert(qid.to_string(), n);
-        } else if msg == "removed" {
-            self.removed.insert(qid.to_string());
-        } else if let Some(d) = parse_delivery(program, msg) {
-            let v = self.deliveries.entry(qid.to_string()).or_default();
-            // the first verdict per recipient counts (a deferred one later expires)
-            if !v.iter().any(|x| x.to == d.to) {
-                v.push(d);
-            }
-        } else if (program.ends_with("/cleanup") || msg.starts_with("warning: "))
-            && !msg.starts_with("message-id=")
-        {
-            self.warnings
-                .entry(qid.to_string())
-                .or_default()
-                .push(format!("{program}: {msg}"));
-        }
-    }
-
-    fn line(&self, addr: &str, r: Option<Submitted>, timeout: Duration) -> OracleLine {
-        let items = match r {
-            None => vec![OracleItem::Defer {
-                text: "oracle: not submitted".into(),
-                dsn: "4.0.0".into(),
-                final_rcpt: addr.to_string(),
-            }],
-            Some(Submitted::Refused { stage, reply }) => {
-                let dsn = reply
-                    .dsn
-                    .clone()
-                    .unwrap_or_else(|| format!("{}.0.0", reply.code / 100));
-                let text = format!("{stage}: {}", reply.text);
-                let final_rcpt = addr.to_string();
-                vec![if reply.code >= 500 {
-                    OracleItem::Bounce {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                } else {
-                    OracleItem::Defer {
-                        text,
-                        dsn,
-                        final_rcpt,
-                    }
-                }]
-            }
-            Some(Submitted::Queued(qid)) => {
-                let mut items: Vec<OracleItem> = self
-                    .deliveries
-                    .get(&qid)
-                    .map(|ds| ds.iter().map(item_of).collect())
-                    .unwrap_or_default();
-                if !self.done(&qid) {
-                    let why = self
-                        .warnings
-                        .get(&qid)
-                        .map(|w| w.join("; "))
-                        .unwrap_or_else(|| {
-                            format!("oracle: no complete verdict within {timeout:?} for {qid}")
-                        });
-                    items.push(OracleItem::Defer {
-                        text: why,
-                        dsn: "4.0.0".into(),
-                        final_rcpt: addr.to_string(),
-                    });
-                } else if items.is_empty() {
-                    items.push(OracleItem::Defer {
-                        text: "oracle: message removed without a delivery line".into(),
-                        dsn: "4.0.0".into(),
-                        final_rcpt: addr.to_string(),
-                    });
-                }
-                items
-            }
-        };
-        OracleLine::new(addr, items)
-    }
-}
-
-fn item_of(d: &Delivery) -> OracleItem {
-    let final_rcpt = d.to.clone();
-    match d.dsn.as_bytes().first() {
-        Some(b'2') => OracleItem::Deliver {
-            transport: d.transport.clone(),
-            nexthop: d.reason.clone(),
-            final_rcpt,
-        },
-        Some(b'5') => OracleItem::Bounce {
-            text: format!("{}: {}", d.transport, d.reason),
-            dsn: d.dsn.clone(),
-            final_rcpt,
-        },
-        _ => OracleItem::Defer {
-            text: format!("{}: {}", d.transport, d.reason),
-            dsn: d.dsn.clone(),
-            final_rcpt,
-        },
-    }
-}
-
-/// `to=<X>, [orig_to=<Y>, ]relay=..., dsn=D, status=S (REASON)`
-fn parse_delivery(program: &str, msg: &str) -> Option<Delivery> {
-    let rest = msg.strip_prefix("to=<")?;
-    let (addrs, after) = rest.split_once(", relay=")?;
-    let to = match addrs.split_once(">, orig_to=<") {
-        Some((to, _)) => to,
-        None => addrs.strip_suffix('>')?,
-    };
-    let (_, after) = after.split_once(", dsn=")?;
-    let (dsn, after) = after.split_once(", status=")?;
-    let (_, reason) = after.split_once(" (")?;
-    let reason = reason.strip_suffix(')')?;
-    let transport = match program.strip_prefix("oracle-transport/") {
-        Some(t) => t.split('/').next().unwrap_or(t),
-        None => program.rsplit('/').next().unwrap_or(program),
-    };
-    Some(Delivery {
-        transport: transport.to_string(),
-        to: to.to_string(),
-        dsn: dsn.to_string(),
-        reason: reason.to_string(),
-    })
-}
-
-/// Reads the log from `pos`, feeding complete lines; returns the new position.
-fn read_log(
-    path: &Path,
-    pos: u64,
-    partial: &mut Vec<u8>,
-    log: &mut LogState,
-    qids: &HashSet<String>,
-) -> Result<u64, OracleError> {
-    let mut f = match fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(pos),
-        Err(e) => return Err(io_err("read", path)(e)),
-    };
-    f.seek(SeekFrom::Start(pos)).map_err(io_err("seek", path))?;
-    let mut chunk = Vec::new();
-    f.read_to_end(&mut chunk).map_err(io_err("read", path))?;
-    let new_pos = pos + chunk.len() as u64;
-    partial.extend_from_slice(&chunk);
-    while let Some(nl) = partial.iter().position(|&b| b == b'\n') {
-        let line: Vec<u8> = partial.drain(..=nl).collect();
-        let text = String::from_utf8_lossy(&line);
-        log.feed(text.trim_end_matches('\n'), qids);
-    }
-    Ok(new_pos)
 }

@@ -33,15 +33,22 @@ pub struct ConnArgs {
     /// Upgrade an `ldap://` connection with StartTLS.
     #[arg(long)]
     starttls: bool,
+    /// Trust the CA certificate(s) in this PEM file, and only those, for `ldaps://` and
+    /// `--starttls` (Zimbra's own CA: /opt/zimbra/conf/ca/ca.pem). Without it:
+    /// LDAPTLS_CACERT as OpenLDAP's tools read it, then the system's store.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
 }
 
 impl ConnArgs {
     /// Reads the password file and builds the connection options.
     fn connect_options(&self) -> Result<ConnectOptions, Failure> {
         let password = fsio::read_password(&self.password_file).map_err(|m| Failure::new(2, m))?;
-        Ok(ConnectOptions::new(&self.url)
+        let mut o = ConnectOptions::new(&self.url)
             .bind(&self.bind_dn, password)
-            .starttls(self.starttls))
+            .starttls(self.starttls);
+        o.ca_file.clone_from(&self.ca_file);
+        Ok(o)
     }
 }
 
@@ -186,6 +193,12 @@ pub struct ApplyArgs {
     /// Connect, list the operations and predict refusals; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Finish an apply whose report says UNKNOWN (the connection broke after an operation
+    /// was sent): re-read the target, skip the operations it already holds, apply the rest.
+    /// Only with CHANGES.ldif: a move is planned against the target, which a partial apply
+    /// has changed.
+    #[arg(long, conflicts_with = "move_from")]
+    resume: bool,
     /// The change set (LDIF, a regular file).
     #[arg(
         value_name = "CHANGES.ldif",
@@ -290,6 +303,13 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     };
     let mut sink = LdapSink::connect(&conn).map_err(|e| Failure::new(1, e))?;
     let mut out = Out::new();
+    let plan = if a.resume {
+        let r = sink.resume(plan).map_err(|e| Failure::new(1, e))?;
+        out.text(&r.to_string())?;
+        r.remaining
+    } else {
+        plan
+    };
     if a.dry_run {
         let d = sink.dry_run(&plan).map_err(|e| Failure::new(1, e))?;
         out.text(&d.to_string())?;

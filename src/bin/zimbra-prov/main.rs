@@ -69,7 +69,9 @@ enum Command {
     /// to stdout or `--out`. Progress goes to stderr (a progress bar on a terminal, lines
     /// otherwise). With `--out`, the file appears complete or not at all: an existing export is
     /// replaced only when the new one is complete (a wrong `--domain` or a lost connection leaves
-    /// it as it was). Exit 0 done, 1 failed (LDAP or I/O error), 2 bad usage or a refused file.
+    /// it as it was). TLS (`ldaps://`, `--starttls`) trusts `--ca-file`, else LDAPTLS_CACERT, else
+    /// the system's store. Exit 0 done, 1 failed (LDAP, TLS or I/O error), 2 bad usage or a
+    /// refused file.
     ExportDomain(ldap_cmd::ExportArgs),
     /// Apply an LDIF change set, or a domain move, to a live LDAP server.
     ///
@@ -82,13 +84,20 @@ enum Command {
     /// its entries (parents first) and change records are applied. A plan with conflicts is refused
     /// before anything is sent.
     ///
-    /// Everything is validated first; then the operations are sent in order, the first refusal
-    /// stops the run, and the report says exactly which operations were applied. `--dry-run`
-    /// connects and binds, lists the operations and predicts refusals with read-only searches; it
-    /// writes nothing.
+    /// Everything is validated first (values, and the attributes the object classes of an added
+    /// entry require); then the operations are sent in order, the first refusal stops the run,
+    /// and the report says exactly which operations were applied. `--dry-run` connects and
+    /// binds, lists the operations and predicts refusals with read-only searches; it writes
+    /// nothing.
+    ///
+    /// An operation whose answer never arrived (the connection broke after it was sent) is
+    /// UNKNOWN: the server may have applied it. Run the same CHANGES.ldif again with `--resume`:
+    /// it re-reads the target, prints `resume: K of N operations already on the target
+    /// (skipped), M to apply` and applies the rest, or refuses when the target cannot tell.
     ///
     /// Exit 0 all applied (or a dry run without warnings); 1 validation failed, move conflicts,
-    /// partial apply, dry-run warnings or connection error; 2 bad usage or unreadable input.
+    /// partial apply (an UNKNOWN included), dry-run warnings, a resume that cannot decide, or
+    /// connection or TLS error; 2 bad usage or unreadable input.
     Apply(ldap_cmd::ApplyArgs),
     /// Print the OpenLDAP schema (slapd.conf format) for the LDIF the crate writes.
     ///
