@@ -63,14 +63,20 @@ fn show(step: usize, title: &str, w: &World, full_trace_of: Option<(&str, &str)>
     let topo = w.topology();
     println!("  where mail goes:");
     for (from, rcpt) in PROBES {
-        let t = simulate(&topo, &Entry::parse(from), rcpt);
-        println!("    [{from:>8}] {}", t.summary());
+        match simulate(&topo, &Entry::parse(from), rcpt) {
+            Ok(t) => println!("    [{from:>8}] {}", t.summary()),
+            Err(e) => println!("    [{from:>8}] {rcpt}: error: {e}"),
+        }
     }
     if let Some((from, rcpt)) = full_trace_of {
         println!("  full trace (step {step}, {title}):");
-        let t = simulate(&topo, &Entry::parse(from), rcpt);
-        for line in t.to_text().lines() {
-            println!("    {line}");
+        match simulate(&topo, &Entry::parse(from), rcpt) {
+            Ok(t) => {
+                for line in t.to_text().lines() {
+                    println!("    {line}");
+                }
+            }
+            Err(e) => println!("    error: {e}"),
         }
     }
     println!();

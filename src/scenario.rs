@@ -38,6 +38,9 @@
 //! outcome = "delivered"        # delivered | bounced | rejected | deferred | looped | left (or a list, one per leaf)
 //! at = "exchange.example.org"  # delivered: mailbox host; otherwise the MTA that decided (or a list)
 //! # dsn = "5.1.1", mailbox = "bob@example.org", via = ["primary", "exchange"]
+//! # sender = "alice@elsewhere.example"   # envelope sender (default: route::default_sender)
+//! # dsn_fate = "double-bounce"          # reply | delivered | left | double-bounce | deferred
+//! # dsn_by = "exchange"                 # the MTA(s) writing the DSN of the failed leaves
 //! [[step]]
 //! name = "move bob to Zimbra"
 //! zmprov = { zcs = "ma bob@example.org zimbraMailTransport lmtp:primary.example.org:7025" }
@@ -52,6 +55,10 @@
 //! Expectation semantics, per leaf of the trace: a single `outcome` must hold for every leaf, a
 //! list must equal the leaves' outcomes as a multiset; `at` and `mailbox` compare as sets; `dsn`
 //! must be the status of every leaf that has one; `via` must equal every leaf's MTA path.
+//! The DSN keys concern the failed leaves (bounced, rejected, looped — each has a
+//! [`Dsn`](crate::route::Dsn)): a single `dsn_fate` must hold for every one of them (and there
+//! must be one), a list must equal their fates as a multiset; `dsn_by` compares as a set with the
+//! MTAs that write their DSNs (a refusal at the first hop has none: `dsn_fate = "reply"`).
 //!
 //! Errors name the file, the line and the key. LDIF directories are read with
 //! [`crate::dit::read_directory`] unless [`LoadOptions::ldif_loader`] supplies another reader.
@@ -63,7 +70,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::model::Directory;
-use crate::route::{simulate, Dns, Entry, ForeignMta, Mta, Topology, Trace, UnknownPolicy};
+use crate::route::{
+    Dns, DsnFate, Entry, ForeignMta, Mta, Simulator, Topology, Trace, UnknownPolicy,
+};
 use crate::zmprov;
 
 /// Errors loading a scenario.
@@ -235,6 +244,9 @@ struct RawExpect {
     dsn: Option<String>,
     mailbox: Option<OneOrMany>,
     via: Option<Vec<String>>,
+    sender: Option<Spanned<String>>,
+    dsn_fate: Option<Spanned<OneOrMany>>,
+    dsn_by: Option<OneOrMany>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +279,12 @@ pub struct Expectation {
     pub mailbox: Option<Vec<String>>,
     /// Expected MTA path.
     pub via: Option<Vec<String>>,
+    /// The envelope sender (`None`: [`crate::route::default_sender`]).
+    pub sender: Option<String>,
+    /// Expected fate(s) of the failed leaves' DSNs ([`DsnFate::label`]).
+    pub dsn_fate: Option<Vec<String>>,
+    /// Expected MTAs writing the failed leaves' DSNs.
+    pub dsn_by: Option<Vec<String>>,
     /// Line in the file.
     pub line: usize,
 }
@@ -313,6 +331,12 @@ impl Expectation {
         if let Some(v) = &self.via {
             s.push_str(&format!(" via {}", v.join(" > ")));
         }
+        if let Some(f) = &self.dsn_fate {
+            s.push_str(&format!(" dsn-fate {}", f.join("+")));
+        }
+        if let Some(b) = &self.dsn_by {
+            s.push_str(&format!(" dsn-by {}", b.join(",")));
+        }
         s
     }
 
@@ -333,8 +357,19 @@ impl Expectation {
                     }
                     d => d.dsn().map(|x| format!(" dsn {x}")).unwrap_or_default(),
                 };
+                let notice = match l.dsn {
+                    Some(d) if self.dsn_fate.is_some() || self.dsn_by.is_some() => {
+                        let by = d
+                            .writer
+                            .as_deref()
+                            .map(|w| format!(" by {w}"))
+                            .unwrap_or_default();
+                        format!(" dsn-fate {}{by}", d.fate.label())
+                    }
+                    _ => String::new(),
+                };
                 format!(
-                    "{who}{} at {}{dsn} via {}",
+                    "{who}{} at {}{dsn} via {}{notice}",
                     l.disposition.outcome(),
                     leaf_place(l.disposition),
                     l.via.join(" > ")
@@ -380,6 +415,22 @@ impl Expectation {
             ok &= leaves
                 .iter()
                 .all(|l| l.via.len() == v.len() && l.via.iter().zip(v).all(|(a, b)| a == b));
+        }
+        let notices: Vec<&crate::route::Dsn> = leaves.iter().filter_map(|l| l.dsn).collect();
+        if let Some(f) = &self.dsn_fate {
+            let mut got: Vec<&str> = notices.iter().map(|d| d.fate.label()).collect();
+            if f.len() == 1 {
+                ok &= !got.is_empty() && got.iter().all(|g| *g == f[0]);
+            } else {
+                let mut want: Vec<&str> = f.iter().map(String::as_str).collect();
+                want.sort();
+                got.sort();
+                ok &= want == got;
+            }
+        }
+        if let Some(b) = &self.dsn_by {
+            ok &=
+                sorted_lc(b.clone()) == sorted_lc(notices.iter().filter_map(|d| d.writer.clone()));
         }
         if ok {
             Ok(got)
@@ -521,6 +572,41 @@ impl Ctx<'_> {
                         "empty list",
                     ));
                 }
+                if let Err(err) =
+                    crate::route::simulate::check_address("recipient", e.rcpt.get_ref())
+                {
+                    return Err(self.invalid(e.rcpt.span().start, "expect.rcpt", err.to_string()));
+                }
+                if let Some(snd) = &e.sender {
+                    if let Err(err) = crate::route::simulate::check_address("sender", snd.get_ref())
+                    {
+                        return Err(self.invalid(
+                            snd.span().start,
+                            "expect.sender",
+                            err.to_string(),
+                        ));
+                    }
+                }
+                let dsn_fate = e.dsn_fate.as_ref().map(|f| f.get_ref().list());
+                if let (Some(f), Some(raw)) = (&dsn_fate, &e.dsn_fate) {
+                    if let Some(bad) = f.iter().find(|x| !DsnFate::LABELS.contains(&x.as_str())) {
+                        return Err(self.invalid(
+                            raw.span().start,
+                            "expect.dsn_fate",
+                            format!(
+                                "unknown DSN fate {bad:?} (expected one of {})",
+                                DsnFate::LABELS.join(", ")
+                            ),
+                        ));
+                    }
+                    if f.is_empty() {
+                        return Err(self.invalid(
+                            raw.span().start,
+                            "expect.dsn_fate",
+                            "empty list",
+                        ));
+                    }
+                }
                 Ok(Expectation {
                     rcpt: e.rcpt.get_ref().clone(),
                     from: e
@@ -533,6 +619,9 @@ impl Ctx<'_> {
                     dsn: e.dsn.clone(),
                     mailbox: e.mailbox.as_ref().map(OneOrMany::list),
                     via: e.via.clone(),
+                    sender: e.sender.as_ref().map(|s| s.get_ref().clone()),
+                    dsn_fate,
+                    dsn_by: e.dsn_by.as_ref().map(OneOrMany::list),
                     line: line_of(self.src, e.rcpt.span().start),
                 })
             })
@@ -613,7 +702,9 @@ impl Ctx<'_> {
                         unknown_relay: m.unknown_relay.clone().filter(|s| !s.is_empty()),
                         relayhost: m.relayhost.clone().filter(|s| !s.is_empty()),
                         dns_lookups: m.dns_lookups.unwrap_or(true),
-                        hopcount_limit: m.hopcount_limit.unwrap_or(50),
+                        hopcount_limit: m
+                            .hopcount_limit
+                            .unwrap_or(crate::route::DEFAULT_HOPCOUNT_LIMIT),
                     },
                 ),
                 other => {
@@ -809,12 +900,19 @@ impl Scenario {
         let mut out = Vec::new();
         for st in &self.stages {
             for e in &st.expects {
-                let trace = simulate(&st.topology, &e.from, &e.rcpt);
+                let mut sim = Simulator::new(&st.topology);
+                if let Some(s) = &e.sender {
+                    sim = sim.sender(s.clone());
+                }
                 let from = match &e.from {
                     Entry::Internet => String::new(),
                     Entry::Mta(m) => format!(" from {m}"),
                 };
-                let line = match e.evaluate(&trace) {
+                let result = sim
+                    .run(&e.from, &e.rcpt)
+                    .map_err(|err| format!("error: {err}"))
+                    .and_then(|trace| e.evaluate(&trace));
+                let line = match result {
                     Ok(got) => CheckLine {
                         stage: st.name.clone(),
                         ok: true,

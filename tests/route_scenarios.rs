@@ -79,6 +79,40 @@ fn scenario_errors_name_file_line_and_key() {
         e.contains("l.toml:3: directory.ldif: d.ldif: No such file"),
         "{e}"
     );
+    // the DSN keys: fates are checked, addresses too
+    let e = Scenario::parse(
+        "[[expect]]\nrcpt = \"a@b.c\"\noutcome = \"bounced\"\ndsn_fate = \"lost\"\n",
+        "f.toml",
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("f.toml:4: expect.dsn_fate: unknown DSN fate \"lost\" (expected one of reply, delivered, left, double-bounce, deferred)"),
+        "{e}"
+    );
+    let e = Scenario::parse(
+        "[[expect]]\nrcpt = \"a@b.c\"\nsender = \"a b\"\noutcome = \"bounced\"\n",
+        "s.toml",
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("s.toml:3: expect.sender: invalid sender \"a b\""),
+        "{e}"
+    );
+    let e = Scenario::parse(
+        "[[expect]]\nrcpt = \"\"\noutcome = \"bounced\"\n",
+        "r.toml",
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("r.toml:2: expect.rcpt: invalid recipient"),
+        "{e}"
+    );
 }
 
 #[test]

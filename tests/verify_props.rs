@@ -17,7 +17,7 @@ use zimbra_prov::verify::{check, classify, entry_points, plan, FindingKind};
 /// Outcome shape of one simulation: per leaf (via, outcome, dsn), sorted; the address itself
 /// left out so that class members compare.
 fn shape(topo: &Topology, e: &zimbra_prov::verify::EntryPoint, addr: &str) -> Vec<String> {
-    let t = e.simulate(topo, addr);
+    let t = e.simulate(topo, addr).expect("entry of the topology");
     let mut v: Vec<String> = t
         .leaves()
         .iter()
@@ -36,6 +36,7 @@ fn shape(topo: &Topology, e: &zimbra_prov::verify::EntryPoint, addr: &str) -> Ve
 
 fn loops(topo: &Topology, e: &zimbra_prov::verify::EntryPoint, addr: &str) -> bool {
     e.simulate(topo, addr)
+        .expect("entry of the topology")
         .leaves()
         .iter()
         .any(|l| matches!(l.disposition, Disposition::Looped { .. }))
@@ -131,7 +132,7 @@ proptest! {
         for (name, topo) in &p.stages {
             for (u, _) in &p.initial.users {
                 for e in entry_points(topo, "example.com") {
-                    let t = e.simulate(topo, u);
+                    let t = e.simulate(topo, u).expect("entry of the topology");
                     for l in t.leaves() {
                         prop_assert_eq!(
                             l.disposition.outcome(), "delivered",

@@ -28,7 +28,9 @@ fn library_findings_on_seed_scenarios() {
         .collect();
     assert_eq!(loops.len(), 1, "{}", r.to_text());
     // its trace is a real counterexample
-    let t = loops[0].trace(&st.topology);
+    let t = loops[0]
+        .trace(&st.topology)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(t
         .leaves()
         .iter()
@@ -103,4 +105,43 @@ fn hairpin_when_a_next_hop_resolves_outside() {
     let sc = Scenario::parse(&fixed, "fixed.toml", &Default::default())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(check(&sc.stages[0].topology).count(FindingKind::Hairpin), 0);
+}
+
+#[test]
+fn library_silent_finding_and_json() {
+    use zimbra_prov::route::DsnFate;
+    use zimbra_prov::verify::{EntryPoint, Issue, Report};
+    let sc = Scenario::load(&scenario("silent_bounce.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let topo = &sc.stages[0].topology;
+    let r = check(topo);
+    let silent: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind() == FindingKind::Silent)
+        .collect();
+    assert_eq!(silent.len(), 1, "{}", r.to_text());
+    assert_eq!(silent[0].address, "carol@example.com");
+    assert_eq!(silent[0].entries, [EntryPoint::Internet]);
+    let Issue::Silent { outcome } = &silent[0].issue else {
+        panic!("silent issue expected");
+    };
+    let dsn = outcome.dsn.as_ref().unwrap_or_else(|| panic!("no DSN"));
+    assert_eq!(dsn.writer.as_deref(), Some("exchange"));
+    assert!(matches!(&dsn.fate, DsnFate::DoubleBounce { at, .. } if at == "exchange"));
+    assert!(r.has_failing());
+    // the finding's trace shows it
+    let t = silent[0].trace(topo).unwrap_or_else(|e| panic!("{e}"));
+    assert!(t
+        .leaves()
+        .iter()
+        .any(|l| l.dsn.is_some_and(|d| !d.fate.reaches_sender())));
+    // an entry point the topology does not have is an error, not a trace
+    assert!(EntryPoint::Mta("nosuch".into())
+        .simulate(topo, "carol@example.com")
+        .is_err());
+    // JSON round trip of the report
+    let back = Report::from_json(&r.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.to_text(), r.to_text());
+    assert_eq!(back.findings, r.findings);
+    assert!(Report::from_json("[]").is_err());
 }

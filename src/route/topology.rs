@@ -40,7 +40,19 @@ pub enum UnknownPolicy {
 /// head's user lookup); a per-address route; a mailbox of one of its domains
 /// (delivered); an unknown recipient of its domains ([`UnknownPolicy`]); a per-domain route; the
 /// relay host; else the recipient domain (MX lookup when `dns_lookups`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// [`ForeignMta::default`] is an MTA with no domains, mailboxes or tables that rejects unknown
+/// recipients of its domains, looks up MX records and has Postfix's hop limit of 50 — the values
+/// the scenario loader uses for keys a file leaves out:
+///
+/// ```
+/// use zimbra_prov::route::{ForeignMta, UnknownPolicy};
+/// let f = ForeignMta { domains: vec!["example.org".into()], ..ForeignMta::default() };
+/// assert_eq!(f.hopcount_limit, 50);
+/// assert!(f.dns_lookups);
+/// assert_eq!(f.unknown, UnknownPolicy::Reject);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignMta {
     /// Domains it considers its own (lower case).
     pub domains: Vec<String>,
@@ -60,6 +72,25 @@ pub struct ForeignMta {
     pub dns_lookups: bool,
     /// Hop limit (Received headers); 50 unless set.
     pub hopcount_limit: u32,
+}
+
+/// Postfix's default `hopcount_limit`.
+pub const DEFAULT_HOPCOUNT_LIMIT: u32 = 50;
+
+impl Default for ForeignMta {
+    fn default() -> Self {
+        ForeignMta {
+            domains: Vec::new(),
+            mailboxes: Vec::new(),
+            aliases: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            unknown: UnknownPolicy::default(),
+            unknown_relay: None,
+            relayhost: None,
+            dns_lookups: true,
+            hopcount_limit: DEFAULT_HOPCOUNT_LIMIT,
+        }
+    }
 }
 
 /// The kind of an MTA.
@@ -304,6 +335,29 @@ mod tests {
         assert!(in_network("2001:db8::1", "[2001:db8::]/32"));
         assert!(!in_network("x", "10.0.0.0/8"));
         assert!(in_network("1.2.3.4", "0.0.0.0/0"));
+    }
+
+    #[test]
+    fn foreign_defaults_are_the_documented_ones() {
+        let f = ForeignMta::default();
+        assert_eq!(f.hopcount_limit, 50);
+        assert!(f.dns_lookups);
+        assert_eq!(f.unknown, UnknownPolicy::Reject);
+        assert!(f.relayhost.is_none() && f.unknown_relay.is_none());
+        assert!(f.domains.is_empty() && f.mailboxes.is_empty());
+        assert!(f.aliases.is_empty() && f.routes.is_empty());
+        // the scenario loader fills left-out keys with the same values
+        let sc = crate::scenario::Scenario::parse(
+            "[[mta]]\nname = \"f\"\nkind = \"foreign\"\nhostname = \"f.example\"\n",
+            "f.toml",
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let MtaKind::Foreign(loaded) = &sc.stages[0].topology.mtas()[0].kind else {
+            panic!("foreign MTA expected");
+        };
+        assert_eq!(*loaded, f);
+        assert!(Dns::default().mx.is_empty() && Topology::default().mtas().is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub(crate) const UNSERVED_DOMAIN: &str = "unserved-domain.invalid";
 const MAX_DEPTH: usize = 48;
 
 /// One class of addresses that route alike everywhere in the topology (or topologies).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AddressClass {
     /// Class number (stable for one input).
     pub id: usize,

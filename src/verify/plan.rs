@@ -2,18 +2,18 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::run::{self, ClassRuns, Runner};
 use super::{
-    classify, outcomes, report, run_classes, AddressClass, ClassRuns, EntryPoint, Finding,
-    FindingKind, Outcome, Report,
+    classify, AddressClass, CheckOptions, EntryPoint, Finding, FindingKind, Outcome, Report,
 };
 use crate::route::Topology;
 use crate::scenario::Scenario;
 
 /// One address class whose disposition or path changes from one state to the next, from one
 /// entry point.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     /// The class (classes are computed jointly over both states).
     pub class: AddressClass,
@@ -54,7 +54,7 @@ impl Change {
 }
 
 /// The result of [`diff`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Diff {
     /// Every changed (class, entry point), by class.
     pub changes: Vec<Change>,
@@ -100,39 +100,37 @@ impl Diff {
     }
 }
 
+/// The changes of class `c` between two states (an entry point only one state has is explored in
+/// the other too).
 fn compare(
-    classes: &[AddressClass],
-    before: (&Topology, &[ClassRuns]),
-    after: (&Topology, &[ClassRuns]),
+    c: &AddressClass,
+    before: (&mut Runner<'_>, &ClassRuns),
+    after: (&mut Runner<'_>, &ClassRuns),
 ) -> Vec<Change> {
+    let (rb, b) = before;
+    let (ra, a) = after;
     let mut out = Vec::new();
-    for (i, c) in classes.iter().enumerate() {
-        let (Some(b), Some(a)) = (before.1.get(i), after.1.get(i)) else {
-            continue;
-        };
-        let mut entries: Vec<&EntryPoint> = b.runs.iter().map(|(e, _, _)| e).collect();
-        for (e, _, _) in &a.runs {
-            if !entries.contains(&e) {
-                entries.push(e);
-            }
+    let mut entries: Vec<&EntryPoint> = b.runs.iter().map(|r| &r.entry).collect();
+    for r in &a.runs {
+        if !entries.contains(&&r.entry) {
+            entries.push(&r.entry);
         }
-        for e in entries {
-            let get = |runs: &ClassRuns, topo: &Topology| -> Vec<Outcome> {
-                match runs.runs.iter().find(|(x, _, _)| x == e) {
-                    Some((_, o, _)) => o.clone(),
-                    // an entry the other state does not have: simulate it here too
-                    None => outcomes(topo, &e.simulate(topo, &c.representative)).0,
-                }
-            };
-            let (ob, oa) = (get(b, before.0), get(a, after.0));
-            if !Outcome::same(&ob, &oa) {
-                out.push(Change {
-                    class: c.clone(),
-                    entry: e.clone(),
-                    before: ob,
-                    after: oa,
-                });
+    }
+    for e in entries {
+        let get = |runner: &mut Runner<'_>, runs: &ClassRuns| -> Vec<Outcome> {
+            match runs.runs.iter().find(|r| r.entry == *e) {
+                Some(r) => r.outcomes.clone(),
+                None => runner.run(e, &c.representative, true).outcomes,
             }
+        };
+        let (ob, oa) = (get(rb, b), get(ra, a));
+        if !Outcome::same(&ob, &oa) {
+            out.push(Change {
+                class: c.clone(),
+                entry: e.clone(),
+                before: ob,
+                after: oa,
+            });
         }
     }
     out
@@ -161,18 +159,29 @@ fn compare(
 /// assert!(d.changes.iter().all(|c| c.class.representative == "b@example.org"));
 /// ```
 pub fn diff(before: &Topology, after: &Topology) -> Diff {
+    diff_with(before, after, &CheckOptions::default())
+}
+
+/// [`diff`] with options (threads).
+pub fn diff_with(before: &Topology, after: &Topology, opts: &CheckOptions) -> Diff {
     let c = classify(&[before, after]);
-    let rb = run_classes(before, c.classes());
-    let ra = run_classes(after, c.classes());
+    let per_class = run::parallel(&[before, after], c.classes(), opts.threads, |rs, cl| {
+        let [rb, ra] = rs else {
+            return Vec::new();
+        };
+        let b = rb.class(cl, true);
+        let a = ra.class(cl, true);
+        compare(cl, (rb, &b), (ra, &a))
+    });
     Diff {
-        changes: compare(c.classes(), (before, &rb), (after, &ra)),
+        changes: per_class.into_iter().flatten().collect(),
         classes: c.classes().len(),
         addresses: c.address_count(),
     }
 }
 
 /// One state of a plan: its findings, the new ones, and what changed since the previous state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     /// `initial` or the step's name.
     pub name: String,
@@ -185,11 +194,12 @@ pub struct StepReport {
 }
 
 /// The result of [`plan`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanReport {
     /// One per state: the initial state, then one per step.
     pub steps: Vec<StepReport>,
-    /// The first state (index into `steps`) that introduces a `loop` or `lost` finding.
+    /// The first state (index into `steps`) that introduces a failing finding (`loop`, `lost`
+    /// or `silent`).
     pub first_breaking: Option<usize>,
 }
 
@@ -197,6 +207,12 @@ impl PlanReport {
     /// Whether any state has a `loop` or `lost` finding.
     pub fn has_loop_or_lost(&self) -> bool {
         self.steps.iter().any(|s| s.report.has_loop_or_lost())
+    }
+
+    /// Whether any state has a failing finding (`loop`, `lost` or `silent`): what `route plan`
+    /// exits 1 for.
+    pub fn has_failing(&self) -> bool {
+        self.steps.iter().any(|s| s.report.has_failing())
     }
 
     /// Per state: a header, the new findings (one line each, starting with the kind), the
@@ -237,37 +253,98 @@ impl PlanReport {
 /// Verify a staged migration: the state before the first step, then after every step. Classes
 /// are computed jointly over all states, so findings and changes compare class by class.
 pub fn plan(stages: &[(&str, &Topology)]) -> PlanReport {
+    plan_with(stages, &CheckOptions::default())
+}
+
+/// What one class does in every state of a plan: per state its findings, entry points and
+/// the changes from the previous state.
+struct ClassPlan {
+    findings: Vec<Vec<Finding>>,
+    entries: Vec<Vec<EntryPoint>>,
+    changes: Vec<Vec<Change>>,
+}
+
+/// [`plan`] with options (threads).
+pub fn plan_with(stages: &[(&str, &Topology)], opts: &CheckOptions) -> PlanReport {
     let topos: Vec<&Topology> = stages.iter().map(|(_, t)| *t).collect();
     let c = classify(&topos);
+    let per_class = run::parallel(&topos, c.classes(), opts.threads, |rs, cl| {
+        let mut p = ClassPlan {
+            findings: Vec::new(),
+            entries: Vec::new(),
+            changes: Vec::new(),
+        };
+        let mut prev: Option<ClassRuns> = None;
+        for i in 0..rs.len() {
+            let runs = match rs.get_mut(i) {
+                Some(r) => r.class(cl, true),
+                None => ClassRuns::default(),
+            };
+            let here = cl.in_topology(i);
+            p.findings.push(run::class_findings(&here, &runs));
+            p.entries
+                .push(runs.runs.iter().map(|r| r.entry.clone()).collect());
+            let changes = match (&prev, i.checked_sub(1)) {
+                (Some(pr), Some(j)) => {
+                    let (left, right) = rs.split_at_mut(i);
+                    match (left.get_mut(j), right.first_mut()) {
+                        (Some(rb), Some(ra)) => compare(cl, (rb, pr), (ra, &runs)),
+                        _ => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            };
+            p.changes.push(changes);
+            prev = Some(runs);
+        }
+        p
+    });
     let mut steps: Vec<StepReport> = Vec::new();
-    let mut prev: Option<(&Topology, Vec<ClassRuns>)> = None;
     let mut first_breaking = None;
-    for (i, (name, topo)) in stages.iter().enumerate() {
-        let runs = run_classes(topo, c.classes());
-        let rep = report(c.classes(), i, c.address_count(), &runs);
-        let (new_findings, changes) = match &prev {
-            None => (rep.findings.clone(), Vec::new()),
-            Some((pt, pruns)) => {
-                let before = steps.last().map(|s| &s.report.findings);
-                let old: BTreeSet<(FindingKind, usize)> = before
-                    .into_iter()
-                    .flatten()
+    for (i, (name, _)) in stages.iter().enumerate() {
+        let mut findings = Vec::new();
+        let mut entry_points = BTreeSet::new();
+        let mut simulations = 0;
+        let mut changes = Vec::new();
+        for p in &per_class {
+            if let Some(f) = p.findings.get(i) {
+                findings.extend(f.iter().cloned());
+            }
+            if let Some(e) = p.entries.get(i) {
+                simulations += e.len();
+                entry_points.extend(e.iter().cloned());
+            }
+            if i > 0 {
+                if let Some(ch) = p.changes.get(i) {
+                    changes.extend(ch.iter().cloned());
+                }
+            }
+        }
+        let classes: Vec<AddressClass> = c.classes().iter().map(|x| x.in_topology(i)).collect();
+        let rep = Report::new(
+            classes,
+            c.address_count(),
+            findings,
+            entry_points,
+            simulations,
+        );
+        let new_findings: Vec<Finding> = match steps.last() {
+            None => rep.findings.clone(),
+            Some(prev) => {
+                let old: BTreeSet<(FindingKind, usize)> = prev
+                    .report
+                    .findings
+                    .iter()
                     .map(|f| (f.kind(), f.class))
                     .collect();
-                let new = rep
-                    .findings
+                rep.findings
                     .iter()
                     .filter(|f| !old.contains(&(f.kind(), f.class)))
                     .cloned()
-                    .collect();
-                (new, compare(c.classes(), (pt, pruns), (topo, &runs)))
+                    .collect()
             }
         };
-        if first_breaking.is_none()
-            && new_findings
-                .iter()
-                .any(|f: &Finding| matches!(f.kind(), FindingKind::Loop | FindingKind::LostMail))
-        {
+        if first_breaking.is_none() && new_findings.iter().any(|f| f.kind().is_failing()) {
             first_breaking = Some(i);
         }
         steps.push(StepReport {
@@ -276,7 +353,6 @@ pub fn plan(stages: &[(&str, &Topology)]) -> PlanReport {
             new_findings,
             changes,
         });
-        prev = Some((topo, runs));
     }
     PlanReport {
         steps,

@@ -60,7 +60,7 @@ fn every_subcommand_has_help_and_refuses_unknown_options() {
     let r = run(&["route", "verify", "--help"]);
     assert!(
         r.out
-            .contains("Exit 1 when there is a `loop` or `lost` finding"),
+            .contains("Exit 1 when there is a `loop`, `lost` or `silent` finding"),
         "{}",
         r.out
     );

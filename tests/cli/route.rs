@@ -87,7 +87,7 @@ fn route_tool_contract() {
     ]);
     assert_eq!(code, Some(0));
     assert!(
-        out.starts_with("digraph route {") && out.contains("\"primary\" -> \"exchange\""),
+        out.starts_with("digraph route {") && out.contains("\"mta:primary\" -> \"mta:exchange\""),
         "{out}"
     );
     assert!(out.contains("looped"));

@@ -5,8 +5,9 @@ use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use zimbra_prov::route::{simulate, Arrival, Entry, Topology, ZimbraMta, ZimbraParams};
+use zimbra_prov::route::{Arrival, Entry, Simulator, Topology, ZimbraMta, ZimbraParams};
 use zimbra_prov::scenario::{Scenario, ScenarioStage};
+use zimbra_prov::verify::CheckOptions;
 
 use crate::fsio;
 use crate::out::{self, Failure, Out, Outcome};
@@ -30,8 +31,11 @@ pub enum RouteCommand {
     /// Print the hop-by-hop trace of ADDR through a scenario.
     ///
     /// ADDR enters at `--from` (default `internet`) in the scenario's initial state, or after
-    /// the step `--step` (a step name, or its number with 0 the initial state). Exit 0, or 2
-    /// when the scenario does not load or the step or entry point does not exist.
+    /// the step `--step` (a step name, or its number with 0 the initial state), with the
+    /// envelope sender `--sender` (default: an outside address for the Internet, a user of the
+    /// MTA for an MTA). Failed leaves name their DSN (who writes it, what becomes of it); the
+    /// DSNs' paths follow the tree. Exit 0, or 2 when the scenario does not load, the step or
+    /// entry point does not exist, or an address is unusable.
     Trace {
         /// The scenario file (TOML).
         #[arg(value_name = "SCENARIO")]
@@ -45,6 +49,9 @@ pub enum RouteCommand {
         /// Trace the state after this step (name or number).
         #[arg(long, value_name = "STEP")]
         step: Option<String>,
+        /// The envelope sender (where DSNs go).
+        #[arg(long, value_name = "ADDR")]
+        sender: Option<String>,
         #[command(flatten)]
         format: TraceFormat,
     },
@@ -93,8 +100,8 @@ pub enum RouteCommand {
     /// Check every address class from every entry point of a scenario.
     ///
     /// Prints one finding per line, starting with its kind (`loop`, `lost`, `split-brain`,
-    /// `deferred`, `hairpin`, `backscatter`) and the address, then the counts. Exit 1 when
-    /// there is a `loop` or `lost` finding, else 0; 2 on usage or load errors.
+    /// `deferred`, `hairpin`, `backscatter`, `silent`) and the address, then the counts. Exit 1
+    /// when there is a `loop`, `lost` or `silent` finding, else 0; 2 on usage or load errors.
     Verify {
         /// The scenario file.
         #[arg(value_name = "SCENARIO")]
@@ -105,12 +112,14 @@ pub enum RouteCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        threads: Threads,
     },
     /// Verify the initial state and the state after every step of a scenario.
     ///
     /// Prints per state the new findings and the changed classes and names the first state
-    /// that introduces a loop or lost mail. Exit 1 when any state has one, else 0; 2 on usage
-    /// or load errors.
+    /// that introduces a loop or lost mail (silent loss included). Exit 1 when any state has
+    /// one, else 0; 2 on usage or load errors.
     Plan {
         /// The scenario file.
         #[arg(value_name = "SCENARIO")]
@@ -118,6 +127,8 @@ pub enum RouteCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        threads: Threads,
     },
     /// Print every address class whose disposition or path differs between two states.
     ///
@@ -130,7 +141,23 @@ pub enum RouteCommand {
         /// The state after (`FILE` or `FILE#STEP`).
         #[arg(value_name = "AFTER")]
         after: String,
+        #[command(flatten)]
+        threads: Threads,
     },
+}
+
+/// How many threads verification uses.
+#[derive(Args)]
+pub struct Threads {
+    /// Run address classes on N threads (default: every core; the output is the same).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+impl Threads {
+    fn options(&self) -> CheckOptions {
+        CheckOptions::threads(self.threads)
+    }
 }
 
 /// Runs a `route` command.
@@ -141,8 +168,16 @@ pub fn run(cmd: RouteCommand) -> Outcome {
             addr,
             from,
             step,
+            sender,
             format,
-        } => trace(&scenario, &addr, &from, step.as_deref(), &format),
+        } => trace(
+            &scenario,
+            &addr,
+            &from,
+            step.as_deref(),
+            sender.as_deref(),
+            &format,
+        ),
         RouteCommand::Check { scenarios } => check(&scenarios),
         RouteCommand::Decide {
             ldif,
@@ -165,9 +200,18 @@ pub fn run(cmd: RouteCommand) -> Outcome {
             scenario,
             step,
             json,
-        } => verify(&scenario, step.as_deref(), json),
-        RouteCommand::Plan { scenario, json } => plan(&scenario, json),
-        RouteCommand::Diff { before, after } => diff(&before, &after),
+            threads,
+        } => verify(&scenario, step.as_deref(), json, &threads.options()),
+        RouteCommand::Plan {
+            scenario,
+            json,
+            threads,
+        } => plan(&scenario, json, &threads.options()),
+        RouteCommand::Diff {
+            before,
+            after,
+            threads,
+        } => diff(&before, &after, &threads.options()),
     }
 }
 
@@ -210,7 +254,14 @@ fn json<T: serde::Serialize>(out: &mut Out, v: &T) -> Result<(), Failure> {
     out.raw(b"\n")
 }
 
-fn trace(file: &Path, addr: &str, from: &str, step: Option<&str>, format: &TraceFormat) -> Outcome {
+fn trace(
+    file: &Path,
+    addr: &str,
+    from: &str,
+    step: Option<&str>,
+    sender: Option<&str>,
+    format: &TraceFormat,
+) -> Outcome {
     let sc = load(file)?;
     let stage = stage(&sc, file, step)?;
     let entry = Entry::parse(from);
@@ -226,7 +277,13 @@ fn trace(file: &Path, addr: &str, from: &str, step: Option<&str>, format: &Trace
             ));
         }
     }
-    let t = simulate(&stage.topology, &entry, addr);
+    let mut sim = Simulator::new(&stage.topology);
+    if let Some(s) = sender {
+        sim = sim.sender(s);
+    }
+    let t = sim
+        .run(&entry, addr)
+        .map_err(|e| Failure::new(2, format_args!("error: {}: {e}", out::path(file))))?;
     let mut out = Out::new();
     if format.json {
         json(&mut out, &t)?;
@@ -388,16 +445,17 @@ fn decide(
     Ok(0)
 }
 
-fn verify(file: &Path, step: Option<&str>, as_json: bool) -> Outcome {
+fn verify(file: &Path, step: Option<&str>, as_json: bool, opts: &CheckOptions) -> Outcome {
     let sc = load(file)?;
     let stage = stage(&sc, file, step)?;
     let bar = progress::spinner("verifying every address class from every entry point");
-    let report = zimbra_prov::verify::check(&stage.topology);
+    let report = zimbra_prov::verify::check_with(&stage.topology, opts);
     bar.finish_and_clear();
-    print_report(&report, as_json, |r| r.to_text(), |r| r.has_loop_or_lost())
+    print_report(&report, as_json, |r| r.to_text(), |r| r.has_failing())
 }
 
-/// Prints a verification report as text or JSON; exit 1 when it has a loop or lost mail.
+/// Prints a verification report as text or JSON; exit 1 when it has a failing finding (loop,
+/// lost or silent mail).
 fn print_report<R: serde::Serialize>(
     report: &R,
     as_json: bool,
@@ -414,12 +472,17 @@ fn print_report<R: serde::Serialize>(
     Ok(if bad(report) { 1 } else { 0 })
 }
 
-fn plan(file: &Path, as_json: bool) -> Outcome {
+fn plan(file: &Path, as_json: bool, opts: &CheckOptions) -> Outcome {
     let sc = load(file)?;
     let bar = progress::spinner(&format!("verifying {} states", sc.stages.len()));
-    let report = zimbra_prov::verify::plan_scenario(&sc);
+    let stages: Vec<(&str, &Topology)> = sc
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), &s.topology))
+        .collect();
+    let report = zimbra_prov::verify::plan_with(&stages, opts);
     bar.finish_and_clear();
-    print_report(&report, as_json, |r| r.to_text(), |r| r.has_loop_or_lost())
+    print_report(&report, as_json, |r| r.to_text(), |r| r.has_failing())
 }
 
 /// A state named `FILE` or `FILE#STEP`.
@@ -433,10 +496,10 @@ fn state(spec: &str) -> Result<Topology, Failure> {
     Ok(stage(&sc, file, step)?.topology.clone())
 }
 
-fn diff(before: &str, after: &str) -> Outcome {
+fn diff(before: &str, after: &str, opts: &CheckOptions) -> Outcome {
     let (b, a) = (state(before)?, state(after)?);
     let bar = progress::spinner("comparing every address class");
-    let d = zimbra_prov::verify::diff(&b, &a);
+    let d = zimbra_prov::verify::diff_with(&b, &a, opts);
     bar.finish_and_clear();
     let mut out = Out::new();
     out.text(&d.to_text())?;

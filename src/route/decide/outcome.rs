@@ -10,7 +10,16 @@ use crate::route::index::{Hit, MtaIndex};
 
 /// The stage of a decision (or of a simulated hop) a [`Step`] belongs to.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::Display, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
 )]
 #[strum(serialize_all = "lowercase")]
 #[serde(rename_all = "lowercase")]

@@ -1,0 +1,188 @@
+//! `zimbra-prov route` and bounces, silent loss and bounded verification (issues 12, 14, 16), as
+//! a process: `silent` findings and their exit code, DSNs in traces (`--sender`, text, DOT),
+//! `--threads` giving the same report, and `route verify` on the all-to-all topology of K = 20
+//! Zimbra MTAs under a 4 GB address-space limit (before: killed for lack of memory from K = 10).
+
+#[path = "../examples/support/hostile.rs"]
+mod hostile;
+
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scenario(name: &str) -> String {
+    root()
+        .join("tests/scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `zimbra-prov route ARGS`: (exit status, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_zimbra-prov"))
+        .arg("route")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("zimbra-prov runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Every line is a finding (`KIND ADDRESS ...`) or one of the two count lines.
+fn assert_report_shape(out: &str) {
+    const KINDS: &[&str] = &[
+        "loop",
+        "lost",
+        "split-brain",
+        "deferred",
+        "hairpin",
+        "backscatter",
+        "silent",
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 2, "{out}");
+    for l in &lines[..lines.len() - 2] {
+        let kind = l.split(' ').next().unwrap_or("");
+        assert!(KINDS.contains(&kind), "not a finding line: {l}");
+    }
+    assert!(lines[lines.len() - 2].starts_with("checked "), "{out}");
+    assert!(lines[lines.len() - 1].starts_with("findings: "), "{out}");
+}
+
+#[test]
+fn silent_when_a_foreign_mtas_dsn_is_refused() {
+    let f = scenario("silent_bounce.toml");
+    let fs = f.as_str();
+    // Exchange bounces carol; its DSN to the outside sender is refused by the primary
+    let (code, out, err) = run(&["verify", fs]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_report_shape(&out);
+    let silent: Vec<&str> = out.lines().filter(|l| l.starts_with("silent ")).collect();
+    assert_eq!(silent.len(), 1, "{out}");
+    assert!(
+        silent[0].starts_with("silent carol@example.com from internet: bounced by exchange"),
+        "{out}"
+    );
+    assert!(
+        silent[0].contains("DSN by exchange to sender@internet.invalid: double bounce at exchange (rejected by primary: 554 5.7.1 <sender@internet.invalid>: Relay access denied)"),
+        "{out}"
+    );
+    assert!(out.ends_with(", 1 silent\n"), "{out}");
+    // once the primary trusts Exchange the DSN goes out: lost mail, but not silent
+    let (code, out, _) = run(&["verify", fs, "--step", "1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("silent ")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("lost carol@example.com")),
+        "{out}"
+    );
+    // and with carol's mailbox moved, nothing is wrong
+    let (code, out, _) = run(&["verify", fs, "--step", "2"]);
+    assert_eq!(code, 0, "{out}");
+    // the trace names the DSN and its path
+    let (code, out, _) = run(&["trace", fs, "carol@example.com"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("DSN #1 by exchange to sender@internet.invalid: double bounce at exchange"),
+        "{out}"
+    );
+    assert!(
+        out.contains("DSN #1 from MAILER-DAEMON@exchange.example.com (null sender) by exchange to sender@internet.invalid"),
+        "{out}"
+    );
+    // the plan names the initial state as the first breaking one
+    let (code, out, _) = run(&["plan", fs]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("first loop or lost mail: 0: initial"), "{out}");
+    // --threads gives the same report
+    let (_, one, _) = run(&["verify", fs, "--threads", "1"]);
+    let (_, two, _) = run(&["verify", fs, "--threads", "2"]);
+    assert_eq!(one, two);
+    assert_eq!(run(&["verify", fs, "--threads", "x"]).0, 2);
+}
+
+#[test]
+fn trace_names_dsns_in_text_and_dot() {
+    let f = scenario("silent_bounce.toml");
+    // an explicit sender
+    let (code, out, err) = run(&[
+        "trace",
+        &f,
+        "carol@example.com",
+        "--sender",
+        "someone@elsewhere.example",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("carol@example.com from internet (sender someone@elsewhere.example)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("DSN #1 by exchange to someone@elsewhere.example: double bounce"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&["trace", &f, "carol@example.com", "--sender", ""]).0,
+        2
+    );
+    assert_eq!(run(&["trace", &f, ""]).0, 2);
+    // DOT: the entry and an MTA of the same name are two nodes; DSN paths are dashed
+    let (code, out, _) = run(&[
+        "trace",
+        &scenario("both_forward_unknown.toml"),
+        "nobody@example.org",
+        "--from",
+        "primary",
+        "--dot",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("\"entry:primary\" -> \"mta:primary\"")
+            && !out.contains("\"mta:primary\" -> \"mta:primary\""),
+        "{out}"
+    );
+    assert!(out.contains("\"dsn1\" [shape=note"), "{out}");
+    assert!(out.contains("style=dashed"), "{out}");
+    // JSON carries the DSNs
+    let (code, out, _) = run(&["trace", &f, "carol@example.com", "--json"]);
+    assert_eq!(code, 0);
+    let t = zimbra_prov::route::Trace::from_json(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.dsns.len(), 1);
+    assert_eq!(t.dsns[0].fate.label(), "double-bounce");
+}
+
+#[test]
+fn route_verify_all_to_all_k20_under_4gb() {
+    let dir = std::env::temp_dir().join(format!("zimbra-prov-bounded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("all_to_all_20.toml");
+    std::fs::write(&file, hostile::all_to_all(20)).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000 && exec \"$0\" route verify \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_zimbra-prov"))
+        .arg(&file)
+        .output()
+        .expect("sh runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, out, err) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert_report_shape(&out);
+    assert!(out.lines().count() < 100, "{out}");
+    assert!(
+        out.ends_with("findings: 20 loop, 0 lost, 0 split-brain, 0 deferred, 0 hairpin, 0 backscatter, 0 silent\n"),
+        "{out}"
+    );
+}
