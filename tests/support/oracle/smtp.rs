@@ -160,12 +160,7 @@ impl Smtp {
         self.reply(addr)
     }
 
-    pub fn cmd(
-        &mut self,
-        cmd: &str,
-        want: u16,
-        addr: &str,
-    ) -> Result<SmtpReply, OracleError> {
+    pub fn cmd(&mut self, cmd: &str, want: u16, addr: &str) -> Result<SmtpReply, OracleError> {
         let r = self.request(cmd, addr)?;
         if r.code != want {
             return Err(OracleError::Smtp {
