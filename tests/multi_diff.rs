@@ -40,7 +40,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use multi::cases::{env_num, generated_cases, probes, scenario_cases, seed, Case};
+use multi::cases::{env_num, generated_cases, probe, probes, scenario_cases, seed, Case};
 use multi::compare::{differences, key, real_dsn, real_key, simulated, DsnKey, Key, LMTP_REFUSED};
 use multi::{Entry, Lab, Probe, RealResult};
 use zimbra_prov::dit;
@@ -70,6 +70,7 @@ const DEVIATIONS: &[Deviation] = &[(
                 .iter()
                 .map(|k| {
                     if k.outcome == LMTP_REFUSED {
+                        // delivered: no DSN
                         key("delivered", &k.at, "", &k.mailbox, &k.via)
                     } else {
                         k.clone()
@@ -105,7 +106,12 @@ enum Verdict {
 
 fn compare(case_no: usize, case: &Case, p: &Probe, r: &RealResult) -> Row {
     let (traces, sim) = simulated(case, p);
-    let mut real: Vec<Key> = r.leaves.iter().map(real_key).collect();
+    let mut real: Vec<Key> = r
+        .leaves
+        .iter()
+        .zip(r.dsns.iter().chain(std::iter::repeat(&None)))
+        .map(|(l, d)| real_key(l, d.as_ref()))
+        .collect();
     real.sort();
     if let Some(e) = &r.error {
         real.push(key("harness-error", e, "", "", &[]));
@@ -460,10 +466,11 @@ fn deviation_mailbox_server_is_only_the_lmtp_answer() {
         .into_iter()
         .find(|c| c.name.starts_with("unset_split_domain.toml#1"))
         .expect("the scenario step");
-    let p = Probe {
-        entry: Entry::Mta("zimbra".into()),
-        rcpt: "old@yyy.state.xx.us".into(),
-    };
+    let p = probe(
+        &case.topo,
+        &Entry::Mta("zimbra".into()),
+        "old@yyy.state.xx.us",
+    );
     let (_, sim) = simulated(&case, &p);
     assert_eq!(sim.len(), 1);
     assert_eq!(sim[0][0].outcome, LMTP_REFUSED, "{sim:?}");
@@ -505,10 +512,7 @@ fn deviation_mailbox_server_is_only_the_lmtp_answer() {
         assert!(!f(&p, std::slice::from_ref(&real), &sim), "{real}");
     }
     // a delivery the simulator also calls a delivery needs no deviation
-    let p = Probe {
-        entry: Entry::Internet,
-        rcpt: "user1@yyy.state.xx.us".into(),
-    };
+    let p = probe(&case.topo, &Entry::Internet, "user1@yyy.state.xx.us");
     let (_, sim) = simulated(&case, &p);
     assert!(
         sim.iter()

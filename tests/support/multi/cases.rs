@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use zimbra_prov::model::Directory;
-use zimbra_prov::route::{MtaKind, Topology};
+use zimbra_prov::route::{default_sender, MtaKind, Topology, INTERNET_SENDER};
 use zimbra_prov::scenario::Scenario;
 use zimbra_prov::strategy::{migration_plan, split_domain_topology, SplitDomainSpec};
 
@@ -238,6 +238,19 @@ pub fn domain_of(a: &str) -> &str {
     a.rsplit_once('@').map_or("", |(_, d)| d)
 }
 
+/// A probe with the simulator's default envelope sender for its entry point.
+pub fn probe(topo: &Topology, entry: &Entry, rcpt: &str) -> Probe {
+    let sender = match entry {
+        Entry::Internet | Entry::Fallback => INTERNET_SENDER.to_string(),
+        Entry::Mta(m) => default_sender(topo, &zimbra_prov::route::Entry::Mta(m.clone())),
+    };
+    Probe {
+        entry: entry.clone(),
+        rcpt: rcpt.to_string(),
+        sender,
+    }
+}
+
 pub fn probes(case: &Case) -> Vec<Probe> {
     let addrs = addresses(case);
     let down = config::down_hosts(&case.topo);
@@ -246,10 +259,7 @@ pub fn probes(case: &Case) -> Vec<Probe> {
     entries.extend(case.topo.mtas().iter().map(|m| Entry::Mta(m.name.clone())));
     for e in &entries {
         for a in &addrs {
-            out.push(Probe {
-                entry: e.clone(),
-                rcpt: a.clone(),
-            });
+            out.push(probe(&case.topo, e, a));
         }
     }
     if !down.is_empty() {
@@ -257,18 +267,12 @@ pub fn probes(case: &Case) -> Vec<Probe> {
             if config::fallback_hosts(&case.topo, domain_of(a), &down).is_some()
                 && down_applies(&case.topo, domain_of(a), &down)
             {
-                out.push(Probe {
-                    entry: Entry::Fallback,
-                    rcpt: a.clone(),
-                });
+                out.push(probe(&case.topo, &Entry::Fallback, a));
             }
         }
     }
     for (e, r) in &case.expected {
-        let p = Probe {
-            entry: e.clone(),
-            rcpt: r.clone(),
-        };
+        let p = probe(&case.topo, e, r);
         if !out.contains(&p) {
             out.push(p);
         }

@@ -3,7 +3,7 @@
 //! combination of its alternatives (equal-preference MX hosts) — and the DSN of each failed real
 //! leaf as a [`DsnKey`] in the simulator's terms.
 
-use zimbra_prov::route::{simulate, simulate_via_host, Disposition, Node, NodeKind, Stage, Trace};
+use zimbra_prov::route::{Disposition, Dsn, DsnFate, Node, NodeKind, Simulator, Stage, Trace};
 
 use super::cases::{domain_of, Case};
 use super::logs::{Fate, Followed, Observed};
@@ -17,6 +17,8 @@ pub struct Key {
     pub mailbox: String,
     pub via: Vec<String>,
     pub hops: usize,
+    /// The DSN of a failed leaf.
+    pub dsn: Option<DsnKey>,
 }
 
 impl std::fmt::Display for Key {
@@ -34,6 +36,9 @@ impl std::fmt::Display for Key {
         if !self.via.is_empty() {
             write!(f, " via {}", self.via.join(">"))?;
         }
+        if let Some(d) = &self.dsn {
+            write!(f, "; {d}")?;
+        }
         Ok(())
     }
 }
@@ -46,6 +51,7 @@ pub fn key(outcome: &'static str, at: &str, status: &str, mailbox: &str, via: &[
         mailbox: mailbox.to_ascii_lowercase(),
         via: via.to_vec(),
         hops: 0,
+        dsn: None,
     }
 }
 
@@ -57,6 +63,7 @@ pub fn hop_limit(by: &str, hops: usize) -> Key {
         mailbox: String::new(),
         via: Vec::new(),
         hops,
+        dsn: None,
     }
 }
 
@@ -66,7 +73,29 @@ pub fn reply_status(reply: &str) -> String {
     reply.split(' ').take(2).collect::<Vec<_>>().join(" ")
 }
 
+/// A simulated leaf as compared, with its DSN.
 pub fn sim_key(d: &Disposition, node: &Node, via: &[String]) -> Key {
+    let mut k = sim_leaf(d, node, via);
+    k.dsn = node.dsn.as_ref().map(sim_dsn);
+    k
+}
+
+/// The simulator's DSN of a failed leaf as a [`DsnKey`].
+pub fn sim_dsn(d: &Dsn) -> DsnKey {
+    let w = d.writer.as_deref();
+    match &d.fate {
+        DsnFate::Reply => dsn_key(None, "reply", ""),
+        DsnFate::Delivered { host, mailbox } => {
+            dsn_key(w, "delivered", &format!("{mailbox} at {host}"))
+        }
+        DsnFate::Left { next_hop } => dsn_key(w, "left", next_hop),
+        DsnFate::DoubleBounce { at, .. } => dsn_key(w, "double-bounce", at),
+        DsnFate::Deferred { at, .. } => dsn_key(w, "deferred", at),
+        other => dsn_key(w, other.label(), ""),
+    }
+}
+
+fn sim_leaf(d: &Disposition, node: &Node, via: &[String]) -> Key {
     let lmtp = node.steps.last().is_some_and(|s| s.stage == Stage::Lmtp);
     match d {
         Disposition::Bounced { by, dsn, .. } | Disposition::Deferred { by, dsn, .. } if lmtp => {
@@ -133,7 +162,14 @@ pub fn sim_alternatives(node: &Node, via: &mut Vec<String>) -> Vec<Vec<Key>> {
     acc
 }
 
-pub fn real_key(o: &Observed) -> Key {
+/// A real leaf as compared, with the DSN it caused (`dsn`: that DSN followed).
+pub fn real_key(o: &Observed, dsn: Option<&Followed>) -> Key {
+    let mut k = real_leaf(o);
+    k.dsn = real_dsn(o, dsn);
+    k
+}
+
+fn real_leaf(o: &Observed) -> Key {
     match &o.fate {
         Fate::Delivered { host, mailbox } => key("delivered", host, "", mailbox, &o.via),
         Fate::Left { host } => key("left", host, "", "", &o.via),
@@ -176,6 +212,11 @@ pub fn differences(real: &[Key], sim: &[Vec<Key>]) -> String {
         if r.hops != s.hops {
             d.push(format!("hop {} / {}", r.hops, s.hops));
         }
+        if r.dsn != s.dsn {
+            let show =
+                |k: &Option<DsnKey>| k.as_ref().map_or("no DSN".to_string(), DsnKey::to_string);
+            d.push(format!("{} / {}", show(&r.dsn), show(&s.dsn)));
+        }
         if !d.is_empty() {
             out.push(d.join(", "));
         }
@@ -185,30 +226,30 @@ pub fn differences(real: &[Key], sim: &[Vec<Key>]) -> String {
 
 /// The simulator's answers for a probe: the traces and the allowed leaf sets.
 pub fn simulated(case: &Case, p: &Probe) -> (Vec<Trace>, Vec<Vec<Key>>) {
-    let traces = match &p.entry {
-        Entry::Internet => vec![simulate(
-            &case.topo,
-            &zimbra_prov::route::Entry::Internet,
-            &p.rcpt,
-        )],
-        Entry::Mta(m) => vec![simulate(
-            &case.topo,
-            &zimbra_prov::route::Entry::Mta(m.clone()),
-            &p.rcpt,
-        )],
+    let sim = Simulator::new(&case.topo).sender(p.sender.clone());
+    let results = match &p.entry {
+        Entry::Internet => vec![sim.run(&zimbra_prov::route::Entry::Internet, &p.rcpt)],
+        Entry::Mta(m) => vec![sim.run(&zimbra_prov::route::Entry::Mta(m.clone()), &p.rcpt)],
         Entry::Fallback => {
             let down = config::down_hosts(&case.topo);
             config::fallback_hosts(&case.topo, domain_of(&p.rcpt), &down)
                 .unwrap_or_default()
                 .iter()
-                .map(|h| simulate_via_host(&case.topo, h, &p.rcpt))
+                .map(|h| sim.run_via_host(h, &p.rcpt))
                 .collect()
         }
     };
-    let mut alts: Vec<Vec<Key>> = traces
-        .iter()
-        .flat_map(|t| sim_alternatives(&t.root, &mut Vec::new()))
-        .collect();
+    let mut alts: Vec<Vec<Key>> = Vec::new();
+    let mut traces = Vec::new();
+    for r in results {
+        match r {
+            Ok(t) => {
+                alts.extend(sim_alternatives(&t.root, &mut Vec::new()));
+                traces.push(t);
+            }
+            Err(e) => alts.push(vec![key("simulator error", &e.to_string(), "", "", &[])]),
+        }
+    }
     for a in &mut alts {
         a.sort();
     }

@@ -18,9 +18,10 @@
 //! - A probe **from an MTA** is submitted to that MTA's smtpd as a client it trusts (XCLIENT
 //!   with the MTA's own address): a user of that MTA sending.
 //!
-//! Each probe has its own envelope sender `probe-N@sender.example` (outside the topology), so
-//! delivery status notifications travel back through the topology to the sink, and the DSN's
-//! fate is followed like the probe's.
+//! Each probe has the envelope sender the simulator uses for its entry point (an outside
+//! address for the Internet, one of the MTA's users for an MTA), so delivery status
+//! notifications travel back through the topology to the sender, and the DSN's fate is followed
+//! like the probe's.
 
 pub mod cases;
 pub mod compare;
@@ -80,6 +81,8 @@ pub struct Probe {
     pub entry: Entry,
     /// The recipient.
     pub rcpt: String,
+    /// The envelope sender (where the DSNs go): the simulator's default sender of the entry.
+    pub sender: String,
 }
 
 /// What happened to a probe in the real topology.
@@ -397,7 +400,7 @@ impl Lab {
 
 /// The test client's SMTP session for probe number `n`.
 fn inject(n: usize, p: &Probe, name: &str, ip: Ipv4Addr, trusted: bool) -> RealResult {
-    let sender = format!("probe-{n}@sender.example");
+    let sender = p.sender.clone();
     let mut r = RealResult {
         sender: sender.clone(),
         ..RealResult::default()
