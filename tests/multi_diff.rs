@@ -14,9 +14,11 @@
 //! from each MTA; to accounts, aliases, lists, mailboxes, unknown users and outside addresses)
 //! is sent over SMTP and followed, with the DSN it causes, through the MTAs' logs. The real
 //! leaves — outcome, deciding MTA, status code, final mailbox, the MTA path (so the refusal
-//! hop), the hop at which a loop is refused — must equal the simulator's (one of its
-//! alternatives where equal-preference MX hosts make it choose). The DSN's fate is recorded
-//! (who wrote it, whether it reached the sender).
+//! hop), the hop at which a loop is refused, and the DSN of every failed leaf (who wrote it,
+//! its fate and where it ended: the refusal went to the client, delivered to the sender's
+//! mailbox, left the topology, double bounce, deferred) — must equal the simulator's (one of its
+//! alternatives where equal-preference MX hosts make it choose). Each probe's envelope sender is
+//! the simulator's default sender of its entry point, so the real DSN takes the simulated route.
 //!
 //! The run happens inside `unshare --mount --net --pid`: the outer test
 //! ([`multi_mta_topologies_agree_with_the_simulator`]) re-runs this binary's
