@@ -1,7 +1,7 @@
 //! Verification is bounded by the topology's size, not by the number of paths (issue 14):
 //! distribution lists naming each other across K Zimbra MTAs (a mail storm with exponentially
 //! many paths) and forwarding chains, checked through the library (`route verify` under an
-//! address-space limit: tests/verify_cli.rs). Before the state-graph exploration, K = 5 took 27 s and 1.9 GB
+//! address-space limit: tests/cli/bounces.rs). Before the state-graph exploration, K = 5 took 27 s and 1.9 GB
 //! and printed 131,612 loop lines, and K = 10 was killed for lack of memory.
 
 #[path = "../examples/support/hostile.rs"]

@@ -11,6 +11,8 @@
 //!   recipients to the primary (domain transport `smtp:primary.example.com`);
 //! - `exchange` (foreign): its 20 % as mailboxes; unknown recipients relayed to the primary.
 
+use std::sync::Arc;
+
 use zimbra_prov::model::{Account, Directory};
 use zimbra_prov::route::{ForeignMta, Mta, Topology, UnknownPolicy};
 use zimbra_prov::zmprov;
@@ -70,9 +72,15 @@ pub fn topology(accounts: usize) -> Topology {
                 (i, tr.to_string())
             }),
         );
-        t.add(Mta::zimbra("primary", "primary.example.com", &dir, |p| {
-            p.mynetworks = vec!["10.0.0.0/24".into()];
-        }))
+        // shared, not copied: the MTA keeps the directory (for saving), the example needs no copy
+        t.add(Mta::zimbra_shared(
+            "primary",
+            "primary.example.com",
+            Arc::new(dir),
+            |p| {
+                p.mynetworks = vec!["10.0.0.0/24".into()];
+            },
+        ))
         .expect("primary");
     }
     {
@@ -83,10 +91,10 @@ pub fn topology(accounts: usize) -> Topology {
                 .filter(|i| home(*i) == 1)
                 .map(|i| (i, "lmtp:secondary.example.com:7025".to_string())),
         );
-        t.add(Mta::zimbra(
+        t.add(Mta::zimbra_shared(
             "secondary",
             "secondary.example.com",
-            &dir,
+            Arc::new(dir),
             |p| {
                 p.mynetworks = vec!["10.0.0.0/24".into()];
             },

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -116,18 +117,45 @@ pub struct Mta {
 
 impl Mta {
     /// A Zimbra MTA `hostname` reading `dir` with zmconfigd's parameters, adjusted by `tweak`.
+    /// The MTA keeps a copy of `dir` (see [`ZimbraMta::directory`]), so that the topology can be
+    /// saved as a scenario file; [`Mta::zimbra_shared`] shares one copy between MTAs.
     pub fn zimbra(
         name: &str,
         hostname: &str,
         dir: &Directory,
         tweak: impl FnOnce(&mut ZimbraParams),
     ) -> Mta {
-        let mut params = ZimbraParams::from_directory(dir, hostname);
+        Mta::zimbra_shared(name, hostname, Arc::new(dir.clone()), tweak)
+    }
+
+    /// [`Mta::zimbra`] with a directory several MTAs (or the caller) share instead of a copy.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Mta, MtaKind};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs a.example.org\ncs b.example.org").unwrap();
+    /// let dir = Arc::new(dir);
+    /// let a = Mta::zimbra_shared("a", "a.example.org", dir.clone(), |_| {});
+    /// let b = Mta::zimbra_shared("b", "b.example.org", dir.clone(), |p| p.hopcount_limit = 20);
+    /// let MtaKind::Zimbra(z) = &b.kind else { unreachable!() };
+    /// assert!(Arc::ptr_eq(z.directory().unwrap(), &dir));
+    /// assert_eq!(z.params.hopcount_limit, 20);
+    /// # let _ = a;
+    /// ```
+    pub fn zimbra_shared(
+        name: &str,
+        hostname: &str,
+        dir: Arc<Directory>,
+        tweak: impl FnOnce(&mut ZimbraParams),
+    ) -> Mta {
+        let mut params = ZimbraParams::from_directory(&dir, hostname);
         tweak(&mut params);
         Mta {
             name: name.to_string(),
             hostname: hostname.to_string(),
-            kind: MtaKind::Zimbra(Box::new(ZimbraMta::new(dir, params))),
+            kind: MtaKind::Zimbra(Box::new(ZimbraMta::with_directory(dir, params))),
         }
     }
 
@@ -273,6 +301,52 @@ impl Topology {
         })
     }
 
+    /// The first way `other` differs from `self` as a simulation sees it, in words; `None` when
+    /// they are the same topology: the same MTAs in the same order (names, host names, kinds),
+    /// equal foreign tables, equal Zimbra parameters, directories with the same entries in the
+    /// same creation order ([`crate::dit::entries`]: DNs and attributes), and the same DNS.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{Mta, Topology};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org").unwrap();
+    /// let mut a = Topology::new();
+    /// a.add(Mta::zimbra("zcs", "mx.example.org", &dir, |_| {})).unwrap();
+    /// let mut b = a.clone();
+    /// assert_eq!(a.difference(&b), None);
+    /// b.dns.a.insert("mx.example.org".into(), vec!["192.0.2.1".into()]);
+    /// assert_eq!(a.difference(&b).unwrap(), "DNS differs");
+    /// ```
+    pub fn difference(&self, other: &Topology) -> Option<String> {
+        if self.mtas.len() != other.mtas.len() {
+            return Some(format!(
+                "{} MTAs against {}",
+                self.mtas.len(),
+                other.mtas.len()
+            ));
+        }
+        for (a, b) in self.mtas.iter().zip(&other.mtas) {
+            if a.name != b.name || a.hostname != b.hostname {
+                return Some(format!(
+                    "MTA {:?} ({}) against {:?} ({})",
+                    a.name, a.hostname, b.name, b.hostname
+                ));
+            }
+            let what = match (&a.kind, &b.kind) {
+                (MtaKind::Foreign(x), MtaKind::Foreign(y)) => {
+                    (x != y).then(|| "foreign tables differ".to_string())
+                }
+                (MtaKind::Zimbra(x), MtaKind::Zimbra(y)) => zimbra_difference(x, y),
+                _ => Some("kind differs".to_string()),
+            };
+            if let Some(w) = what {
+                return Some(format!("MTA {:?}: {w}", a.name));
+            }
+        }
+        (self.dns != other.dns).then(|| "DNS differs".to_string())
+    }
+
     /// Whether a client at MTA `from` is in the `mynetworks` of Zimbra MTA `to`.
     pub fn trusted(&self, from: usize, to: usize) -> bool {
         let (Some(f), Some(t)) = (self.mtas.get(from), self.mtas.get(to)) else {
@@ -288,6 +362,29 @@ impl Topology {
         z.params.mynetworks.iter().any(|net| {
             net.eq_ignore_ascii_case(&f.hostname) || addrs.iter().any(|a| in_network(a, net))
         })
+    }
+}
+
+fn zimbra_difference(x: &ZimbraMta, y: &ZimbraMta) -> Option<String> {
+    if x.params != y.params {
+        return Some(format!(
+            "parameters differ: {:?} against {:?}",
+            x.params, y.params
+        ));
+    }
+    let (Some(dx), Some(dy)) = (x.directory(), y.directory()) else {
+        return Some("a directory that was not kept (ZimbraMta::new)".into());
+    };
+    if Arc::ptr_eq(dx, dy) {
+        return None;
+    }
+    match (crate::dit::entries(dx), crate::dit::entries(dy)) {
+        (Ok(ex), Ok(ey)) if ex == ey => None,
+        (Ok(ex), Ok(ey)) => Some(match ex.iter().zip(&ey).position(|(a, b)| a != b) {
+            Some(i) => format!("directory entry {} differs: {}", i + 1, ex[i].dn),
+            None => format!("{} directory entries against {}", ex.len(), ey.len()),
+        }),
+        (Err(e), _) | (_, Err(e)) => Some(format!("directory: {e}")),
     }
 }
 

@@ -2,6 +2,7 @@
 //! output lines, exit codes), `--help` and bad arguments, closed pipes, and the safety of its
 //! file handling (issue 14).
 
+mod bounces;
 mod ldap;
 mod ldif;
 mod misc;

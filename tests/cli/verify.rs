@@ -4,7 +4,7 @@
 use crate::scenario;
 
 /// `zimbra-prov route ARGS`: (exit status, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run(args: &[&str]) -> (i32, String, String) {
     let r = crate::run(&[&["route"], args].concat());
     (r.code.unwrap_or(-1), r.out, r.err)
 }
@@ -20,7 +20,7 @@ const KINDS: &[&str] = &[
 ];
 
 /// Every line is a finding (`KIND ADDRESS ...`) or one of the two count lines.
-fn assert_report_shape(out: &str) {
+pub(crate) fn assert_report_shape(out: &str) {
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.len() >= 2, "{out}");
     for l in &lines[..lines.len() - 2] {

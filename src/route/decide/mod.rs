@@ -96,6 +96,8 @@ mod tests;
 pub use outcome::{external_form, Action, Decision, Delivery, LmtpReply, Stage, Step, Verdict};
 pub use params::{Arrival, ZimbraParams, ZIMBRA_TRANSPORTS};
 
+use std::sync::Arc;
+
 use super::index::{IndexOptions, MtaIndex};
 use crate::model::Directory;
 
@@ -105,6 +107,8 @@ pub struct ZimbraMta {
     /// The parameters.
     pub params: ZimbraParams,
     index: MtaIndex,
+    /// The directory the index was built from, when kept ([`ZimbraMta::with_directory`]).
+    source: Option<Arc<Directory>>,
 }
 
 /// trivial-rewrite's address classes (with the entry that made the domain virtual).
@@ -148,7 +152,27 @@ impl ZimbraMta {
                 old_address_filter: params.old_address_filter,
             },
         );
-        ZimbraMta { params, index }
+        ZimbraMta {
+            params,
+            index,
+            source: None,
+        }
+    }
+
+    /// An MTA with explicit parameters reading `dir`, keeping `dir` (shared, not copied) so that
+    /// [`ZimbraMta::directory`] gives it back — what a topology that is saved as a scenario file
+    /// needs ([`crate::scenario::save`]).
+    pub fn with_directory(dir: Arc<Directory>, params: ZimbraParams) -> Self {
+        let mut mta = ZimbraMta::new(&dir, params);
+        mta.source = Some(dir);
+        mta
+    }
+
+    /// The directory this MTA reads, when it was kept ([`ZimbraMta::with_directory`],
+    /// [`Mta::zimbra`](crate::route::Mta::zimbra)); `None` after [`ZimbraMta::new`], which
+    /// keeps only the lookup index.
+    pub fn directory(&self) -> Option<&Arc<Directory>> {
+        self.source.as_ref()
     }
 
     /// The MTA `hostname` with the parameters zmconfigd derives from `dir`.

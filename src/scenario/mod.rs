@@ -17,7 +17,10 @@
 //! hostname = "primary.example.org"
 //! directory = "zcs"
 //! # zimbra overrides: relayhost, dns_lookups, mynetworks, hopcount_limit, mydestination,
-//! #                   recipient_delimiter, old_address_filter
+//! #                   recipient_delimiter, old_address_filter, myhostname, myorigin,
+//! #                   propagate_canonical, propagate_virtual, virtual_alias_expansion_limit,
+//! #                   virtual_alias_recursion_limit, virtual_transport, split_domain_check,
+//! #                   reject_rest, transports (the fields of route::ZimbraParams)
 //! [[mta]]
 //! name = "exchange"
 //! kind = "foreign"
@@ -60,11 +63,20 @@
 //! must be one), a list must equal their fates as a multiset; `dsn_by` compares as a set with the
 //! MTAs that write their DSNs (a refusal at the first hop has none: `dsn_fate = "reply"`).
 //!
+//! A [`Topology`] built in code is written back as a scenario file with [`save`] (directories
+//! as LDIF files next to it): loading that file gives the same topology
+//! ([`Topology::difference`]).
+//!
 //! Errors name the file, the line and the key. LDIF directories are read with
 //! [`crate::dit::read_directory`] unless [`LoadOptions::ldif_loader`] supplies another reader.
 
+mod save;
+
+pub use save::{save, to_files, DirectoryStyle, SaveError, SaveOptions, SavedScenario};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -191,6 +203,16 @@ struct RawMta {
     mydestination: Option<Vec<String>>,
     recipient_delimiter: Option<String>,
     old_address_filter: Option<bool>,
+    myhostname: Option<String>,
+    myorigin: Option<String>,
+    propagate_canonical: Option<bool>,
+    propagate_virtual: Option<bool>,
+    virtual_alias_expansion_limit: Option<usize>,
+    virtual_alias_recursion_limit: Option<usize>,
+    virtual_transport: Option<String>,
+    split_domain_check: Option<bool>,
+    reject_rest: Option<bool>,
+    transports: Option<Vec<String>>,
     domains: Option<Vec<String>>,
     mailboxes: Option<Vec<String>>,
     unknown: Option<UnknownPolicy>,
@@ -222,8 +244,29 @@ impl RawMta {
             routes,
             aliases
         );
+        param_keys!(take);
     }
 }
+
+/// Calls `$m!` with the [`ZimbraParams`](crate::route::ZimbraParams) fields a scenario sets
+/// under their own names (the older keys, with their own conversions, are handled one by one).
+macro_rules! param_keys {
+    ($m:ident) => {
+        $m!(
+            myhostname,
+            myorigin,
+            propagate_canonical,
+            propagate_virtual,
+            virtual_alias_expansion_limit,
+            virtual_alias_recursion_limit,
+            virtual_transport,
+            split_domain_check,
+            reject_rest,
+            transports
+        )
+    };
+}
+use param_keys;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -637,6 +680,8 @@ impl Ctx<'_> {
     ) -> Result<Topology, ScenarioError> {
         let mut topo = Topology::new();
         topo.dns = dns.clone();
+        // one copy of each directory for the MTAs of this stage that read it
+        let mut shared: BTreeMap<&str, Arc<Directory>> = BTreeMap::new();
         for m in mtas {
             let at = m.name.span().start;
             let name = m.name.get_ref();
@@ -659,14 +704,22 @@ impl Ctx<'_> {
                             format!("Zimbra MTA {name:?} needs a directory"),
                         )
                     })?;
-                    let dir = dirs.get(d.get_ref()).ok_or_else(|| {
-                        self.invalid(
-                            d.span().start,
-                            "mta.directory",
-                            format!("no directory named {:?}", d.get_ref()),
-                        )
-                    })?;
-                    Mta::zimbra(name, &hostname, dir, |p| {
+                    let dir = match shared.get(d.get_ref().as_str()) {
+                        Some(dir) => Arc::clone(dir),
+                        None => {
+                            let dir = dirs.get(d.get_ref()).ok_or_else(|| {
+                                self.invalid(
+                                    d.span().start,
+                                    "mta.directory",
+                                    format!("no directory named {:?}", d.get_ref()),
+                                )
+                            })?;
+                            let dir = Arc::new(dir.clone());
+                            shared.insert(d.get_ref().as_str(), Arc::clone(&dir));
+                            dir
+                        }
+                    };
+                    Mta::zimbra_shared(name, &hostname, dir, |p| {
                         if let Some(r) = &m.relayhost {
                             p.relayhost = Some(r.clone()).filter(|r| !r.is_empty());
                         }
@@ -688,6 +741,10 @@ impl Ctx<'_> {
                         if let Some(v) = m.old_address_filter {
                             p.old_address_filter = v;
                         }
+                        macro_rules! set {
+                            ($($f:ident),*) => { $( if let Some(v) = &m.$f { p.$f = v.clone(); } )* };
+                        }
+                        param_keys!(set);
                     })
                 }
                 "foreign" => Mta::foreign(

@@ -1,61 +1,15 @@
-//! `zimbra-prov route` and bounces, silent loss and bounded verification (issues 12, 14, 16), as
-//! a process: `silent` findings and their exit code, DSNs in traces (`--sender`, text, DOT),
-//! `--threads` giving the same report, and `route verify` on the all-to-all topology of K = 20
-//! Zimbra MTAs under a 4 GB address-space limit (before: killed for lack of memory from K = 10).
+//! `zimbra-prov route` and bounces, silent loss and bounded verification (issues 12, 14, 16): `silent`
+//! findings and their exit code, DSNs in traces (`--sender`, text, DOT, JSON), `--threads`
+//! giving the same report, and `route verify` on the all-to-all topology of K = 20 Zimbra MTAs
+//! under a 4 GB address-space limit (before: killed for lack of memory from K = 10).
 
-#[path = "../examples/support/hostile.rs"]
+#[path = "../../examples/support/hostile.rs"]
 mod hostile;
 
-use std::path::Path;
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scenario(name: &str) -> String {
-    root()
-        .join("tests/scenarios")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// `zimbra-prov route ARGS`: (exit status, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_zimbra-prov"))
-        .arg("route")
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("zimbra-prov runs");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-/// Every line is a finding (`KIND ADDRESS ...`) or one of the two count lines.
-fn assert_report_shape(out: &str) {
-    const KINDS: &[&str] = &[
-        "loop",
-        "lost",
-        "split-brain",
-        "deferred",
-        "hairpin",
-        "backscatter",
-        "silent",
-    ];
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(lines.len() >= 2, "{out}");
-    for l in &lines[..lines.len() - 2] {
-        let kind = l.split(' ').next().unwrap_or("");
-        assert!(KINDS.contains(&kind), "not a finding line: {l}");
-    }
-    assert!(lines[lines.len() - 2].starts_with("checked "), "{out}");
-    assert!(lines[lines.len() - 1].starts_with("findings: "), "{out}");
-}
+use super::verify::{assert_report_shape, run};
+use crate::scenario;
 
 #[test]
 fn silent_when_a_foreign_mtas_dsn_is_refused() {
