@@ -63,9 +63,12 @@
 //! must be one), a list must equal their fates as a multiset; `dsn_by` compares as a set with the
 //! MTAs that write their DSNs (a refusal at the first hop has none: `dsn_fate = "reply"`).
 //!
-//! A [`Topology`] built in code is written back as a scenario file with [`save`] (directories
-//! as LDIF files next to it): loading that file gives the same topology
-//! ([`Topology::difference`]).
+//! A [`Topology`] built in code is written back as a scenario file with [`save`]: every Zimbra
+//! MTA's directory as a faithful LDIF dump next to it (one file per distinct directory; an empty
+//! one inline as `zmprov = ""`), Zimbra parameters where they differ from zmconfigd's, foreign
+//! MTAs and DNS whole. The output is loaded back in memory and compared with the topology
+//! ([`Topology::difference`]) before anything is written: what a file cannot say is a
+//! [`SaveError`], never a file that loads to another topology.
 //!
 //! Errors name the file, the line and the key. LDIF directories are read with
 //! [`crate::dit::read_directory`] unless [`LoadOptions::ldif_loader`] supplies another reader.

@@ -240,8 +240,8 @@ struct Group {
 }
 
 /// The scenario for `topo` in memory; LDIF files are named `STEM.NAME.ldif` (`NAME`: the first
-/// MTA reading the directory). Validated by loading it back (see the [module
-/// documentation](self)).
+/// MTA reading the directory). Validated before it is returned: loaded back in memory and
+/// compared with `topo` ([`Topology::difference`]); see [`save`] for what is written how.
 ///
 /// ```
 /// use zimbra_prov::model::Directory;
