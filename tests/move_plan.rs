@@ -1,7 +1,7 @@
 //! Move plans without slapd: conflicts of every kind, COS handling, merges into existing
 //! parent entries.
 
-use zimbra_prov::dit::{self, Conflict, EntryKind, MoveOptions};
+use zimbra_prov::dit::{self, Conflict, EntryKind, FollowUp, MoveOptions, TokenKeys};
 use zimbra_prov::ldif::ChangeOp;
 use zimbra_prov::model::{Directory, IdGenerator};
 use zimbra_prov::zmprov;
@@ -77,7 +77,9 @@ fn cos_is_mapped_by_name_or_explicitly_or_copied() {
         .to_string();
     let bob = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.kind == EntryKind::Account)
         .expect("bob");
     assert_eq!(bob.attrs.first("zimbraCOSId"), Some(gold_id.as_str()));
@@ -96,7 +98,9 @@ fn cos_is_mapped_by_name_or_explicitly_or_copied() {
         .to_string();
     let bob = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.kind == EntryKind::Account)
         .expect("bob");
     assert_eq!(bob.attrs.first("zimbraCOSId"), Some(silver_id.as_str()));
@@ -123,7 +127,9 @@ fn cos_is_mapped_by_name_or_explicitly_or_copied() {
     assert!(plan.is_clean(), "{plan}");
     assert!(plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .any(|e| e.dn == "cn=gold,cn=cos,cn=zimbra"));
 }
 
@@ -144,10 +150,17 @@ fn existing_parent_dc_entry_becomes_the_domain_by_a_change_record() {
     assert!(mods
         .iter()
         .any(|m| m.attribute == "objectClass" && m.values.contains(&b"zimbraDomain".to_vec())));
-    assert!(plan.entries.iter().all(|e| e.dn != "dc=company,dc=com"));
     assert!(plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
+        .all(|e| e.dn != "dc=company,dc=com"));
+    assert!(plan
+        .entries
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .any(|e| e.dn == "ou=people,dc=company,dc=com"));
     let mut out = Vec::new();
     assert_eq!(plan.write_changes(&mut out).expect("changes"), 1);
@@ -173,4 +186,44 @@ fn unknown_domain_and_bad_rename_are_errors() {
             ..
         })
     ));
+}
+
+#[test]
+fn auth_key_follow_up_says_what_the_directories_show() {
+    let with_key = |d: &mut Directory, key: Option<&str>| {
+        if let Some(k) = key {
+            d.config.attrs.set_one("zimbraAuthTokenKey", k);
+        }
+    };
+    let cases = [
+        (None, None, TokenKeys::Neither, "neither directory has a zimbraAuthTokenKey"),
+        (Some("0:aa"), None, TokenKeys::SourceOnly, "the target has no zimbraAuthTokenKey yet"),
+        (None, Some("0:bb"), TokenKeys::TargetOnly, "the source has no zimbraAuthTokenKey"),
+        (Some("0:aa"), Some("0:bb"), TokenKeys::Different, "the target's zimbraAuthTokenKey differs, users of company.com must log in again"),
+        (Some("0:aa"), Some("0:aa"), TokenKeys::Shared, "the target has the source's zimbraAuthTokenKey, sessions of company.com users stay valid"),
+    ];
+    for (s, t, want, text) in cases {
+        let mut src = dir(
+            1,
+            "cs mbx1.old.net\ncd company.com\nca bob@company.com pw\n",
+        );
+        let mut dst = dir(2, "cs mbx1.old.net\n");
+        with_key(&mut src, s);
+        with_key(&mut dst, t);
+        let plan =
+            dit::plan_move_dirs(&src, &dst, "company.com", &MoveOptions::default()).expect("plan");
+        let got = plan.follow_ups.iter().find_map(|f| match f {
+            FollowUp::AuthKeys { token_keys, .. } => Some(*token_keys),
+            _ => None,
+        });
+        assert_eq!(got, Some(want), "{s:?} {t:?}");
+        let shown = plan.to_string();
+        assert!(shown.contains(text), "{s:?} {t:?}: {shown}");
+        // only the case that shows a difference says so
+        assert_eq!(
+            shown.contains("differs"),
+            want == TokenKeys::Different,
+            "{shown}"
+        );
+    }
 }

@@ -184,7 +184,9 @@ fn prove(
     let mut want = by_dn(&dst_entries, false);
     let planned: Vec<RawEntry> = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .map(|p| RawEntry {
             dn: p.dn.clone(),
             attrs: p.attrs.clone(),
@@ -215,7 +217,7 @@ fn prove(
 fn changed_attrs(plan: &MovePlan, src: &[RawEntry]) -> BTreeMap<String, Vec<String>> {
     let src = by_dn(src, false);
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in &plan.entries {
+    for p in plan.entries.to_vec().expect("entries") {
         let Some(sdn) = &p.source_dn else { continue };
         let s = src
             .get(Dn::parse(sdn).expect("dn").normalized())
@@ -267,7 +269,12 @@ fn plain_move_loads_and_changes_nothing() {
         "{:?}",
         changed_attrs(&plan, &src)
     );
-    assert!(plan.entries.iter().all(|e| !e.dn.contains("other")));
+    assert!(plan
+        .entries
+        .to_vec()
+        .expect("entries")
+        .into_iter()
+        .all(|e| !e.dn.contains("other")));
     assert!(plan.follow_ups.iter().any(|f| matches!(f, dit::FollowUp::AuthKeys { domain_keys, .. } if domain_keys == &["zimbraPreAuthKey"])));
 }
 
@@ -303,7 +310,9 @@ fn move_with_rename_and_host_map() {
     }
     let alice = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.dn == "uid=alice,ou=people,dc=migrate,dc=company,dc=com")
         .expect("alice");
     assert_eq!(
@@ -313,7 +322,9 @@ fn move_with_rename_and_host_map() {
     assert_eq!(alice.attrs.first("zimbraMailHost"), Some("mbx9.new.net"));
     let team = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.kind == EntryKind::DistributionList)
         .expect("team");
     assert_eq!(
@@ -327,7 +338,9 @@ fn move_with_rename_and_host_map() {
     // the parent of the renamed domain is created as a plain dc entry
     let parent = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.dn == "dc=company,dc=com")
         .expect("parent");
     assert_eq!(parent.kind, EntryKind::ParentDomain);
@@ -389,11 +402,19 @@ fn move_with_regenerated_ids() {
     // references follow the new ids
     let alice = plan
         .entries
-        .iter()
+        .to_vec()
+        .expect("entries")
+        .into_iter()
         .find(|e| e.dn.starts_with("uid=alice,"))
         .expect("alice");
     let alice_id = alice.attrs.first("zimbraId").expect("id");
-    for al in plan.entries.iter().filter(|e| e.kind == EntryKind::Alias) {
+    for al in plan
+        .entries
+        .to_vec()
+        .expect("entries")
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Alias)
+    {
         assert_eq!(al.attrs.first("zimbraAliasTargetId"), Some(alice_id));
     }
 }

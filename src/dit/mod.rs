@@ -18,8 +18,12 @@
 //!   [`RawEntry`](crate::model::RawEntry)s in `other_entries`. Entries are written in a
 //!   documented deterministic order, parents before children (see [`write_directory`]).
 //! * [`plan_move`] plans moving one domain from a source directory into a target directory:
-//!   a [`MovePlan`] with typed [`Conflict`]s, the LDIF for `slapadd` and the change records for
-//!   entries the target already has. Nothing is written while there are conflicts.
+//!   a [`MovePlan`] with typed [`Conflict`]s, the LDIF for `slapadd`, the change records for
+//!   entries the target already has, the work left by hand ([`FollowUp`]) and the
+//!   [`Reference`]s the source keeps to moved addresses, each with the zmprov lines that fix
+//!   it. Nothing is written while there are conflicts. [`plan_move_file`] streams two LDIF
+//!   files and keeps only the moved domain's keys: memory follows the moved domain, not the
+//!   size of either directory.
 //!
 //! ```
 //! use zimbra_prov::{dit, model::Directory, zmprov};
@@ -43,8 +47,8 @@ mod write;
 
 pub use classify::{classify, domain_of_dn, EntryKind};
 pub use plan::{
-    plan_move, plan_move_dirs, plan_move_ldif, Conflict, FollowUp, IdPolicy, MoveOptions, MovePlan,
-    PlannedEntry,
+    plan_move, plan_move_dirs, plan_move_file, plan_move_ldif, Conflict, FollowUp, IdPolicy,
+    MoveOptions, MovePlan, PlannedEntries, PlannedEntry, Reference, ReferenceKind, TokenKeys,
 };
 pub use read::{directory_from_entries, read_directory, EntryReader};
 pub use write::{default_dn, entries, write_directory, write_entries, WriteOptions};
@@ -117,5 +121,31 @@ pub enum DitError {
     Conflicts {
         /// How many.
         count: usize,
+    },
+    /// A file cannot be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An error in the text of one of the input files of
+    /// [`plan_move_file`]: an LDIF syntax error, a change record, a bad or duplicate DN.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error, with its line in that file.
+        source: Box<DitError>,
+    },
+    /// A moved entry kept in the source file cannot be read back as it was planned (the
+    /// file became unreadable, or changed since planning).
+    #[error("source entry {dn:?} cannot be read back: {why}")]
+    SourceChanged {
+        /// The entry's source DN.
+        dn: String,
+        /// What went wrong.
+        why: String,
     },
 }

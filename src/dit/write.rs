@@ -222,6 +222,28 @@ fn parents_first<A>(
 }
 
 /// The entry Zimbra would create for a missing parent `dn`, if it is one Zimbra creates.
+/// The entries `dn` (of `kind`) needs above or below it: a domain's `ou=people` and
+/// `cn=groups` containers, and with `walk_up` its ancestors (nearest first, not the root).
+pub(crate) fn wanted_parents(dn: &Dn, kind: EntryKind, walk_up: bool) -> Vec<Dn> {
+    let mut wanted: Vec<Dn> = Vec::new();
+    if kind == EntryKind::Domain {
+        for child in ["ou=people", "cn=groups"] {
+            if let Ok(r) = crate::dn::Rdn::parse(child) {
+                wanted.push(dn.child(r));
+            }
+        }
+    }
+    let mut p = if walk_up { dn.parent() } else { None };
+    while let Some(parent) = p {
+        if parent.is_root() {
+            break;
+        }
+        p = parent.parent();
+        wanted.push(parent);
+    }
+    wanted
+}
+
 pub(crate) fn synthesize_parent(dn: &Dn) -> Option<AttrBag> {
     let rdn = dn.rdn()?;
     if rdn.avas().len() != 1 {
@@ -322,23 +344,7 @@ fn write_refs<W: Write>(
             dns.push((d, *kind));
         }
         for (d, kind) in &dns {
-            let mut wanted: Vec<Dn> = Vec::new();
-            if *kind == EntryKind::Domain {
-                for child in ["ou=people", "cn=groups"] {
-                    if let Ok(r) = crate::dn::Rdn::parse(child) {
-                        wanted.push(d.child(r));
-                    }
-                }
-            }
-            let mut p = d.parent();
-            while let Some(parent) = p {
-                if parent.is_root() {
-                    break;
-                }
-                p = parent.parent();
-                wanted.push(parent);
-            }
-            for w in wanted {
+            for w in wanted_parents(d, *kind, true) {
                 if have.contains(w.normalized()) {
                     continue;
                 }

@@ -186,6 +186,18 @@ impl Plan {
         let mut problems = Vec::new();
         let mut changes = Vec::with_capacity(plan.entries.len() + plan.changes.len());
         for (index, e) in plan.entries.iter().enumerate() {
+            let e = match e {
+                Ok(e) => e,
+                Err(err) => {
+                    problems.push(Problem {
+                        index,
+                        line: 0,
+                        dn: String::new(),
+                        message: err.to_string(),
+                    });
+                    continue;
+                }
+            };
             match Dn::parse(&e.dn) {
                 Ok(dn) => changes.push(Change::new(dn, ChangeOp::Add(add_attrs(&e.attrs)))),
                 Err(err) => problems.push(Problem {
@@ -581,9 +593,10 @@ mod tests {
             new_domain: "example.com".into(),
             alias_domains: Vec::new(),
             conflicts: Vec::new(),
-            entries,
+            entries: entries.into(),
             changes,
             follow_ups: Vec::new(),
+            references: Vec::new(),
             id_map: Default::default(),
         }
     }

@@ -52,7 +52,8 @@ pub fn run_move(
 /// The source and target dumps of these tests, in `tmp`.
 pub fn fixtures(tmp: &Tmp) {
     let source = "cs old.example.net zimbraServiceEnabled mailbox\ncd company.com\n\
-                  ca a@company.com pw\nca b@company.com pw\naaa a@company.com x@company.com";
+                  ca a@company.com pw\nca b@company.com pw\naaa a@company.com x@company.com\n\
+                  cd stays.net\ncdl team@stays.net\nadlm team@stays.net a@company.com";
     write_dir(&tmp.path("src.ldif"), 1, source);
     write_dir(
         &tmp.path("dst.ldif"),
@@ -89,12 +90,36 @@ fn move_domain_contract() {
         "migrate.company.com",
         "--map-host",
         "old.example.net=new.example.org",
+        "--fixes",
+        &p("fixes.zmp"),
         "--out",
         &p("out.ldif"),
     ]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("conflicts: none"), "{out}");
     assert!(out.contains("account: 2"), "{out}");
+    // the list that stays behind names a renamed address: reported with its fix
+    assert!(
+        out.contains(
+            "references left in the source: 1 (1 to fix)\n  REFERENCE list-member: distribution-list team@stays.net (zimbraMailForwardingAddress) names a@company.com, renamed a@migrate.company.com\n    $ zmprov rdlm team@stays.net a@company.com\n    $ zmprov adlm team@stays.net a@migrate.company.com\n"
+        ),
+        "{out}"
+    );
+    let fixes = std::fs::read_to_string(tmp.path("fixes.zmp")).expect("fixes written");
+    assert!(
+        fixes.ends_with(
+            "\nrdlm team@stays.net a@company.com\nadlm team@stays.net a@migrate.company.com\n"
+        ),
+        "{fixes}"
+    );
+    assert!(
+        out.contains(&format!(
+            "wrote 2 zmprov lines to {} (run them on the source: zmprov -f {})\n",
+            p("fixes.zmp"),
+            p("fixes.zmp")
+        )),
+        "{out}"
+    );
     let text = std::fs::read_to_string(tmp.path("out.ldif")).expect("OUT written");
     assert!(
         text.contains("dn: uid=a,ou=people,dc=migrate,dc=company,dc=com\n"),
@@ -127,6 +152,8 @@ fn move_domain_contract() {
         "company.com",
         "--map-host",
         "old.example.net=new.example.org",
+        "--fixes",
+        &p("fixes2.zmp"),
         "--out",
         &p("out2.ldif"),
     ]);
@@ -137,6 +164,7 @@ fn move_domain_contract() {
     );
     assert!(out.contains("nothing written"), "{out}");
     assert!(!tmp.path("out2.ldif").exists());
+    assert!(!tmp.path("fixes2.zmp").exists());
     assert!(
         !tmp.names()
             .iter()

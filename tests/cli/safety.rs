@@ -163,6 +163,15 @@ fn two_outputs_or_an_output_and_an_input_must_differ() {
     let r = run(&args);
     assert_eq!(r.code, Some(2), "{r:?}");
     assert_eq!(std::fs::read_to_string(t.path("x.ldif")).unwrap(), "keep");
+    // --fixes is one of the outputs too: not over another output, nor over an input
+    for other in [t.arg("y.ldif"), t.arg("src.ldif")] {
+        let mut args = clean_move(&t, &t.arg("y.ldif"));
+        args.extend(["--fixes".to_string(), other]);
+        let r = run(&args);
+        assert_eq!(r.code, Some(2), "{r:?}");
+        assert!(r.err.contains("--fixes"), "{r:?}");
+        assert!(!t.path("y.ldif").exists());
+    }
     // an output over an input
     let r = run(&clean_move(&t, &t.arg("src.ldif")));
     assert_eq!(r.code, Some(2), "{r:?}");

@@ -55,8 +55,15 @@ enum Command {
     ///
     /// Prints the conflict report (domain already there, addresses or zimbraIds in use, missing
     /// COS, unknown mail hosts, DN collisions, alias domains whose target is not moved) and a
-    /// summary. Exit 0 when OUT (and CHANGES) were written; 1 when there are conflicts, and then
-    /// nothing is written; 2 on bad usage, unreadable input or a refused output.
+    /// summary, what is left to do by hand (auth keys, certificates, mailbox data), and the
+    /// references left in the source (other domains' lists, forwarding addresses, aliases that
+    /// name a moved address) with the zmprov lines that fix them (`--fixes` writes them as a
+    /// script). Exit 0 when OUT (and CHANGES) were written, and FIXES when asked for; 1 when
+    /// there are conflicts, and then nothing is written; 2 on bad usage, unreadable input or a
+    /// refused output.
+    ///
+    /// Both dumps are read once (the source in parts, one per core); the moved entries are read
+    /// back from the source when OUT is written, so memory follows the moved domain.
     ///
     /// Outputs appear complete or not at all: each is written to a temporary file next to it and
     /// renamed into place. An output must be a regular file or a new path (a symbolic link, a

@@ -103,6 +103,10 @@ pub struct MoveDomainArgs {
     /// Also write the change records for existing target entries (apply with ldapmodify).
     #[arg(long, value_name = "CHANGES.ldif")]
     changes: Option<PathBuf>,
+    /// Also write the zmprov lines that fix the references left in the source (a script for
+    /// `zmprov -f` on the source).
+    #[arg(long, value_name = "FIXES.zmp")]
+    fixes: Option<PathBuf>,
     /// Where to write the LDIF for slapadd.
     #[arg(long, value_name = "OUT.ldif")]
     out: PathBuf,
@@ -140,6 +144,12 @@ impl<'a> Sides<'a> {
     /// The error, naming the input it came from when it is about an input's text. LDIF syntax
     /// errors read `FILE:LINE: error: MESSAGE`, as `ldif check` prints them.
     pub fn describe(&self, e: &DitError) -> String {
+        if let DitError::InFile { path, source } = e {
+            return match &**source {
+                DitError::Ldif(le) => ldif_cmd::error_line(path, le),
+                e => format!("{}: {}", out::path(path), out::field(&e.to_string())),
+            };
+        }
         let file = match e {
             DitError::Ldif(_)
             | DitError::ChangeRecord { .. }
@@ -182,19 +192,25 @@ pub fn run(a: MoveDomainArgs) -> Outcome {
     if let Some(c) = &a.changes {
         outputs.push(("--changes", c));
     }
+    if let Some(c) = &a.fixes {
+        outputs.push(("--fixes", c));
+    }
     fsio::distinct(&outputs, &[("--from", &a.from), ("--to", &a.to)])
         .map_err(|m| Failure::new(2, m))?;
     for (_, p) in &outputs {
         fsio::check_output(p).map_err(|m| Failure::new(2, m))?;
     }
+    // Both inputs are regular files (a FIFO would hang a reader that splits it into parts);
+    // the source is read in parts on all cores and its moved entries are read back from it
+    // when OUT is written.
+    for p in [&a.from, &a.to] {
+        fsio::open_regular(p).map_err(|m| Failure::new(2, m))?;
+    }
     let sides = Sides::new(vec![&a.from, &a.to]);
-    let plan: MovePlan = dit::plan_move(
-        sides.entries(0)?,
-        sides.entries(1)?,
-        &a.domain,
-        &a.how.options(),
-    )
-    .map_err(|e| Failure::new(2, sides.describe(&e)))?;
+    let bar = progress::spinner("planning the move");
+    let plan = dit::plan_move_file(&a.from, &a.to, &a.domain, &a.how.options());
+    bar.finish_and_clear();
+    let plan: MovePlan = plan.map_err(|e| Failure::new(2, sides.describe(&e)))?;
     let mut out = Out::new();
     out.text(&plan.to_string())?;
     if !plan.is_clean() {
@@ -206,6 +222,10 @@ pub fn run(a: MoveDomainArgs) -> Outcome {
     let (ldif, n) = write_plan(&a.out, |w| plan.write_ldif(w))?;
     let changes = match &a.changes {
         Some(path) => Some(write_plan(path, |w| plan.write_changes(w))?),
+        None => None,
+    };
+    let fixes = match &a.fixes {
+        Some(path) => Some(write_plan(path, |w| plan.write_fixes(w))?),
         None => None,
     };
     ldif.commit().map_err(|m| Failure::new(2, m))?;
@@ -223,6 +243,13 @@ pub fn run(a: MoveDomainArgs) -> Outcome {
             plan.changes.len()
         ))?,
         None => {}
+    }
+    if let Some((f, n)) = fixes {
+        let shown = out::path(f.path());
+        f.commit().map_err(|m| Failure::new(2, m))?;
+        out.line(format_args!(
+            "wrote {n} zmprov lines to {shown} (run them on the source: zmprov -f {shown})"
+        ))?;
     }
     out.flush()?;
     Ok(0)
