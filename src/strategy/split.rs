@@ -311,6 +311,9 @@ pub struct GeneratedPlan {
     pub moved: Vec<String>,
     /// The states: `initial`, then `move USER` for each moved user.
     pub stages: Vec<(String, crate::route::Topology)>,
+    /// The primary's zmprov script at each state (same order as `stages`), to rebuild its
+    /// directory (e.g. as LDIF for a real slapd).
+    pub primary_scripts: Vec<String>,
 }
 
 /// Migration plans (see [`GeneratedPlan`]): any subset of the secondary's users, in any order.
@@ -354,6 +357,7 @@ pub fn migration_plan(spec: SplitDomainSpec) -> impl Strategy<Value = GeneratedP
             };
             let initial = build_split(&domain, &homes, &kinds, &alias, false, &mx, &[]);
             let mut stages = vec![("initial".to_string(), initial.topology.clone())];
+            let mut primary_scripts = vec![initial.primary_script.clone()];
             let mut done: Vec<usize> = Vec::new();
             let mut moved = Vec::new();
             for u in order {
@@ -366,12 +370,14 @@ pub fn migration_plan(spec: SplitDomainSpec) -> impl Strategy<Value = GeneratedP
                 let state = build_split(&domain, &homes, &kinds, &alias, false, &mx, &done);
                 let name = format!("u{u}@{domain}");
                 stages.push((format!("move {name}"), state.topology));
+                primary_scripts.push(state.primary_script);
                 moved.push(name);
             }
             GeneratedPlan {
                 initial,
                 moved,
                 stages,
+                primary_scripts,
             }
         })
 }

@@ -62,6 +62,8 @@
 
 #[path = "oracle/conf.rs"]
 mod conf;
+#[allow(unused_imports)] // only the multi-MTA harness uses them
+pub use conf::{MAPS, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT};
 #[path = "oracle/line.rs"]
 mod line;
 #[path = "oracle/log.rs"]
@@ -75,7 +77,8 @@ mod smtp;
 pub use conf::master_cf_services;
 pub use line::{OracleItem, OracleLine, SmtpReply};
 use log::{read_log, LogState};
-use smtp::{submit_worker, Smtp, Submitted};
+pub use smtp::Smtp;
+use smtp::{submit_worker, Submitted};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -102,10 +105,10 @@ pub const REQUIRED: &[&str] = &[
     "/usr/lib/ldap/back_mdb.so",
 ];
 
-const SLAPD: &str = "/usr/sbin/slapd";
-const SLAPADD: &str = "/usr/sbin/slapadd";
-const POSTFIX: &str = "/usr/sbin/postfix";
-const POSTSUPER: &str = "/usr/sbin/postsuper";
+pub const SLAPD: &str = "/usr/sbin/slapd";
+pub const SLAPADD: &str = "/usr/sbin/slapadd";
+pub const POSTFIX: &str = "/usr/sbin/postfix";
+pub const POSTSUPER: &str = "/usr/sbin/postsuper";
 
 /// Errors of the oracle harness. Routing outcomes (bounces, defers) are values in
 /// [`OracleLine`], never errors.
@@ -335,16 +338,16 @@ pub struct Oracle {
     pickups: u64,
 }
 
-fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OracleError {
+pub fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OracleError {
     let path = path.to_path_buf();
     move |source| OracleError::Io { what, path, source }
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), OracleError> {
+pub fn write_file(path: &Path, text: &str) -> Result<(), OracleError> {
     fs::write(path, text).map_err(io_err("write", path))
 }
 
-fn run(cmd: &mut Command) -> Result<String, OracleError> {
+pub fn run(cmd: &mut Command) -> Result<String, OracleError> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().map_err(|e| OracleError::Command {
         cmd: shown.clone(),
@@ -375,7 +378,7 @@ fn free_port() -> Result<u16, OracleError> {
 }
 
 /// Alive and not a zombie (daemonized processes may be reaped late by init).
-fn pid_alive(pid: u32) -> bool {
+pub fn pid_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/status")) {
         Ok(s) => !s
             .lines()
@@ -384,7 +387,7 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-fn children_of(ppid: u32) -> Vec<u32> {
+pub fn children_of(ppid: u32) -> Vec<u32> {
     let Ok(rd) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -403,7 +406,7 @@ fn children_of(ppid: u32) -> Vec<u32> {
         .collect()
 }
 
-fn wait_until(
+pub fn wait_until(
     what: &str,
     timeout: Duration,
     mut done: impl FnMut() -> bool,

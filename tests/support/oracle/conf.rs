@@ -5,7 +5,7 @@ use super::*;
 
 /// Zimbra's filters (zm-core-utils `src/libexec/zmmtainit`): file, query_filter,
 /// result_attribute, extra lines.
-const MAPS: &[(&str, &str, &str, &str)] = &[
+pub const MAPS: &[(&str, &str, &str, &str)] = &[
     (
         "vmm",
         "(&(zimbraMailDeliveryAddress=%s)(zimbraMailStatus=enabled))",
@@ -51,10 +51,10 @@ const MAPS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// ldap-vam.cf as zmmtainit writes it since ZCS-5361 (2018): with `zimbraOldMailAddress`.
-const VAM_OLD_ADDRESS: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraOldMailAddress=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
+pub const VAM_OLD_ADDRESS: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraOldMailAddress=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
 /// ldap-vam.cf without `zimbraOldMailAddress` (zmmtainit before 2018).
-const VAM_PLAIN: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
-const VAM_RESULT: &str = "zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress,zimbraMailCatchAllForwardingAddress";
+pub const VAM_PLAIN: &str = "(&(|(zimbraMailDeliveryAddress=%s)(zimbraMailAlias=%s)(zimbraMailCatchAllAddress=%s))(zimbraMailStatus=enabled))";
+pub const VAM_RESULT: &str = "zimbraMailDeliveryAddress,zimbraMailForwardingAddress,zimbraPrefMailForwardingAddress,zimbraMailCatchAllForwardingAddress";
 
 /// The delivery services of the oracle's master.cf, one per name in `services` (Zimbra's
 /// master.cf list by default): `error` and `retry` are error(8), `discard` is discard(8), and

@@ -79,7 +79,7 @@ pub(super) fn submit_one(c: &mut Smtp, addr: &str) -> Result<Submitted, OracleEr
 }
 
 /// A minimal SMTP client over loopback.
-pub(super) struct Smtp {
+pub struct Smtp {
     port: u16,
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -87,12 +87,18 @@ pub(super) struct Smtp {
 
 impl Smtp {
     pub(super) fn connect(port: u16, addr: &str) -> Result<Smtp, OracleError> {
+        Smtp::connect_to(SocketAddr::from(([127, 0, 0, 1], port)), addr)
+    }
+
+    /// Connects to `sa` and reads the 220 greeting (`addr`: the address being handled, for
+    /// error messages).
+    pub fn connect_to(sa: SocketAddr, addr: &str) -> Result<Smtp, OracleError> {
+        let port = sa.port();
         let err = |reason: String| OracleError::Smtp {
             port,
             addr: addr.to_string(),
             reason,
         };
-        let sa = SocketAddr::from(([127, 0, 0, 1], port));
         let s = TcpStream::connect_timeout(&sa, Duration::from_secs(10))
             .map_err(|e| err(e.to_string()))?;
         s.set_read_timeout(Some(Duration::from_secs(60)))
@@ -110,7 +116,7 @@ impl Smtp {
         Ok(c)
     }
 
-    pub(super) fn reply(&mut self, addr: &str) -> Result<SmtpReply, OracleError> {
+    pub fn reply(&mut self, addr: &str) -> Result<SmtpReply, OracleError> {
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
@@ -143,7 +149,7 @@ impl Smtp {
         })
     }
 
-    pub(super) fn request(&mut self, cmd: &str, addr: &str) -> Result<SmtpReply, OracleError> {
+    pub fn request(&mut self, cmd: &str, addr: &str) -> Result<SmtpReply, OracleError> {
         self.writer
             .write_all(format!("{cmd}\r\n").as_bytes())
             .map_err(|e| OracleError::Smtp {
@@ -154,12 +160,7 @@ impl Smtp {
         self.reply(addr)
     }
 
-    pub(super) fn cmd(
-        &mut self,
-        cmd: &str,
-        want: u16,
-        addr: &str,
-    ) -> Result<SmtpReply, OracleError> {
+    pub fn cmd(&mut self, cmd: &str, want: u16, addr: &str) -> Result<SmtpReply, OracleError> {
         let r = self.request(cmd, addr)?;
         if r.code != want {
             return Err(OracleError::Smtp {
