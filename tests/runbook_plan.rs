@@ -143,7 +143,8 @@ fn assert_proven(rb: &Runbook) {
         for (src, dst) in users {
             for a in [src, dst] {
                 let t =
-                    zimbra_prov::route::simulate(&last, &zimbra_prov::route::Entry::Internet, a);
+                    zimbra_prov::route::simulate(&last, &zimbra_prov::route::Entry::Internet, a)
+                        .expect("a known entry and a parsable address");
                 assert!(
                     t.leaves().iter().any(|l| matches!(
                         l.disposition,

@@ -47,7 +47,8 @@ fn check_spec(g: &zimbra_prov::strategy::GeneratedSpec) -> Result<(), TestCaseEr
     for (_, users) in &rb.batches {
         for (src, dst) in users {
             moved += 1;
-            let t = simulate(last, &Entry::Internet, src);
+            let t = simulate(last, &Entry::Internet, src)
+                .expect("a known entry and a parsable address");
             let at_target = t.leaves().iter().any(|l| {
                 matches!(l.disposition, Disposition::Delivered { host, mailbox }
                     if host.eq_ignore_ascii_case(&rb.final_host) && mailbox.eq_ignore_ascii_case(dst))

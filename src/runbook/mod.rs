@@ -761,8 +761,10 @@ pub fn plan(spec: &Spec) -> Result<Runbook, RunbookError> {
                 continue;
             }
             for e in &entries {
-                let t = simulate(&topo, e, a);
-                flows.push(format!("[{e}] {}", t.summary()));
+                flows.push(match simulate(&topo, e, a) {
+                    Ok(t) => format!("[{e}] {}", t.summary()),
+                    Err(err) => format!("[{e}] {a}: {err}"),
+                });
             }
         }
         out_steps.push(RunbookStep {

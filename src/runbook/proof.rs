@@ -57,7 +57,7 @@ pub(crate) struct Judge {
 /// Whether `addr` entering at `e` ends in a mailbox (or waits in a queue for its account in
 /// maintenance): `Err(trace)` otherwise.
 fn reaches_mailbox(world: &World, topo: &Topology, e: &Entry, addr: &str) -> Result<(), String> {
-    let t = simulate(topo, e, addr);
+    let t = simulate(topo, e, addr).map_err(|e| e.to_string())?;
     let leaves = t.leaves();
     let ok = !leaves.is_empty()
         && leaves.iter().all(|l| match l.disposition {
@@ -88,7 +88,8 @@ fn in_maintenance(world: &World, addr: &str) -> bool {
 }
 
 fn outbound_leaves(topo: &Topology, mta: &str) -> Result<(), String> {
-    let t = simulate(topo, &Entry::Mta(mta.to_string()), OUTBOUND_PROBE);
+    let t =
+        simulate(topo, &Entry::Mta(mta.to_string()), OUTBOUND_PROBE).map_err(|e| e.to_string())?;
     let leaves = t.leaves();
     if !leaves.is_empty()
         && leaves
@@ -159,7 +160,9 @@ impl Judge {
             if bad {
                 out.push(Problem {
                     line: f.line(),
-                    trace: f.trace(topo).to_text(),
+                    trace: f
+                        .trace(topo)
+                        .map_or_else(|e| e.to_string(), |t| t.to_text()),
                 });
             }
         }
@@ -470,7 +473,7 @@ pub(crate) fn delivered_at(
     mailbox: &str,
     host: &str,
 ) -> Result<(), String> {
-    let t = simulate(topo, &Entry::Internet, addr);
+    let t = simulate(topo, &Entry::Internet, addr).map_err(|e| e.to_string())?;
     let leaves = t.leaves();
     let mut hit = false;
     let mut ok = !leaves.is_empty();
