@@ -205,7 +205,7 @@ pub fn moves<T: Clone + Debug + 'static>(users: Vec<T>) -> impl Strategy<Value =
 /// let mut t = Topology::new();
 /// t.add(Mta::zimbra("zcs", "mail.example.com", &Directory::new(), |_| {})).unwrap();
 /// let e = entry_point(&t, "example.com").new_tree(&mut TestRunner::deterministic()).unwrap().current();
-/// let trace = e.simulate(&t, "ann@example.com");
+/// let trace = e.simulate(&t, "ann@example.com").unwrap();
 /// assert!(!trace.leaves().is_empty());
 /// ```
 pub fn entry_point(topo: &Topology, domain: &str) -> impl Strategy<Value = EntryPoint> {
