@@ -63,7 +63,7 @@
 #[path = "oracle/conf.rs"]
 mod conf;
 #[allow(unused_imports)] // only the multi-MTA harness uses them
-pub use conf::{MAPS, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT};
+pub use conf::{write_slapd_conf, MAPS, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT};
 #[path = "oracle/line.rs"]
 mod line;
 #[path = "oracle/log.rs"]
@@ -370,6 +370,27 @@ pub fn run(cmd: &mut Command) -> Result<String, OracleError> {
     }
 }
 
+/// Replaces the slapd database under `dir/db` with `ldif` (written to `dir/<file>` first) by
+/// `slapadd` with `dir/slapd.conf`; slapd must be stopped.
+pub fn load_db(dir: &Path, ldif: &str, file: &str) -> Result<(), OracleError> {
+    let db = dir.join("db");
+    fs::remove_dir_all(&db).map_err(io_err("remove", &db))?;
+    fs::create_dir_all(&db).map_err(io_err("create", &db))?;
+    let file = dir.join(file);
+    write_file(&file, ldif)?;
+    run(Command::new(SLAPADD)
+        .arg("-q")
+        .arg("-f")
+        .arg(dir.join("slapd.conf"))
+        .arg("-l")
+        .arg(&file))
+    .map_err(|e| match e {
+        OracleError::Command { output, .. } => OracleError::Slapadd(output),
+        other => other,
+    })?;
+    Ok(())
+}
+
 fn free_port() -> Result<u16, OracleError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind", Path::new("127.0.0.1:0")))?;
     l.local_addr()
@@ -507,22 +528,7 @@ impl Oracle {
 
     /// Replaces the database with `ldif` (slapd must be stopped).
     fn load_db(&self, ldif: &str) -> Result<(), OracleError> {
-        let db = self.dir.join("db");
-        fs::remove_dir_all(&db).map_err(io_err("remove", &db))?;
-        fs::create_dir_all(&db).map_err(io_err("create", &db))?;
-        let file = self.dir.join("load.ldif");
-        write_file(&file, ldif)?;
-        run(Command::new(SLAPADD)
-            .arg("-q")
-            .arg("-f")
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-l")
-            .arg(&file))
-        .map_err(|e| match e {
-            OracleError::Command { output, .. } => OracleError::Slapadd(output),
-            other => other,
-        })?;
-        Ok(())
+        load_db(&self.dir, ldif, "load.ldif")
     }
 
     fn start_slapd(&mut self) -> Result<(), OracleError> {
