@@ -391,6 +391,34 @@ pub fn load_db(dir: &Path, ldif: &str, file: &str) -> Result<(), OracleError> {
     Ok(())
 }
 
+/// The seed of a differential run: `default` (the one CI uses, so that every CI run checks the
+/// same cases) unless `ZIMBRA_PROV_DIFF_SEED` is set to a number (repeat another run) or to
+/// `random` (explore).
+pub fn diff_seed(default: u64) -> u64 {
+    match std::env::var("ZIMBRA_PROV_DIFF_SEED").as_deref() {
+        Err(_) | Ok("") => default,
+        Ok("random") => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1),
+        Ok(s) => s
+            .parse()
+            .expect("ZIMBRA_PROV_DIFF_SEED must be a number or `random`"),
+    }
+}
+
+/// A proptest runner whose ChaCha generator is seeded from `seed` alone, so that a seed
+/// reproduces a run.
+pub fn seeded_runner(seed: u64) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    )
+}
+
 fn free_port() -> Result<u16, OracleError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind", Path::new("127.0.0.1:0")))?;
     l.local_addr()
