@@ -419,6 +419,58 @@ pub fn seeded_runner(seed: u64) -> proptest::test_runner::TestRunner {
     )
 }
 
+/// The check of the deviation `name` in a differential test's table of deviations (name,
+/// explanation, check); panics when the table does not list it.
+pub fn deviation<F: Copy>(table: &[(&str, &str, F)], name: &str) -> F {
+    table
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, f)| *f)
+        .expect("deviation listed")
+}
+
+/// Starts slapd on `dir/slapd.conf`, listening on `ldap://addr/`, and waits (up to `timeout`)
+/// until it accepts connections. An error when it exits first (port taken, bad configuration);
+/// on any error it is not left running.
+pub fn spawn_slapd(dir: &Path, addr: SocketAddr, timeout: Duration) -> Result<Child, OracleError> {
+    let url = format!("ldap://{addr}/");
+    let mut child = Command::new(SLAPD)
+        .args(["-d", "0", "-f"])
+        .arg(dir.join("slapd.conf"))
+        .arg("-h")
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| OracleError::Command {
+            cmd: format!("{SLAPD} -h {url}"),
+            status: e.to_string(),
+            output: String::new(),
+        })?;
+    let mut exited = None;
+    let waited = wait_until("slapd listening", timeout, || {
+        if let Ok(Some(st)) = child.try_wait() {
+            exited = Some(st);
+            return true;
+        }
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+    });
+    if let Err(e) = waited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    match exited {
+        Some(st) => Err(OracleError::Command {
+            cmd: format!("{SLAPD} -h {url}"),
+            status: st.to_string(),
+            output: "slapd exited at start (port taken?)".to_string(),
+        }),
+        None => Ok(child),
+    }
+}
+
 fn free_port() -> Result<u16, OracleError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind", Path::new("127.0.0.1:0")))?;
     l.local_addr()
@@ -560,44 +612,8 @@ impl Oracle {
     }
 
     fn start_slapd(&mut self) -> Result<(), OracleError> {
-        let url = format!("ldap://127.0.0.1:{}/", self.ldap_port);
-        let child = Command::new(SLAPD)
-            .arg("-d")
-            .arg("0")
-            .arg("-f")
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-h")
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: e.to_string(),
-                output: String::new(),
-            })?;
-        self.slapd = Some(child);
-        let port = self.ldap_port;
-        let mut exited = None;
-        let slapd = &mut self.slapd;
-        wait_until("slapd listening", Duration::from_secs(20), || {
-            if let Some(c) = slapd.as_mut() {
-                if let Ok(Some(st)) = c.try_wait() {
-                    exited = Some(st);
-                    return true;
-                }
-            }
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })?;
-        if let Some(st) = exited {
-            self.slapd = None;
-            return Err(OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: st.to_string(),
-                output: "slapd exited at start (port taken?)".to_string(),
-            });
-        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.ldap_port));
+        self.slapd = Some(spawn_slapd(&self.dir, addr, Duration::from_secs(20))?);
         Ok(())
     }
 

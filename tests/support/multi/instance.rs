@@ -21,12 +21,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::oracle::{
-    children_of, io_err, load_db, pid_alive, run, wait_until, write_file, write_slapd_conf,
-    OracleError, MAPS, POSTFIX, POSTSUPER, SLAPD, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT,
+    children_of, io_err, load_db, pid_alive, run, spawn_slapd, wait_until, write_file,
+    write_slapd_conf, OracleError, MAPS, POSTFIX, POSTSUPER, VAM_OLD_ADDRESS, VAM_PLAIN,
+    VAM_RESULT,
 };
 
 /// What an instance stands for.
@@ -214,40 +215,8 @@ impl Instance {
     }
 
     fn start_slapd(&mut self) -> Result<(), OracleError> {
-        let url = format!("{}/", self.ldap_url());
-        let child = Command::new(SLAPD)
-            .args(["-d", "0", "-f"])
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-h")
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: e.to_string(),
-                output: String::new(),
-            })?;
-        self.slapd = Some(child);
-        let sa = SocketAddr::from((self.spec.ip, 389));
-        let mut exited = false;
-        let slapd = &mut self.slapd;
-        wait_until("slapd listening", Duration::from_secs(30), || {
-            if let Some(Ok(Some(_))) = slapd.as_mut().map(Child::try_wait) {
-                exited = true;
-                return true;
-            }
-            TcpStream::connect_timeout(&sa, Duration::from_millis(200)).is_ok()
-        })?;
-        if exited {
-            self.slapd = None;
-            return Err(OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: "exited".into(),
-                output: "slapd exited at start".into(),
-            });
-        }
+        let addr = SocketAddr::from((self.spec.ip, 389));
+        self.slapd = Some(spawn_slapd(&self.dir, addr, Duration::from_secs(30))?);
         Ok(())
     }
 
