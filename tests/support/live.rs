@@ -205,28 +205,17 @@ pub fn ldif_bytes(entries: &[Entry]) -> Vec<u8> {
     w.into_inner().expect("flush")
 }
 
-/// Operational attributes slapd adds (left out of [`Canon`]).
-pub const OPERATIONAL: &[&str] = &[
-    "structuralobjectclass",
-    "entryuuid",
-    "creatorsname",
-    "createtimestamp",
-    "entrycsn",
-    "modifiersname",
-    "modifytimestamp",
-];
-
 /// DN (normalized) -> attribute type (lower-cased, with options) -> set of values.
 pub type Canon = BTreeMap<String, BTreeMap<String, BTreeSet<Vec<u8>>>>;
 
-/// `entries` in canonical form, operational attributes left out.
+/// `entries` in canonical form, operational attributes ([`slapd::OPERATIONAL`]) left out.
 pub fn canon(entries: &[Entry]) -> Canon {
     let mut out = Canon::new();
     for e in entries {
         let attrs = out.entry(e.dn.normalized().to_string()).or_default();
         for (d, v) in e.iter() {
             let d = d.to_ascii_lowercase();
-            if !OPERATIONAL.contains(&d.as_str()) {
+            if !slapd::OPERATIONAL.contains(&d.as_str()) {
                 attrs.entry(d).or_default().insert(v.to_vec());
             }
         }

@@ -21,6 +21,17 @@ pub const SLAPCAT: &str = "/usr/sbin/slapcat";
 pub const SCHEMA_DIR: &str = "/etc/ldap/schema";
 /// Debian's slapd module directory (back_mdb).
 pub const MODULE_DIR: &str = "/usr/lib/ldap";
+/// The operational attributes slapd and slapadd add to every entry themselves (lower case);
+/// tests comparing entries leave them out.
+pub const OPERATIONAL: &[&str] = &[
+    "structuralobjectclass",
+    "entryuuid",
+    "creatorsname",
+    "createtimestamp",
+    "entrycsn",
+    "modifiersname",
+    "modifytimestamp",
+];
 
 /// `true` when `tools` (and the schema and module directories) exist. When something is
 /// missing: `false` after a note if `ZIMBRA_PROV_SKIP_SERVICES=1`, else a panic that says what
