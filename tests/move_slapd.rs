@@ -30,24 +30,13 @@ fn slapcat(conf: &Path) -> Vec<RawEntry> {
         .expect("slapcat LDIF")
 }
 
-/// Attributes slapadd adds itself.
-const ADDED_BY_SLAPADD: [&str; 7] = [
-    "structuralobjectclass",
-    "entryuuid",
-    "creatorsname",
-    "createtimestamp",
-    "entrycsn",
-    "modifiersname",
-    "modifytimestamp",
-];
-
 type Values = BTreeMap<String, Vec<Vec<u8>>>;
 
 fn values(e: &RawEntry, drop_operational: bool) -> Values {
     let mut m: Values = BTreeMap::new();
     for a in e.attrs.iter() {
         let n = a.name().to_ascii_lowercase();
-        if drop_operational && ADDED_BY_SLAPADD.contains(&n.as_str()) {
+        if drop_operational && slapd::OPERATIONAL.contains(&n.as_str()) {
             continue;
         }
         let v = m.entry(n).or_default();

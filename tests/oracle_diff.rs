@@ -43,7 +43,6 @@ use std::time::Instant;
 
 use oracle::{Oracle, OracleConfig, OracleLine};
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use zimbra_prov::dit;
 use zimbra_prov::dn::Dn;
 use zimbra_prov::model::Directory;
@@ -142,25 +141,7 @@ fn env_num(name: &str, default: u64) -> u64 {
 const DEFAULT_SEED: u64 = 20_261_128;
 
 fn seed() -> u64 {
-    match std::env::var("ZIMBRA_PROV_DIFF_SEED").as_deref() {
-        Err(_) | Ok("") => DEFAULT_SEED,
-        Ok("random") => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1),
-        Ok(s) => s
-            .parse()
-            .expect("ZIMBRA_PROV_DIFF_SEED must be a number or `random`"),
-    }
-}
-
-fn runner(seed: u64) -> TestRunner {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
-    )
+    oracle::diff_seed(DEFAULT_SEED)
 }
 
 /// The addresses routed for one directory: up to half of them in the shapes Postfix parses
@@ -528,7 +509,7 @@ fn simulator_agrees_with_postfix_and_slapd() {
     let per_dir = env_num("ZIMBRA_PROV_DIFF_ADDRS", 72) as usize;
     println!("oracle differential: seed {seed} (repeat with ZIMBRA_PROV_DIFF_SEED={seed}), {dirs} directories");
     let started = Instant::now();
-    let mut runner = runner(seed);
+    let mut runner = oracle::seeded_runner(seed);
     let strat = directory(
         DirectorySpec::default()
             .with_max_ops(40)
@@ -676,11 +657,7 @@ fn load_small(oracle: &mut Oracle) -> Directory {
 }
 
 fn deviation(name: &str) -> fn(&str, &str, &str) -> bool {
-    DEVIATIONS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, _, f)| *f)
-        .expect("deviation listed")
+    oracle::deviation(DEVIATIONS, name)
 }
 
 #[test]

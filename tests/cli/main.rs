@@ -109,17 +109,22 @@ pub fn scenario(name: &str) -> String {
     format!("tests/scenarios/{name}")
 }
 
-/// Runs `zimbra-prov ARGS` and fails the test if it has not ended within `secs` seconds (the
-/// tool is killed): for inputs that used to hang it.
-pub fn run_within<S: AsRef<std::ffi::OsStr>>(secs: u64, args: &[S]) -> Ran {
-    use std::io::Read;
-    let mut child = bin()
+/// Starts `zimbra-prov ARGS` with no input and its output and errors piped to the test.
+pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Child {
+    bin()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("zimbra-prov runs");
+        .expect("zimbra-prov runs")
+}
+
+/// Runs `zimbra-prov ARGS` and fails the test if it has not ended within `secs` seconds (the
+/// tool is killed): for inputs that used to hang it.
+pub fn run_within<S: AsRef<std::ffi::OsStr>>(secs: u64, args: &[S]) -> Ran {
+    use std::io::Read;
+    let mut child = spawn(args);
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::{bin, run, Tmp};
+use crate::{run, spawn, Tmp};
 
 /// Every subcommand, as its words.
 const SUBCOMMANDS: &[&[&str]] = &[
@@ -130,13 +130,7 @@ fn completions_for_each_shell() {
 /// Runs the tool, reads one line of its output and closes the pipe: the tool must end
 /// quietly with status 141, never with an error message.
 fn closed_pipe(args: &[&str]) {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(args);
     let mut first = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut first)

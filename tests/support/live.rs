@@ -19,7 +19,7 @@ use zimbra_prov::dn::Dn;
 use zimbra_prov::ldap::ConnectOptions;
 use zimbra_prov::ldif::{Entry, Reader, Record, Writer, WriterOptions};
 
-use crate::slapd::{self, MODULE_DIR, SCHEMA_DIR, SLAPADD, SLAPD};
+use crate::slapd::{self, SLAPADD, SLAPD};
 
 /// The DN the tests bind as (not the rootdn, which limits do not apply to).
 pub const ADMIN: &str = "uid=zimbra,cn=admins,cn=zimbra";
@@ -84,32 +84,19 @@ fn temp_config_with(tag: &str, global: &str) -> (PathBuf, PathBuf) {
         .map_or(0, |d| d.as_nanos());
     let dir = std::env::temp_dir().join(format!("zp-ldap-{tag}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(dir.join("db")).expect("create temp dir");
-    let schema = dir.join("zimbra.schema");
-    std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
-    let conf = dir.join("slapd.conf");
-    let text = format!(
-        "include {SCHEMA_DIR}/core.schema\n\
-         include {SCHEMA_DIR}/cosine.schema\n\
-         include {SCHEMA_DIR}/inetorgperson.schema\n\
-         include {SCHEMA_DIR}/dyngroup.schema\n\
-         include {schema}\n\
-         pidfile {dir}/slapd.pid\n\
-         modulepath {MODULE_DIR}\n\
-         moduleload back_mdb\n\
-         {global}\
-         database mdb\n\
-         maxsize 33554432\n\
-         suffix \"\"\n\
-         rootdn \"cn=root\"\n\
-         rootpw root-secret\n\
-         directory {dir}/db\n\
-         limits dn.exact=\"{ADMIN}\" size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited\n\
+    let database = format!(
+        "limits dn.exact=\"{ADMIN}\" size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited\n\
          access to attrs=userPassword by dn.exact=\"{ADMIN}\" write by anonymous auth by * none\n\
-         access to * by dn.exact=\"{ADMIN}\" write by * none\n",
-        schema = schema.display(),
-        dir = dir.display()
+         access to * by dn.exact=\"{ADMIN}\" write by * none\n"
     );
-    std::fs::write(&conf, text).expect("write slapd.conf");
+    let conf = slapd::write_config_with(
+        &dir,
+        33_554_432,
+        global,
+        "cn=root",
+        Some("root-secret"),
+        &database,
+    );
     (dir, conf)
 }
 
@@ -218,28 +205,17 @@ pub fn ldif_bytes(entries: &[Entry]) -> Vec<u8> {
     w.into_inner().expect("flush")
 }
 
-/// Operational attributes slapd adds (left out of [`Canon`]).
-pub const OPERATIONAL: &[&str] = &[
-    "structuralobjectclass",
-    "entryuuid",
-    "creatorsname",
-    "createtimestamp",
-    "entrycsn",
-    "modifiersname",
-    "modifytimestamp",
-];
-
 /// DN (normalized) -> attribute type (lower-cased, with options) -> set of values.
 pub type Canon = BTreeMap<String, BTreeMap<String, BTreeSet<Vec<u8>>>>;
 
-/// `entries` in canonical form, operational attributes left out.
+/// `entries` in canonical form, operational attributes ([`slapd::OPERATIONAL`]) left out.
 pub fn canon(entries: &[Entry]) -> Canon {
     let mut out = Canon::new();
     for e in entries {
         let attrs = out.entry(e.dn.normalized().to_string()).or_default();
         for (d, v) in e.iter() {
             let d = d.to_ascii_lowercase();
-            if !OPERATIONAL.contains(&d.as_str()) {
+            if !slapd::OPERATIONAL.contains(&d.as_str()) {
                 attrs.entry(d).or_default().insert(v.to_vec());
             }
         }

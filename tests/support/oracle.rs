@@ -63,7 +63,7 @@
 #[path = "oracle/conf.rs"]
 mod conf;
 #[allow(unused_imports)] // only the multi-MTA harness uses them
-pub use conf::{MAPS, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT};
+pub use conf::{write_slapd_conf, MAPS, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT};
 #[path = "oracle/line.rs"]
 mod line;
 #[path = "oracle/log.rs"]
@@ -370,6 +370,107 @@ pub fn run(cmd: &mut Command) -> Result<String, OracleError> {
     }
 }
 
+/// Replaces the slapd database under `dir/db` with `ldif` (written to `dir/<file>` first) by
+/// `slapadd` with `dir/slapd.conf`; slapd must be stopped.
+pub fn load_db(dir: &Path, ldif: &str, file: &str) -> Result<(), OracleError> {
+    let db = dir.join("db");
+    fs::remove_dir_all(&db).map_err(io_err("remove", &db))?;
+    fs::create_dir_all(&db).map_err(io_err("create", &db))?;
+    let file = dir.join(file);
+    write_file(&file, ldif)?;
+    run(Command::new(SLAPADD)
+        .arg("-q")
+        .arg("-f")
+        .arg(dir.join("slapd.conf"))
+        .arg("-l")
+        .arg(&file))
+    .map_err(|e| match e {
+        OracleError::Command { output, .. } => OracleError::Slapadd(output),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// The seed of a differential run: `default` (the one CI uses, so that every CI run checks the
+/// same cases) unless `ZIMBRA_PROV_DIFF_SEED` is set to a number (repeat another run) or to
+/// `random` (explore).
+pub fn diff_seed(default: u64) -> u64 {
+    match std::env::var("ZIMBRA_PROV_DIFF_SEED").as_deref() {
+        Err(_) | Ok("") => default,
+        Ok("random") => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1),
+        Ok(s) => s
+            .parse()
+            .expect("ZIMBRA_PROV_DIFF_SEED must be a number or `random`"),
+    }
+}
+
+/// A proptest runner whose ChaCha generator is seeded from `seed` alone, so that a seed
+/// reproduces a run.
+pub fn seeded_runner(seed: u64) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    )
+}
+
+/// The check of the deviation `name` in a differential test's table of deviations (name,
+/// explanation, check); panics when the table does not list it.
+pub fn deviation<F: Copy>(table: &[(&str, &str, F)], name: &str) -> F {
+    table
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, f)| *f)
+        .expect("deviation listed")
+}
+
+/// Starts slapd on `dir/slapd.conf`, listening on `ldap://addr/`, and waits (up to `timeout`)
+/// until it accepts connections. An error when it exits first (port taken, bad configuration);
+/// on any error it is not left running.
+pub fn spawn_slapd(dir: &Path, addr: SocketAddr, timeout: Duration) -> Result<Child, OracleError> {
+    let url = format!("ldap://{addr}/");
+    let mut child = Command::new(SLAPD)
+        .args(["-d", "0", "-f"])
+        .arg(dir.join("slapd.conf"))
+        .arg("-h")
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| OracleError::Command {
+            cmd: format!("{SLAPD} -h {url}"),
+            status: e.to_string(),
+            output: String::new(),
+        })?;
+    let mut exited = None;
+    let waited = wait_until("slapd listening", timeout, || {
+        if let Ok(Some(st)) = child.try_wait() {
+            exited = Some(st);
+            return true;
+        }
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+    });
+    if let Err(e) = waited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    match exited {
+        Some(st) => Err(OracleError::Command {
+            cmd: format!("{SLAPD} -h {url}"),
+            status: st.to_string(),
+            output: "slapd exited at start (port taken?)".to_string(),
+        }),
+        None => Ok(child),
+    }
+}
+
 fn free_port() -> Result<u16, OracleError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind", Path::new("127.0.0.1:0")))?;
     l.local_addr()
@@ -507,63 +608,12 @@ impl Oracle {
 
     /// Replaces the database with `ldif` (slapd must be stopped).
     fn load_db(&self, ldif: &str) -> Result<(), OracleError> {
-        let db = self.dir.join("db");
-        fs::remove_dir_all(&db).map_err(io_err("remove", &db))?;
-        fs::create_dir_all(&db).map_err(io_err("create", &db))?;
-        let file = self.dir.join("load.ldif");
-        write_file(&file, ldif)?;
-        run(Command::new(SLAPADD)
-            .arg("-q")
-            .arg("-f")
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-l")
-            .arg(&file))
-        .map_err(|e| match e {
-            OracleError::Command { output, .. } => OracleError::Slapadd(output),
-            other => other,
-        })?;
-        Ok(())
+        load_db(&self.dir, ldif, "load.ldif")
     }
 
     fn start_slapd(&mut self) -> Result<(), OracleError> {
-        let url = format!("ldap://127.0.0.1:{}/", self.ldap_port);
-        let child = Command::new(SLAPD)
-            .arg("-d")
-            .arg("0")
-            .arg("-f")
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-h")
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: e.to_string(),
-                output: String::new(),
-            })?;
-        self.slapd = Some(child);
-        let port = self.ldap_port;
-        let mut exited = None;
-        let slapd = &mut self.slapd;
-        wait_until("slapd listening", Duration::from_secs(20), || {
-            if let Some(c) = slapd.as_mut() {
-                if let Ok(Some(st)) = c.try_wait() {
-                    exited = Some(st);
-                    return true;
-                }
-            }
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })?;
-        if let Some(st) = exited {
-            self.slapd = None;
-            return Err(OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: st.to_string(),
-                output: "slapd exited at start (port taken?)".to_string(),
-            });
-        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.ldap_port));
+        self.slapd = Some(spawn_slapd(&self.dir, addr, Duration::from_secs(20))?);
         Ok(())
     }
 

@@ -21,6 +21,17 @@ pub const SLAPCAT: &str = "/usr/sbin/slapcat";
 pub const SCHEMA_DIR: &str = "/etc/ldap/schema";
 /// Debian's slapd module directory (back_mdb).
 pub const MODULE_DIR: &str = "/usr/lib/ldap";
+/// The operational attributes slapd and slapadd add to every entry themselves (lower case);
+/// tests comparing entries leave them out.
+pub const OPERATIONAL: &[&str] = &[
+    "structuralobjectclass",
+    "entryuuid",
+    "creatorsname",
+    "createtimestamp",
+    "entrycsn",
+    "modifiersname",
+    "modifytimestamp",
+];
 
 /// `true` when `tools` (and the schema and module directories) exist. When something is
 /// missing: `false` after a note if `ZIMBRA_PROV_SKIP_SERVICES=1`, else a panic that says what
@@ -83,8 +94,24 @@ impl Drop for TempDir {
 /// inetorgperson, dyngroup and the Zimbra schema; mdb of `maxsize` bytes in `dir/db`, suffix
 /// "", rootdn `cn=admin`); returns the path of slapd.conf.
 pub fn write_config(dir: &Path, maxsize: u64) -> PathBuf {
+    write_config_with(dir, maxsize, "", "cn=admin", None, "")
+}
+
+/// [`write_config`] with `global` (lines ending in a newline) among the global directives,
+/// `rootdn` and its `rootpw`, and `database` lines after the database's own.
+pub fn write_config_with(
+    dir: &Path,
+    maxsize: u64,
+    global: &str,
+    rootdn: &str,
+    rootpw: Option<&str>,
+    database: &str,
+) -> PathBuf {
     let schema = dir.join("zimbra.schema");
     std::fs::write(&schema, zimbra_prov::attrs::openldap_schema()).expect("write schema");
+    let rootpw = rootpw
+        .map(|pw| format!("rootpw {pw}\n"))
+        .unwrap_or_default();
     let conf = format!(
         "include {SCHEMA_DIR}/core.schema\n\
          include {SCHEMA_DIR}/cosine.schema\n\
@@ -94,11 +121,14 @@ pub fn write_config(dir: &Path, maxsize: u64) -> PathBuf {
          pidfile {dir}/slapd.pid\n\
          modulepath {MODULE_DIR}\n\
          moduleload back_mdb\n\
+         {global}\
          database mdb\n\
          maxsize {maxsize}\n\
          suffix \"\"\n\
-         rootdn \"cn=admin\"\n\
-         directory {dir}/db\n",
+         rootdn \"{rootdn}\"\n\
+         {rootpw}\
+         directory {dir}/db\n\
+         {database}",
         schema = schema.display(),
         dir = dir.display()
     );

@@ -21,6 +21,13 @@ fn err(dir: &mut Directory, script: &str) -> String {
     run(dir, script).unwrap_err().zmprov_message()
 }
 
+/// Runs each script on `dir` in turn; each must fail with exactly its zmprov message.
+fn assert_errs(dir: &mut Directory, cases: &[(&str, &str)]) {
+    for (script, want) in cases {
+        assert_eq!(err(dir, script), *want, "{script}");
+    }
+}
+
 #[test]
 fn create_server_defaults() {
     let dir = setup();
@@ -58,14 +65,19 @@ fn modify_server_and_safeguard() {
             .strs("zimbraServiceEnabled"),
         ["mailbox"]
     );
-    assert_eq!(
-        err(&mut dir, "ms nosuch zimbraMtaRelayHost x"),
-        "ERROR: account.NO_SUCH_SERVER (no such server: nosuch)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "ms nosuch zimbraMtaRelayHost x",
+                "ERROR: account.NO_SUCH_SERVER (no such server: nosuch)",
+            ),
+            (
+                "ms mta.example.org zimbraMtaRelayHost a zimbraMtaRelayHost b",
+                "ERROR: service.INVALID_REQUEST (invalid request: zimbraMtaRelayHost can only have one value)",
+            ),
+        ],
     );
-    assert_eq!(
-            err(&mut dir, "ms mta.example.org zimbraMtaRelayHost a zimbraMtaRelayHost b"),
-            "ERROR: service.INVALID_REQUEST (invalid request: zimbraMtaRelayHost can only have one value)"
-        );
     let out = run(&mut dir, "gs mta.example.org zimbraServiceHostname").unwrap();
     assert_eq!(
         out,
@@ -94,21 +106,26 @@ fn create_account_fills_what_zimbra_fills() {
 #[test]
 fn create_account_errors() {
     let mut dir = setup();
-    assert_eq!(
-        err(&mut dir, "ca alice@example.org pw"),
-        "ERROR: account.ACCOUNT_EXISTS (email address already exists: alice@example.org)"
-    );
-    assert_eq!(
-        err(&mut dir, "ca bob@nowhere.org pw"),
-        "ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)"
-    );
-    assert_eq!(
-            err(&mut dir, "ca bob@example.org pw uid bobby"),
-            "ERROR: service.INVALID_REQUEST (invalid request: invalid attribute for CreateAccount: uid)"
-        );
-    assert_eq!(
-        err(&mut dir, "ca bob@example.org pw zimbraNoSuchAttr 1"),
-        "ERROR: account.INVALID_ATTR_NAME (invalid attr name: zimbraNoSuchAttr)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "ca alice@example.org pw",
+                "ERROR: account.ACCOUNT_EXISTS (email address already exists: alice@example.org)",
+            ),
+            (
+                "ca bob@nowhere.org pw",
+                "ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)",
+            ),
+            (
+                "ca bob@example.org pw uid bobby",
+                "ERROR: service.INVALID_REQUEST (invalid request: invalid attribute for CreateAccount: uid)",
+            ),
+            (
+                "ca bob@example.org pw zimbraNoSuchAttr 1",
+                "ERROR: account.INVALID_ATTR_NAME (invalid attr name: zimbraNoSuchAttr)",
+            ),
+        ],
     );
     assert!(err(
         &mut dir,
@@ -346,14 +363,19 @@ fn attribute_argument_rules() {
     )
     .unwrap();
     assert!(dir_strs(&dir, "zimbraMailForwardingAddress").is_empty());
-    assert_eq!(
-            err(&mut dir, "ma alice@example.org zimbraMailForwardingAddress a@x.org +zimbraMailForwardingAddress b@x.org"),
-            "ERROR: service.INVALID_REQUEST (invalid request: can't mix +attrName/-attrName with attrName)"
-        );
-    assert_eq!(
-            err(&mut dir, "ma alice@example.org zimbraMailTransport smtp:a zimbraMailTransport smtp:b"),
-            "ERROR: account.INVALID_ATTR_VALUE (invalid attr value: zimbraMailTransport is single-valued)"
-        );
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "ma alice@example.org zimbraMailForwardingAddress a@x.org +zimbraMailForwardingAddress b@x.org",
+                "ERROR: service.INVALID_REQUEST (invalid request: can't mix +attrName/-attrName with attrName)",
+            ),
+            (
+                "ma alice@example.org zimbraMailTransport smtp:a zimbraMailTransport smtp:b",
+                "ERROR: account.INVALID_ATTR_VALUE (invalid attr value: zimbraMailTransport is single-valued)",
+            ),
+        ],
+    );
     assert_eq!(
         err(
             &mut dir,
@@ -479,13 +501,18 @@ fn domains_and_alias_domains() {
             .first("zimbraMailCatchAllAddress"),
         Some("@other-alias.org")
     );
-    assert_eq!(
-        err(&mut dir, "cad x.org alias.org"),
-        "ERROR: service.INVALID_REQUEST (invalid request: target domain must be a local domain)"
-    );
-    assert_eq!(
-        err(&mut dir, "cad x.org nowhere.org"),
-        "ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "cad x.org alias.org",
+                "ERROR: service.INVALID_REQUEST (invalid request: target domain must be a local domain)",
+            ),
+            (
+                "cad x.org nowhere.org",
+                "ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)",
+            ),
+        ],
     );
     assert!(err(
         &mut dir,
@@ -616,14 +643,19 @@ fn config_commands() {
         run(&mut dir, "gcf zimbraMtaDnsLookupsEnabled").unwrap(),
         "zimbraMtaDnsLookupsEnabled: FALSE\n"
     );
-    assert_eq!(
-        err(&mut dir, "gcf zimbraBogus"),
-        "ERROR: account.INVALID_ATTR_NAME (invalid attr name: zimbraBogus)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "gcf zimbraBogus",
+                "ERROR: account.INVALID_ATTR_NAME (invalid attr name: zimbraBogus)",
+            ),
+            (
+                "mcf zimbraMailHost x",
+                "ERROR: service.INVALID_REQUEST (invalid request: zimbraMailHost is not allowed on globalConfig)",
+            ),
+        ],
     );
-    assert_eq!(
-            err(&mut dir, "mcf zimbraMailHost x"),
-            "ERROR: service.INVALID_REQUEST (invalid request: zimbraMailHost is not allowed on globalConfig)"
-        );
 }
 
 #[test]
@@ -642,13 +674,18 @@ fn aliases_add_remove() {
         a.attrs.first("zimbraId")
     );
     assert_eq!(al.attrs.strs("objectClass"), ["zimbraAlias"]);
-    assert_eq!(
-        err(&mut dir, "aaa alice@example.org al@example.org"),
-        "ERROR: account.ACCOUNT_EXISTS (email address already exists: al@example.org)"
-    );
-    assert_eq!(
-        err(&mut dir, "aaa alice@example.org al@nowhere.org"),
-        "ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "aaa alice@example.org al@example.org",
+                "ERROR: account.ACCOUNT_EXISTS (email address already exists: al@example.org)",
+            ),
+            (
+                "aaa alice@example.org al@nowhere.org",
+                "ERROR: account.NO_SUCH_DOMAIN (no such domain: nowhere.org)",
+            ),
+        ],
     );
     run(&mut dir, "raa alice@example.org al@example.org").unwrap();
     assert!(dir.alias("al@example.org").is_none());
@@ -714,13 +751,18 @@ fn distribution_lists() {
     assert_eq!(l.attrs.first("zimbraMailAlias"), Some("team@example.org"));
     assert_eq!(l.attrs.first("zimbraMailStatus"), Some("enabled"));
     assert!(l.attrs.first("zimbraMailTransport").is_none());
-    assert_eq!(
-        err(&mut dir, "cdl alice@example.org"),
-        "ERROR: account.ACCOUNT_EXISTS (email address already exists: alice@example.org)"
-    );
-    assert_eq!(
-        err(&mut dir, "ca team@example.org pw"),
-        "ERROR: account.DISTRIBUTION_LIST_EXISTS (email address already exists: team@example.org)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "cdl alice@example.org",
+                "ERROR: account.ACCOUNT_EXISTS (email address already exists: alice@example.org)",
+            ),
+            (
+                "ca team@example.org pw",
+                "ERROR: account.DISTRIBUTION_LIST_EXISTS (email address already exists: team@example.org)",
+            ),
+        ],
     );
     run(
         &mut dir,
@@ -735,14 +777,19 @@ fn distribution_lists() {
             .len(),
         2
     );
-    assert_eq!(
-        err(&mut dir, "adlm team@example.org team@example.org"),
-        "ERROR: service.INVALID_REQUEST (invalid request: Cannot add self as a member)"
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "adlm team@example.org team@example.org",
+                "ERROR: service.INVALID_REQUEST (invalid request: Cannot add self as a member)",
+            ),
+            (
+                "rdlm team@example.org nobody@example.org",
+                "ERROR: account.NO_SUCH_MEMBER (no such member: nobody@example.org, list: team@example.org)",
+            ),
+        ],
     );
-    assert_eq!(
-            err(&mut dir, "rdlm team@example.org nobody@example.org"),
-            "ERROR: account.NO_SUCH_MEMBER (no such member: nobody@example.org, list: team@example.org)"
-        );
     run(&mut dir, "rdlm team@example.org ext@other.org").unwrap();
     assert_eq!(
         dir.list("team@example.org")
@@ -795,14 +842,19 @@ fn rename_domain_rewrites_foreign_aliases_and_lists() {
 fn a_dynamic_unit_address_is_taken() {
     let mut dir = setup();
     run(&mut dir, "cddl team@example.org").unwrap();
-    assert_eq!(
-            err(&mut dir, "ca team.__internal__@example.org pw"),
-            "ERROR: account.ACCOUNT_EXISTS (email address already exists: team.__internal__@example.org)"
-        );
-    assert_eq!(
-            err(&mut dir, "cdl TEAM.__internal__@example.org"),
-            "ERROR: account.ACCOUNT_EXISTS (email address already exists: team.__internal__@example.org)"
-        );
+    assert_errs(
+        &mut dir,
+        &[
+            (
+                "ca team.__internal__@example.org pw",
+                "ERROR: account.ACCOUNT_EXISTS (email address already exists: team.__internal__@example.org)",
+            ),
+            (
+                "cdl TEAM.__internal__@example.org",
+                "ERROR: account.ACCOUNT_EXISTS (email address already exists: team.__internal__@example.org)",
+            ),
+        ],
+    );
 }
 
 /// Issue 16: `cd -x` created a domain named `-x`. Zimbra's `NameUtil.validNewDomainName`
@@ -856,10 +908,15 @@ fn new_domain_names_follow_zimbras_rules() {
 #[test]
 fn unknown_commands_and_usage() {
     let mut dir = setup();
-    assert_eq!(err(&mut dir, "xyz a"), "Unknown command: xyz");
-    assert_eq!(
-        err(&mut dir, "ra a@example.org"),
-        "usage:  renameAccount(ra) {name@domain|id} {newName@domain}"
+    assert_errs(
+        &mut dir,
+        &[
+            ("xyz a", "Unknown command: xyz"),
+            (
+                "ra a@example.org",
+                "usage:  renameAccount(ra) {name@domain|id} {newName@domain}",
+            ),
+        ],
     );
     assert_eq!(run(&mut dir, "# only a comment\n\n   \n").unwrap(), "");
 }

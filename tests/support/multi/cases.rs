@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use zimbra_prov::model::Directory;
 use zimbra_prov::route::{default_sender, MtaKind, Topology, INTERNET_SENDER};
 use zimbra_prov::scenario::Scenario;
@@ -159,7 +158,7 @@ pub fn add_backup_mx(topo: &mut Topology, n: usize) {
 }
 
 pub fn generated_cases(seed: u64, topologies: usize, plans: usize) -> Vec<Case> {
-    let mut runner = runner(seed);
+    let mut runner = crate::oracle::seeded_runner(seed);
     let mut cases = Vec::new();
     let strat = split_domain_topology(SplitDomainSpec::default());
     for n in 0..topologies {
@@ -299,23 +298,5 @@ pub fn env_num(name: &str, default: u64) -> u64 {
 pub const DEFAULT_SEED: u64 = 20_261_130;
 
 pub fn seed() -> u64 {
-    match std::env::var("ZIMBRA_PROV_DIFF_SEED").as_deref() {
-        Err(_) | Ok("") => DEFAULT_SEED,
-        Ok("random") => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1),
-        Ok(s) => s
-            .parse()
-            .expect("ZIMBRA_PROV_DIFF_SEED must be a number or `random`"),
-    }
-}
-
-pub fn runner(seed: u64) -> TestRunner {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
-    )
+    crate::oracle::diff_seed(DEFAULT_SEED)
 }

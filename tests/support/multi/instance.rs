@@ -21,12 +21,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::oracle::{
-    children_of, io_err, pid_alive, run, wait_until, write_file, OracleError, MAPS, POSTFIX,
-    POSTSUPER, SLAPADD, SLAPD, VAM_OLD_ADDRESS, VAM_PLAIN, VAM_RESULT,
+    children_of, io_err, load_db, pid_alive, run, spawn_slapd, wait_until, write_file,
+    write_slapd_conf, OracleError, MAPS, POSTFIX, POSTSUPER, VAM_OLD_ADDRESS, VAM_PLAIN,
+    VAM_RESULT,
 };
 
 /// What an instance stands for.
@@ -206,92 +207,16 @@ impl Instance {
     }
 
     fn write_slapd_conf(&self) -> Result<(), OracleError> {
-        let d = self.dir.display();
-        write_file(
-            &self.dir.join("zimbra.schema"),
-            &zimbra_prov::attrs::openldap_schema(),
-        )?;
-        let conf = format!(
-            "include /etc/ldap/schema/core.schema\n\
-             include /etc/ldap/schema/cosine.schema\n\
-             include /etc/ldap/schema/inetorgperson.schema\n\
-             include /etc/ldap/schema/dyngroup.schema\n\
-             include {d}/zimbra.schema\n\
-             pidfile {d}/slapd.pid\n\
-             argsfile {d}/slapd.args\n\
-             modulepath /usr/lib/ldap\n\
-             moduleload back_mdb\n\
-             moduleload dynlist\n\
-             access to * by * read\n\
-             database mdb\n\
-             maxsize 268435456\n\
-             suffix \"\"\n\
-             rootdn \"cn=multi-admin\"\n\
-             rootpw {ROOTPW}\n\
-             directory {d}/db\n\
-             index objectClass eq\n\
-             index zimbraMailDeliveryAddress,zimbraMailAlias,zimbraMailCatchAllAddress,zimbraOldMailAddress,zimbraDomainName eq\n\
-             index zimbraId,zimbraMemberOf eq\n\
-             overlay dynlist\n\
-             dynlist-attrset groupOfURLs memberURL member\n"
-        );
-        write_file(&self.dir.join("slapd.conf"), &conf)
+        write_slapd_conf(&self.dir, "cn=multi-admin", Some(ROOTPW))
     }
 
     fn load_db(&self, ldif: &str) -> Result<(), OracleError> {
-        let db = self.dir.join("db");
-        fs::remove_dir_all(&db).map_err(io_err("remove", &db))?;
-        fs::create_dir_all(&db).map_err(io_err("create", &db))?;
-        let file = self.dir.join("directory.ldif");
-        write_file(&file, ldif)?;
-        run(Command::new(SLAPADD)
-            .arg("-q")
-            .arg("-f")
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-l")
-            .arg(&file))
-        .map_err(|e| match e {
-            OracleError::Command { output, .. } => OracleError::Slapadd(output),
-            other => other,
-        })?;
-        Ok(())
+        load_db(&self.dir, ldif, "directory.ldif")
     }
 
     fn start_slapd(&mut self) -> Result<(), OracleError> {
-        let url = format!("{}/", self.ldap_url());
-        let child = Command::new(SLAPD)
-            .args(["-d", "0", "-f"])
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-h")
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: e.to_string(),
-                output: String::new(),
-            })?;
-        self.slapd = Some(child);
-        let sa = SocketAddr::from((self.spec.ip, 389));
-        let mut exited = false;
-        let slapd = &mut self.slapd;
-        wait_until("slapd listening", Duration::from_secs(30), || {
-            if let Some(Ok(Some(_))) = slapd.as_mut().map(Child::try_wait) {
-                exited = true;
-                return true;
-            }
-            TcpStream::connect_timeout(&sa, Duration::from_millis(200)).is_ok()
-        })?;
-        if exited {
-            self.slapd = None;
-            return Err(OracleError::Command {
-                cmd: format!("{SLAPD} -h {url}"),
-                status: "exited".into(),
-                output: "slapd exited at start".into(),
-            });
-        }
+        let addr = SocketAddr::from((self.spec.ip, 389));
+        self.slapd = Some(spawn_slapd(&self.dir, addr, Duration::from_secs(30))?);
         Ok(())
     }
 

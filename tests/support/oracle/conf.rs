@@ -79,35 +79,49 @@ pub fn master_cf_services(services: &[String]) -> String {
     out
 }
 
+/// Writes `dir/zimbra.schema` and a `dir/slapd.conf` serving the whole DIT (suffix `""`) from
+/// `dir/db`, with Zimbra's indexes and the dynlist overlay, administered as `rootdn` (with
+/// `rootpw` when binding as it over the network is wanted). Shared by the single oracle and the
+/// multi-MTA harness.
+pub fn write_slapd_conf(dir: &Path, rootdn: &str, rootpw: Option<&str>) -> Result<(), OracleError> {
+    write_file(
+        &dir.join("zimbra.schema"),
+        &zimbra_prov::attrs::openldap_schema(),
+    )?;
+    let d = dir.display();
+    let rootpw = rootpw
+        .map(|pw| format!("rootpw {pw}\n"))
+        .unwrap_or_default();
+    let conf = format!(
+        "include /etc/ldap/schema/core.schema\n\
+         include /etc/ldap/schema/cosine.schema\n\
+         include /etc/ldap/schema/inetorgperson.schema\n\
+         include /etc/ldap/schema/dyngroup.schema\n\
+         include {d}/zimbra.schema\n\
+         pidfile {d}/slapd.pid\n\
+         argsfile {d}/slapd.args\n\
+         modulepath /usr/lib/ldap\n\
+         moduleload back_mdb\n\
+         moduleload dynlist\n\
+         access to * by * read\n\
+         database mdb\n\
+         maxsize 268435456\n\
+         suffix \"\"\n\
+         rootdn \"{rootdn}\"\n\
+         {rootpw}\
+         directory {d}/db\n\
+         index objectClass eq\n\
+         index zimbraMailDeliveryAddress,zimbraMailAlias,zimbraMailCatchAllAddress,zimbraOldMailAddress,zimbraDomainName eq\n\
+         index zimbraId,zimbraMemberOf eq\n\
+         overlay dynlist\n\
+         dynlist-attrset groupOfURLs memberURL member\n"
+    );
+    write_file(&dir.join("slapd.conf"), &conf)
+}
+
 impl Oracle {
     pub(super) fn write_slapd_conf(&self) -> Result<(), OracleError> {
-        let schema = self.dir.join("zimbra.schema");
-        write_file(&schema, &zimbra_prov::attrs::openldap_schema())?;
-        let d = self.dir.display();
-        let conf = format!(
-            "include /etc/ldap/schema/core.schema\n\
-             include /etc/ldap/schema/cosine.schema\n\
-             include /etc/ldap/schema/inetorgperson.schema\n\
-             include /etc/ldap/schema/dyngroup.schema\n\
-             include {d}/zimbra.schema\n\
-             pidfile {d}/slapd.pid\n\
-             argsfile {d}/slapd.args\n\
-             modulepath /usr/lib/ldap\n\
-             moduleload back_mdb\n\
-             moduleload dynlist\n\
-             access to * by * read\n\
-             database mdb\n\
-             maxsize 268435456\n\
-             suffix \"\"\n\
-             rootdn \"cn=oracle-admin\"\n\
-             directory {d}/db\n\
-             index objectClass eq\n\
-             index zimbraMailDeliveryAddress,zimbraMailAlias,zimbraMailCatchAllAddress,zimbraOldMailAddress,zimbraDomainName eq\n\
-             index zimbraId,zimbraMemberOf eq\n\
-             overlay dynlist\n\
-             dynlist-attrset groupOfURLs memberURL member\n"
-        );
-        write_file(&self.dir.join("slapd.conf"), &conf)
+        write_slapd_conf(&self.dir, "cn=oracle-admin", None)
     }
 
     pub(super) fn write_postfix_conf(&self) -> Result<(), OracleError> {
