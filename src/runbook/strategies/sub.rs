@@ -2,7 +2,7 @@
 //! front of two Zimbra back ends (seed "Third Possibility").
 
 use super::split::uses_maintenance;
-use super::{data_actions, data_why, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
+use super::{copy_step, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
 use crate::route::UnknownPolicy;
 use crate::runbook::spec::SpecError;
 use crate::runbook::steps::{zline, Action, ForeignEdit};
@@ -135,18 +135,16 @@ pub(crate) fn subdomain(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                     .probes(src.iter().take(2).cloned()),
             );
         }
-        let mut c = StepDef::new("copy", format!("{}: copy the mailboxes", b.0))
-            .in_batch(i)
-            .why(data_why(ctx.data));
-        for a in data_actions(&Copy {
-            ctx: &ctx,
-            from_host: ch.clone(),
-            from_system: ctx.source.name.clone(),
-            users: &users,
-        }) {
-            c = c.act(a);
-        }
-        steps.push(c);
+        steps.push(copy_step(
+            &Copy {
+                ctx: &ctx,
+                from_host: ch.clone(),
+                from_system: ctx.source.name.clone(),
+                users: &users,
+            },
+            i,
+            format!("{}: copy the mailboxes", b.0),
+        ));
         steps.push(
             StepDef::new("switch", format!("{}: forward to {}", b.0, sub.name))
                 .in_batch(i)
@@ -395,18 +393,16 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(names.iter().take(2).cloned()),
             );
         }
-        let mut c = StepDef::new("copy", format!("{}: copy the mailboxes", b.0))
-            .in_batch(i)
-            .why(data_why(ctx.data));
-        for a in data_actions(&Copy {
-            ctx: &ctx,
-            from_host: ch.clone(),
-            from_system: ctx.source.name.clone(),
-            users: &users,
-        }) {
-            c = c.act(a);
-        }
-        steps.push(c);
+        steps.push(copy_step(
+            &Copy {
+                ctx: &ctx,
+                from_host: ch.clone(),
+                from_system: ctx.source.name.clone(),
+                users: &users,
+            },
+            i,
+            format!("{}: copy the mailboxes", b.0),
+        ));
         steps.push(
             StepDef::new("switch", format!("{}: the head routes to {}", b.0, ctx.target.name))
                 .in_batch(i)
