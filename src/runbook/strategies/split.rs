@@ -86,6 +86,42 @@ fn users_of(b: &(String, Vec<String>)) -> Vec<(String, String)> {
     b.1.iter().map(|u| (u.clone(), u.clone())).collect()
 }
 
+/// The end of batch `b` (number `i`) in both split strategies, after its `steps`: the mailboxes
+/// copied from the source (the spec's source host, else `host`), then with maintenance the
+/// accounts back in service.
+fn close_batch(
+    ctx: &Ctx<'_>,
+    i: usize,
+    b: &(String, Vec<String>),
+    users: Vec<(String, String)>,
+    host: &str,
+    maint: bool,
+    mut steps: Vec<StepDef>,
+) -> BatchPlan {
+    copy_then_activate(
+        &Copy {
+            ctx,
+            from_host: ctx
+                .spec
+                .source
+                .host
+                .clone()
+                .unwrap_or_else(|| host.to_string()),
+            from_system: ctx.source.name.clone(),
+            users: &users,
+        },
+        i,
+        &b.0,
+        maint,
+        &mut steps,
+    );
+    BatchPlan {
+        name: b.0.clone(),
+        users,
+        steps,
+    }
+}
+
 /// Seed "Split-Domain Example 1": the Zimbra target becomes authoritative; the source keeps
 /// the users not moved yet and forwards what it does not know to the target.
 pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
@@ -292,23 +328,7 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .act(retire)
                 .probes(names.iter().take(2).cloned()),
         );
-        copy_then_activate(
-            &Copy {
-                ctx: &ctx,
-                from_host: ctx.spec.source.host.clone().unwrap_or_else(|| sh.clone()),
-                from_system: ctx.source.name.clone(),
-                users: &users,
-            },
-            i,
-            &b.0,
-            maint,
-            &mut steps,
-        );
-        batches.push(BatchPlan {
-            name: b.0.clone(),
-            users,
-            steps,
-        });
+        batches.push(close_batch(&ctx, i, b, users, &sh, maint, steps));
     }
 
     // 5. unset
@@ -515,23 +535,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                     .probes(names.iter().take(2).cloned()),
             );
         }
-        copy_then_activate(
-            &Copy {
-                ctx: &ctx,
-                from_host: ctx.spec.source.host.clone().unwrap_or_else(|| oh.clone()),
-                from_system: ctx.source.name.clone(),
-                users: &users,
-            },
-            i,
-            &b.0,
-            maint,
-            &mut steps,
-        );
-        batches.push(BatchPlan {
-            name: b.0.clone(),
-            users,
-            steps,
-        });
+        batches.push(close_batch(&ctx, i, b, users, &oh, maint, steps));
     }
     let mut slots = vec![Slot::Step(prepare), Slot::Batches];
     if ctx.all_move() && spec.unset != Some(false) {
