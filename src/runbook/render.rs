@@ -186,6 +186,13 @@ pub(crate) fn table_diff(before: &ForeignMta, after: &ForeignMta) -> Vec<String>
     out
 }
 
+/// `words` as a list, one `- ` line each (the Markdown and the scripts' here-documents alike).
+fn bullets(s: &mut String, words: &[String]) {
+    for w in words {
+        let _ = writeln!(s, "- {w}");
+    }
+}
+
 fn mx_text(v: &[(u16, String)]) -> String {
     if v.is_empty() {
         "no MX".into()
@@ -221,9 +228,7 @@ fn md_action(s: &mut String, world: &World, a: &Applied) {
             words,
         } => {
             let _ = writeln!(s, "On **{mta}** (`{hostname}`, not Zimbra), by hand:\n");
-            for w in words {
-                let _ = writeln!(s, "- {w}");
-            }
+            bullets(s, words);
             let diff = table_diff(before, after);
             if !diff.is_empty() {
                 s.push_str("\nAs table entries:\n\n```text\n");
@@ -291,9 +296,7 @@ fn md_action(s: &mut String, world: &World, a: &Applied) {
         }
         Applied::Manual { system, words } => {
             let _ = writeln!(s, "On **{}**, by hand:\n", system_name(world, system));
-            for w in words {
-                let _ = writeln!(s, "- {w}");
-            }
+            bullets(s, words);
             s.push('\n');
         }
     }
@@ -822,9 +825,7 @@ fn script_for(
                 words,
             } => {
                 let _ = writeln!(s, "# {mta} ({hostname}) is not a Zimbra server: make this change there by hand.\ncat <<'EOF'\nMANUAL CHANGE on {mta} ({hostname}):");
-                for w in words {
-                    let _ = writeln!(s, "- {w}");
-                }
+                bullets(&mut s, words);
                 let diff = table_diff(before, after);
                 if !diff.is_empty() {
                     s.push_str("As table entries:\n");
@@ -856,9 +857,7 @@ fn script_for(
                     "cat <<'EOF'\nMANUAL STEP on {}:",
                     system_name(world, system)
                 );
-                for w in words {
-                    let _ = writeln!(s, "- {w}");
-                }
+                bullets(&mut s, words);
                 s.push_str("EOF\n");
             }
         }
