@@ -516,7 +516,7 @@ fn restore_pairs(
         if VOLATILE.contains(&lc.as_str()) || skip.contains(&lc) {
             continue;
         }
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name())) {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(a.name())) {
             names.push(a.name().to_string());
         }
     }
