@@ -86,6 +86,28 @@ fn users_of(b: &(String, Vec<String>)) -> Vec<(String, String)> {
     b.1.iter().map(|u| (u.clone(), u.clone())).collect()
 }
 
+/// The seed's secondary for domain `d`: the catch-all (@d to @d) accepts every address,
+/// the domain's transport sends the ones without an account to the primary's host.
+fn secondary_lines(d: &str, primary: &str) -> [String; 2] {
+    let at = format!("@{d}");
+    [
+        zline(&[
+            "md",
+            d,
+            "zimbraMailCatchAllAddress",
+            &at,
+            "zimbraMailCatchAllForwardingAddress",
+            &at,
+        ]),
+        zline(&[
+            "md",
+            d,
+            "zimbraMailTransport",
+            &format!("smtp:{primary}:25"),
+        ]),
+    ]
+}
+
 /// The end of batch `b` (number `i`) in both split strategies, after its `steps`: the mailboxes
 /// copied from the source (the spec's source host, else `host`), then with maintenance the
 /// accounts back in service.
@@ -226,21 +248,7 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         MtaDefKind::Zimbra { .. } => {
             let mut l = Vec::new();
             for d in ctx.domains() {
-                let at = format!("@{d}");
-                l.push(zline(&[
-                    "md",
-                    d,
-                    "zimbraMailCatchAllAddress",
-                    &at,
-                    "zimbraMailCatchAllForwardingAddress",
-                    &at,
-                ]));
-                l.push(zline(&[
-                    "md",
-                    d,
-                    "zimbraMailTransport",
-                    &format!("smtp:{ph}:25"),
-                ]));
+                l.extend(secondary_lines(d, &ph));
             }
             let topo = ctx.world.topology();
             let trusted = match (
@@ -414,21 +422,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         if tdir.domain(d).is_none() {
             lines.push(zline(&["cd", d]));
         }
-        let at = format!("@{d}");
-        lines.push(zline(&[
-            "md",
-            d,
-            "zimbraMailCatchAllAddress",
-            &at,
-            "zimbraMailCatchAllForwardingAddress",
-            &at,
-        ]));
-        lines.push(zline(&[
-            "md",
-            d,
-            "zimbraMailTransport",
-            &format!("smtp:{oh}:25"),
-        ]));
+        lines.extend(secondary_lines(d, &oh));
     }
     let topo = ctx.world.topology();
     let relay_ok = match &ctx.source.kind {
