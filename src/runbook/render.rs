@@ -124,28 +124,21 @@ fn policy(f: &ForeignMta) -> String {
 pub(crate) fn table_diff(before: &ForeignMta, after: &ForeignMta) -> Vec<String> {
     let mut out = Vec::new();
     let lc = |v: &[String]| -> Vec<String> { v.iter().map(|s| s.to_ascii_lowercase()).collect() };
+    // `sign what x` for each x of `from` that `other` lacks
+    let missing =
+        |out: &mut Vec<String>, sign: char, what: &str, from: &[String], other: &[String]| {
+            for x in from {
+                if !other.contains(x) {
+                    out.push(format!("{sign} {what} {x}"));
+                }
+            }
+        };
     let (bd, ad) = (lc(&before.domains), lc(&after.domains));
-    for d in &ad {
-        if !bd.contains(d) {
-            out.push(format!("+ domain {d}"));
-        }
-    }
-    for d in &bd {
-        if !ad.contains(d) {
-            out.push(format!("- domain {d}"));
-        }
-    }
+    missing(&mut out, '+', "domain", &ad, &bd);
+    missing(&mut out, '-', "domain", &bd, &ad);
     let (bm, am) = (lc(&before.mailboxes), lc(&after.mailboxes));
-    for m in &bm {
-        if !am.contains(m) {
-            out.push(format!("- mailbox {m}"));
-        }
-    }
-    for m in &am {
-        if !bm.contains(m) {
-            out.push(format!("+ mailbox {m}"));
-        }
-    }
+    missing(&mut out, '-', "mailbox", &bm, &am);
+    missing(&mut out, '+', "mailbox", &am, &bm);
     let map_diff = |out: &mut Vec<String>,
                     what: &str,
                     b: &BTreeMap<String, String>,
