@@ -1,8 +1,8 @@
 //! Split domains (seed "Split-Domain Example 1" and "Example 2").
 
 use super::{
-    copy_then_activate, create_lines, mx_actions, status_lines, BatchPlan, Blueprint, Copy, Ctx,
-    Slot, StepDef,
+    copy_then_activate, create_lines, mx_actions, source_maintenance, status_lines, BatchPlan,
+    Blueprint, Copy, Ctx, Slot, StepDef,
 };
 use crate::model::MailRecipient;
 use crate::route::UnknownPolicy;
@@ -476,13 +476,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(names.iter().take(2).cloned()),
         );
         if maint && zimbra_source {
-            steps.push(
-                StepDef::new("maintenance", format!("{}: maintenance status on {}", b.0, ctx.source.name))
-                    .in_batch(i)
-                    .why("Seed, \"Set Accounts To Maintenance\": no logins and no deliveries on the old server while the backup runs.")
-                    .act(ctx.zmprov_source(status_lines(&names, "maintenance")))
-                    .probes(names.iter().take(2).cloned()),
-            );
+            steps.push(source_maintenance(&ctx, i, &b.0, &names, "Seed, \"Set Accounts To Maintenance\": no logins and no deliveries on the old server while the backup runs."));
         }
         let switch = match &ctx.source.kind {
             MtaDefKind::Foreign(_) => Action::Foreign {

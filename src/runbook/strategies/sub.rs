@@ -2,7 +2,9 @@
 //! front of two Zimbra back ends (seed "Third Possibility").
 
 use super::split::uses_maintenance;
-use super::{copy_step, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
+use super::{
+    copy_step, source_maintenance, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef,
+};
 use crate::route::UnknownPolicy;
 use crate::runbook::spec::SpecError;
 use crate::runbook::steps::{zline, Action, ForeignEdit};
@@ -127,13 +129,7 @@ pub(crate) fn subdomain(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(dst.iter().take(2).cloned()),
         );
         if maint {
-            steps.push(
-                StepDef::new("maintenance", format!("{}: maintenance status on {}", b.0, ctx.source.name))
-                    .in_batch(i)
-                    .why("Seed, \"Set Accounts To Maintenance\": \"They should stay this way after the backup is completed and will stay like that until the migration to the new server is complete\".")
-                    .act(ctx.zmprov_source(status_lines(&src, "maintenance")))
-                    .probes(src.iter().take(2).cloned()),
-            );
+            steps.push(source_maintenance(&ctx, i, &b.0, &src, "Seed, \"Set Accounts To Maintenance\": \"They should stay this way after the backup is completed and will stay like that until the migration to the new server is complete\"."));
         }
         steps.push(copy_step(
             &Copy {
@@ -382,16 +378,13 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(names.iter().take(2).cloned()),
         );
         if maint {
-            steps.push(
-                StepDef::new(
-                    "maintenance",
-                    format!("{}: maintenance status on {}", b.0, ctx.source.name),
-                )
-                .in_batch(i)
-                .why("Seed, \"Set Accounts To Maintenance\" while the backup runs.")
-                .act(ctx.zmprov_source(status_lines(&names, "maintenance")))
-                .probes(names.iter().take(2).cloned()),
-            );
+            steps.push(source_maintenance(
+                &ctx,
+                i,
+                &b.0,
+                &names,
+                "Seed, \"Set Accounts To Maintenance\" while the backup runs.",
+            ));
         }
         steps.push(copy_step(
             &Copy {
