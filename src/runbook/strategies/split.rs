@@ -4,7 +4,7 @@ use super::{
     copy_then_activate, create_lines, mx_actions, source_maintenance, status_lines, BatchPlan,
     Blueprint, Copy, Ctx, Slot, StepDef,
 };
-use crate::model::MailRecipient;
+use crate::model::{DistributionList, MailRecipient};
 use crate::route::UnknownPolicy;
 use crate::runbook::spec::{DataMethod, SpecError};
 use crate::runbook::steps::{zline, Action, ForeignEdit};
@@ -56,18 +56,7 @@ fn mirror_addresses(ctx: &Ctx<'_>, lines: &mut Vec<String>, notes: &mut Vec<Stri
                 if !ctx.in_domains(&name) || taken(&name) {
                     continue;
                 }
-                lines.push(zline(&["cdl", &name]));
-                let members: Vec<String> = l
-                    .forwarding_addresses()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect();
-                if !members.is_empty() {
-                    let mut w = vec!["adlm", name.as_str()];
-                    w.extend(members.iter().map(String::as_str));
-                    lines.push(zline(&w));
-                }
+                lines.extend(list_lines(&name, l));
             }
         }
     }
@@ -84,6 +73,23 @@ fn mx_step(ctx: &Ctx<'_>, host: &str, title: &str) -> StepDef {
 
 fn users_of(b: &(String, Vec<String>)) -> Vec<(String, String)> {
     b.1.iter().map(|u| (u.clone(), u.clone())).collect()
+}
+
+/// `zmprov cdl` of the source's list `name` and `adlm` of its members (none: no `adlm`).
+fn list_lines(name: &str, list: &DistributionList) -> Vec<String> {
+    let mut out = vec![zline(&["cdl", name])];
+    let members: Vec<String> = list
+        .forwarding_addresses()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    if !members.is_empty() {
+        let mut w = vec!["adlm", name];
+        w.extend(members.iter().map(String::as_str));
+        out.push(zline(&w));
+    }
+    out
 }
 
 /// The seed's secondary for domain `d`: the catch-all (@d to @d) accepts every address,
@@ -556,18 +562,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 if !ctx.in_domains(&name) || tdir.name_in_use(&name).is_some() {
                     continue;
                 }
-                l.push(zline(&["cdl", &name]));
-                let members: Vec<String> = list
-                    .forwarding_addresses()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect();
-                if !members.is_empty() {
-                    let mut w = vec!["adlm", name.as_str()];
-                    w.extend(members.iter().map(String::as_str));
-                    l.push(zline(&w));
-                }
+                l.extend(list_lines(&name, list));
             }
         }
         for d in ctx.domains() {
