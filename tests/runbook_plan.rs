@@ -131,6 +131,19 @@ fn golden_mta_head() {
     golden("mta_head");
 }
 
+/// Asserts that step `first` comes before step `then` in `order`.
+fn assert_before(order: &[String], first: &str, then: &str) {
+    let pos = |id: &str| order.iter().position(|s| s == id).expect(id);
+    assert!(pos(first) < pos(then), "{first} before {then}: {order:?}");
+}
+
+/// Plans `name` with `extra` (an order the planner must move), asserting the result proven.
+fn reordered(name: &str, extra: &str) -> Runbook {
+    let rb = plan(&spec_with(name, extra).expect("spec")).expect("reordered");
+    assert_proven(&rb);
+    rb
+}
+
 /// Every state verifies again, independently, and every moved user ends at the target.
 fn assert_proven(rb: &Runbook) {
     for (name, topo) in rb.topologies() {
@@ -217,9 +230,7 @@ fn the_emitted_scenario_passes_route_plan_and_check() {
 #[test]
 fn retiring_a_mailbox_before_its_transport_moves_is_reordered_or_refused() {
     let order = "[order]\nbatch = [\"retire-source\", \"switch\", \"copy\"]\n";
-    let spec = spec_with("example1", order).expect("spec");
-    let rb = plan(&spec).expect("reordered");
-    assert_proven(&rb);
+    let rb = reordered("example1", order);
     assert_eq!(rb.reorders.len(), 2);
     let r = &rb.reorders[0];
     assert_eq!(r.wanted.step, "batch-1.retire-source");
@@ -232,8 +243,7 @@ fn retiring_a_mailbox_before_its_transport_moves_is_reordered_or_refused() {
         r.wanted
     );
     assert!(r.wanted.to_text().contains("counterexample:"));
-    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
-    assert!(pos("batch-1.switch") < pos("batch-1.retire-source"));
+    assert_before(&rb.order(), "batch-1.switch", "batch-1.retire-source");
     let md = String::from_utf8(rb.files().expect("files")["runbook.md"].clone()).expect("utf-8");
     assert!(md.contains("## Order"), "{md}");
     assert!(md.contains(
@@ -247,8 +257,7 @@ fn retiring_a_mailbox_before_its_transport_moves_is_reordered_or_refused() {
     let trace = &failure.problems[0].trace;
     assert!(trace.contains("Looped exchange -> primary"), "{trace}");
     let working = working.expect("an order that works");
-    let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
-    assert!(pos("batch-1.switch") < pos("batch-1.retire-source"));
+    assert_before(&working, "batch-1.switch", "batch-1.retire-source");
     let text = RunbookError::UnsafeOrder {
         failure,
         working: Some(working),
@@ -267,13 +276,10 @@ fn retiring_a_mailbox_before_its_transport_moves_is_reordered_or_refused() {
 #[test]
 fn an_unsafe_global_order_is_reordered_and_explained() {
     // the MX first: the primary does not know the domain yet
-    let spec = spec_with(
+    let rb = reordered(
         "example1",
         "[order]\nsteps = [\"mx-switch\", \"prepare-target\", \"configure-source\", \"batches\", \"unset\"]\n",
-    )
-    .expect("spec");
-    let rb = plan(&spec).expect("reordered");
-    assert_proven(&rb);
+    );
     assert_eq!(rb.reorders[0].wanted.step, "mx-switch");
     assert!(
         rb.reorders[0].wanted.problems[0]
@@ -679,14 +685,8 @@ fn a_domain_move_refuses_a_source_with_other_domains() {
 #[test]
 fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
     let order = "[order]\nbatch = [\"copy\", \"create\", \"switch\", \"retire-source\"]\n";
-    let rb = plan(&spec_with("example2", order).expect("spec")).expect("reordered");
-    assert_proven(&rb);
-    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
-    assert!(
-        pos("batch-1.create") < pos("batch-1.copy"),
-        "{:?}",
-        rb.order()
-    );
+    let rb = reordered("example2", order);
+    assert_before(&rb.order(), "batch-1.create", "batch-1.copy");
     let r = &rb.reorders[0];
     assert_eq!(
         (r.wanted.step.as_str(), r.instead.as_str()),
@@ -706,8 +706,7 @@ fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
     assert_eq!(failure.step, "batch-1.copy");
     assert!(failure.is_dependency(), "{failure:?}");
     let working = working.expect("an order that works");
-    let pos = |id: &str| working.iter().position(|s| s == id).expect(id);
-    assert!(pos("batch-1.create") < pos("batch-1.copy"));
+    assert_before(&working, "batch-1.create", "batch-1.copy");
 
     // zmmailboxmove: the switch waits for the move
     let order =
@@ -721,28 +720,16 @@ fn an_order_against_the_mailbox_data_is_reordered_or_refused() {
         "{failure:?}"
     );
     let order = "[order]\nbatch = [\"switch\", \"maintenance\", \"copy\", \"activate\"]\n";
-    let rb = plan(&spec_with("mailstore", order).expect("spec")).expect("reordered");
-    assert_proven(&rb);
-    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
-    assert!(
-        pos("batch-1.copy") < pos("batch-1.switch"),
-        "{:?}",
-        rb.order()
-    );
+    let rb = reordered("mailstore", order);
+    assert_before(&rb.order(), "batch-1.copy", "batch-1.switch");
 
     // the maintenance window opens before the mail moves: set after the sub-domain's switch
     // (mail-disabled), maintenance enables mail on the old account again and its mail waits
     // there for good (found by tests/runbook_props.rs)
     let order =
         "[order]\nbatch = [\"copy\", \"create\", \"switch\", \"activate\", \"maintenance\"]\n";
-    let rb = plan(&spec_with("subdomain", order).expect("spec")).expect("reordered");
-    assert_proven(&rb);
-    let pos = |id: &str| rb.order().iter().position(|s| s == id).expect(id);
-    assert!(
-        pos("batch-1.maintenance") < pos("batch-1.switch"),
-        "{:?}",
-        rb.order()
-    );
+    let rb = reordered("subdomain", order);
+    assert_before(&rb.order(), "batch-1.maintenance", "batch-1.switch");
     let fixed = "[order]\nbatch = [\"create\", \"switch\", \"maintenance\", \"copy\", \"activate\"]\nfixed = true\n";
     let (failure, working) = refused(&spec_with("subdomain", fixed).expect("spec"));
     assert_eq!(failure.step, "batch-1.switch");

@@ -124,28 +124,21 @@ fn policy(f: &ForeignMta) -> String {
 pub(crate) fn table_diff(before: &ForeignMta, after: &ForeignMta) -> Vec<String> {
     let mut out = Vec::new();
     let lc = |v: &[String]| -> Vec<String> { v.iter().map(|s| s.to_ascii_lowercase()).collect() };
+    // `sign what x` for each x of `from` that `other` lacks
+    let missing =
+        |out: &mut Vec<String>, sign: char, what: &str, from: &[String], other: &[String]| {
+            for x in from {
+                if !other.contains(x) {
+                    out.push(format!("{sign} {what} {x}"));
+                }
+            }
+        };
     let (bd, ad) = (lc(&before.domains), lc(&after.domains));
-    for d in &ad {
-        if !bd.contains(d) {
-            out.push(format!("+ domain {d}"));
-        }
-    }
-    for d in &bd {
-        if !ad.contains(d) {
-            out.push(format!("- domain {d}"));
-        }
-    }
+    missing(&mut out, '+', "domain", &ad, &bd);
+    missing(&mut out, '-', "domain", &bd, &ad);
     let (bm, am) = (lc(&before.mailboxes), lc(&after.mailboxes));
-    for m in &bm {
-        if !am.contains(m) {
-            out.push(format!("- mailbox {m}"));
-        }
-    }
-    for m in &am {
-        if !bm.contains(m) {
-            out.push(format!("+ mailbox {m}"));
-        }
-    }
+    missing(&mut out, '-', "mailbox", &bm, &am);
+    missing(&mut out, '+', "mailbox", &am, &bm);
     let map_diff = |out: &mut Vec<String>,
                     what: &str,
                     b: &BTreeMap<String, String>,
@@ -186,6 +179,13 @@ pub(crate) fn table_diff(before: &ForeignMta, after: &ForeignMta) -> Vec<String>
     out
 }
 
+/// `words` as a list, one `- ` line each (the Markdown and the scripts' here-documents alike).
+fn bullets(s: &mut String, words: &[String]) {
+    for w in words {
+        let _ = writeln!(s, "- {w}");
+    }
+}
+
 fn mx_text(v: &[(u16, String)]) -> String {
     if v.is_empty() {
         "no MX".into()
@@ -221,9 +221,7 @@ fn md_action(s: &mut String, world: &World, a: &Applied) {
             words,
         } => {
             let _ = writeln!(s, "On **{mta}** (`{hostname}`, not Zimbra), by hand:\n");
-            for w in words {
-                let _ = writeln!(s, "- {w}");
-            }
+            bullets(s, words);
             let diff = table_diff(before, after);
             if !diff.is_empty() {
                 s.push_str("\nAs table entries:\n\n```text\n");
@@ -291,9 +289,7 @@ fn md_action(s: &mut String, world: &World, a: &Applied) {
         }
         Applied::Manual { system, words } => {
             let _ = writeln!(s, "On **{}**, by hand:\n", system_name(world, system));
-            for w in words {
-                let _ = writeln!(s, "- {w}");
-            }
+            bullets(s, words);
             s.push('\n');
         }
     }
@@ -822,9 +818,7 @@ fn script_for(
                 words,
             } => {
                 let _ = writeln!(s, "# {mta} ({hostname}) is not a Zimbra server: make this change there by hand.\ncat <<'EOF'\nMANUAL CHANGE on {mta} ({hostname}):");
-                for w in words {
-                    let _ = writeln!(s, "- {w}");
-                }
+                bullets(&mut s, words);
                 let diff = table_diff(before, after);
                 if !diff.is_empty() {
                     s.push_str("As table entries:\n");
@@ -856,9 +850,7 @@ fn script_for(
                     "cat <<'EOF'\nMANUAL STEP on {}:",
                     system_name(world, system)
                 );
-                for w in words {
-                    let _ = writeln!(s, "- {w}");
-                }
+                bullets(&mut s, words);
                 s.push_str("EOF\n");
             }
         }

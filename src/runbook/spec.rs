@@ -7,9 +7,10 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::tables::{Cx, RawDirectory, RawDns, RawMta, RawTopology};
+use super::tables::{Cx, RawMta, RawTopology};
 use super::world::{DirSource, World};
 use crate::model::{Address, DomainName};
+use crate::scenario::{RawDirectory, RawDns};
 
 /// Errors reading a migration spec: the file, the line and the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

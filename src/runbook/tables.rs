@@ -11,23 +11,8 @@ use super::spec::SpecError;
 use super::world::{DirSource, MtaDef, MtaDefKind, Overrides, World};
 use crate::model::Directory;
 use crate::route::{Dns, ForeignMta, UnknownPolicy};
+use crate::scenario::{line_of, RawDirectory, RawDns};
 use crate::zmprov;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn list(&self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
-    }
-}
 
 /// The topology tables (the keys of a scenario file; expectations and steps are ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,14 +37,6 @@ pub(super) struct RawTopology {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawDirectory {
-    name: Spanned<String>,
-    zmprov: Option<Spanned<String>>,
-    ldif: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawMta {
     name: Spanned<String>,
     kind: Option<Spanned<String>>,
@@ -78,24 +55,6 @@ pub(super) struct RawMta {
     unknown_relay: Option<String>,
     routes: Option<BTreeMap<String, String>>,
     aliases: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDns {
-    #[serde(default)]
-    mx: BTreeMap<String, Vec<Spanned<String>>>,
-    #[serde(default)]
-    a: BTreeMap<String, OneOrMany>,
-}
-
-pub(super) fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()
-        .iter()
-        .take(offset.min(src.len()))
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 /// One file being read: its name, text and directory.
@@ -165,24 +124,8 @@ impl Cx<'_> {
 
     fn dns(&self, raw: &RawDns) -> Result<Dns, SpecError> {
         let mut dns = Dns::default();
-        for (name, recs) in &raw.mx {
-            let mut v = Vec::new();
-            for r in recs {
-                v.push(
-                    Dns::parse_mx(r.get_ref())
-                        .map_err(|e| self.invalid(r.span().start, "dns.mx", e.to_string()))?,
-                );
-            }
-            if !v.is_empty() {
-                dns.mx.insert(name.to_ascii_lowercase(), v);
-            }
-        }
-        for (name, a) in &raw.a {
-            let v = a.list();
-            if !v.is_empty() {
-                dns.a.insert(name.to_ascii_lowercase(), v);
-            }
-        }
+        raw.apply(&mut dns)
+            .map_err(|(at, message)| self.invalid(at, "dns.mx", message))?;
         Ok(dns)
     }
 

@@ -150,15 +150,16 @@ pub struct LoadOptions<'a> {
     pub ldif_loader: Option<&'a LdifLoader>,
 }
 
+/// A TOML value given as one string or a list of them (the runbook's spec reads it too).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum OneOrMany {
+pub(crate) enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
 impl OneOrMany {
-    fn list(&self) -> Vec<String> {
+    pub(crate) fn list(&self) -> Vec<String> {
         match self {
             OneOrMany::One(s) => vec![s.clone()],
             OneOrMany::Many(v) => v.clone(),
@@ -184,12 +185,13 @@ struct RawScenario {
     step: Vec<RawStep>,
 }
 
+/// A `[[directory]]` table (scenario files and runbook specs).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDirectory {
-    name: Spanned<String>,
-    zmprov: Option<Spanned<String>>,
-    ldif: Option<Spanned<String>>,
+pub(crate) struct RawDirectory {
+    pub(crate) name: Spanned<String>,
+    pub(crate) zmprov: Option<Spanned<String>>,
+    pub(crate) ldif: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,13 +273,41 @@ macro_rules! param_keys {
 }
 use param_keys;
 
+/// The `[dns]` table (scenario files and runbook specs).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDns {
+pub(crate) struct RawDns {
     #[serde(default)]
     mx: BTreeMap<String, Vec<Spanned<String>>>,
     #[serde(default)]
     a: BTreeMap<String, OneOrMany>,
+}
+
+impl RawDns {
+    /// Applies the table to `dns`: each name's records replace what it had, an empty list
+    /// removes the name. A bad MX record is the error, with the offset of its string.
+    pub(crate) fn apply(&self, dns: &mut Dns) -> Result<(), (usize, String)> {
+        for (name, recs) in &self.mx {
+            let mut v = Vec::new();
+            for r in recs {
+                v.push(Dns::parse_mx(r.get_ref()).map_err(|e| (r.span().start, e.to_string()))?);
+            }
+            if v.is_empty() {
+                dns.mx.remove(&name.to_ascii_lowercase());
+            } else {
+                dns.mx.insert(name.to_ascii_lowercase(), v);
+            }
+        }
+        for (name, a) in &self.a {
+            let v = a.list();
+            if v.is_empty() {
+                dns.a.remove(&name.to_ascii_lowercase());
+            } else {
+                dns.a.insert(name.to_ascii_lowercase(), v);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -521,7 +551,8 @@ pub struct Scenario {
     pub stages: Vec<ScenarioStage>,
 }
 
-fn line_of(src: &str, offset: usize) -> usize {
+/// The 1-based line of byte `offset` in `src`.
+pub(crate) fn line_of(src: &str, offset: usize) -> usize {
     src.as_bytes()
         .iter()
         .take(offset.min(src.len()))
@@ -572,29 +603,8 @@ impl Ctx<'_> {
     }
 
     fn dns(&self, dns: &mut Dns, raw: &RawDns) -> Result<(), ScenarioError> {
-        for (name, recs) in &raw.mx {
-            let mut v = Vec::new();
-            for r in recs {
-                v.push(
-                    Dns::parse_mx(r.get_ref())
-                        .map_err(|e| self.invalid(r.span().start, "dns.mx", e.to_string()))?,
-                );
-            }
-            if v.is_empty() {
-                dns.mx.remove(&name.to_ascii_lowercase());
-            } else {
-                dns.mx.insert(name.to_ascii_lowercase(), v);
-            }
-        }
-        for (name, a) in &raw.a {
-            let v = a.list();
-            if v.is_empty() {
-                dns.a.remove(&name.to_ascii_lowercase());
-            } else {
-                dns.a.insert(name.to_ascii_lowercase(), v);
-            }
-        }
-        Ok(())
+        raw.apply(dns)
+            .map_err(|(at, message)| self.invalid(at, "dns.mx", message))
     }
 
     fn expects(&self, raw: &[RawExpect]) -> Result<Vec<Expectation>, ScenarioError> {

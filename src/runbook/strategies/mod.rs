@@ -805,6 +805,25 @@ pub(crate) fn copy_then_activate(
     }
 }
 
+/// The maintenance step of batch `i` (named `batch`) on the source: its accounts `users` to
+/// `maintenance` while their data is backed up, `why` the strategy's reason.
+pub(crate) fn source_maintenance(
+    ctx: &Ctx<'_>,
+    i: usize,
+    batch: &str,
+    users: &[String],
+    why: &str,
+) -> StepDef {
+    StepDef::new(
+        "maintenance",
+        format!("{batch}: maintenance status on {}", ctx.source.name),
+    )
+    .in_batch(i)
+    .why(why)
+    .act(ctx.zmprov_source(status_lines(users, "maintenance")))
+    .probes(users.iter().take(2).cloned())
+}
+
 /// The activate step of batch `i`: the target accounts `users` back to `active`.
 pub(crate) fn activate_step(
     ctx: &Ctx<'_>,

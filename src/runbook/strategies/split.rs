@@ -1,10 +1,10 @@
 //! Split domains (seed "Split-Domain Example 1" and "Example 2").
 
 use super::{
-    copy_then_activate, create_lines, mx_actions, status_lines, BatchPlan, Blueprint, Copy, Ctx,
-    Slot, StepDef,
+    copy_then_activate, create_lines, mx_actions, source_maintenance, status_lines, BatchPlan,
+    Blueprint, Copy, Ctx, Slot, StepDef,
 };
-use crate::model::MailRecipient;
+use crate::model::{DistributionList, MailRecipient};
 use crate::route::UnknownPolicy;
 use crate::runbook::spec::{DataMethod, SpecError};
 use crate::runbook::steps::{zline, Action, ForeignEdit};
@@ -56,18 +56,7 @@ fn mirror_addresses(ctx: &Ctx<'_>, lines: &mut Vec<String>, notes: &mut Vec<Stri
                 if !ctx.in_domains(&name) || taken(&name) {
                     continue;
                 }
-                lines.push(zline(&["cdl", &name]));
-                let members: Vec<String> = l
-                    .forwarding_addresses()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect();
-                if !members.is_empty() {
-                    let mut w = vec!["adlm", name.as_str()];
-                    w.extend(members.iter().map(String::as_str));
-                    lines.push(zline(&w));
-                }
+                lines.extend(list_lines(&name, l));
             }
         }
     }
@@ -84,6 +73,81 @@ fn mx_step(ctx: &Ctx<'_>, host: &str, title: &str) -> StepDef {
 
 fn users_of(b: &(String, Vec<String>)) -> Vec<(String, String)> {
     b.1.iter().map(|u| (u.clone(), u.clone())).collect()
+}
+
+/// `zmprov cdl` of the source's list `name` and `adlm` of its members (none: no `adlm`).
+fn list_lines(name: &str, list: &DistributionList) -> Vec<String> {
+    let mut out = vec![zline(&["cdl", name])];
+    let members: Vec<String> = list
+        .forwarding_addresses()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    if !members.is_empty() {
+        let mut w = vec!["adlm", name];
+        w.extend(members.iter().map(String::as_str));
+        out.push(zline(&w));
+    }
+    out
+}
+
+/// The seed's secondary for domain `d`: the catch-all (@d to @d) accepts every address,
+/// the domain's transport sends the ones without an account to the primary's host.
+fn secondary_lines(d: &str, primary: &str) -> [String; 2] {
+    let at = format!("@{d}");
+    [
+        zline(&[
+            "md",
+            d,
+            "zimbraMailCatchAllAddress",
+            &at,
+            "zimbraMailCatchAllForwardingAddress",
+            &at,
+        ]),
+        zline(&[
+            "md",
+            d,
+            "zimbraMailTransport",
+            &format!("smtp:{primary}:25"),
+        ]),
+    ]
+}
+
+/// The end of batch `b` (number `i`) in both split strategies, after its `steps`: the mailboxes
+/// copied from the source (the spec's source host, else `host`), then with maintenance the
+/// accounts back in service.
+fn close_batch(
+    ctx: &Ctx<'_>,
+    i: usize,
+    b: &(String, Vec<String>),
+    users: Vec<(String, String)>,
+    host: &str,
+    maint: bool,
+    mut steps: Vec<StepDef>,
+) -> BatchPlan {
+    copy_then_activate(
+        &Copy {
+            ctx,
+            from_host: ctx
+                .spec
+                .source
+                .host
+                .clone()
+                .unwrap_or_else(|| host.to_string()),
+            from_system: ctx.source.name.clone(),
+            users: &users,
+        },
+        i,
+        &b.0,
+        maint,
+        &mut steps,
+    );
+    BatchPlan {
+        name: b.0.clone(),
+        users,
+        steps,
+    }
 }
 
 /// Seed "Split-Domain Example 1": the Zimbra target becomes authoritative; the source keeps
@@ -190,21 +254,7 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         MtaDefKind::Zimbra { .. } => {
             let mut l = Vec::new();
             for d in ctx.domains() {
-                let at = format!("@{d}");
-                l.push(zline(&[
-                    "md",
-                    d,
-                    "zimbraMailCatchAllAddress",
-                    &at,
-                    "zimbraMailCatchAllForwardingAddress",
-                    &at,
-                ]));
-                l.push(zline(&[
-                    "md",
-                    d,
-                    "zimbraMailTransport",
-                    &format!("smtp:{ph}:25"),
-                ]));
+                l.extend(secondary_lines(d, &ph));
             }
             let topo = ctx.world.topology();
             let trusted = match (
@@ -292,23 +342,7 @@ pub(crate) fn primary_zimbra(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .act(retire)
                 .probes(names.iter().take(2).cloned()),
         );
-        copy_then_activate(
-            &Copy {
-                ctx: &ctx,
-                from_host: ctx.spec.source.host.clone().unwrap_or_else(|| sh.clone()),
-                from_system: ctx.source.name.clone(),
-                users: &users,
-            },
-            i,
-            &b.0,
-            maint,
-            &mut steps,
-        );
-        batches.push(BatchPlan {
-            name: b.0.clone(),
-            users,
-            steps,
-        });
+        batches.push(close_batch(&ctx, i, b, users, &sh, maint, steps));
     }
 
     // 5. unset
@@ -394,21 +428,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
         if tdir.domain(d).is_none() {
             lines.push(zline(&["cd", d]));
         }
-        let at = format!("@{d}");
-        lines.push(zline(&[
-            "md",
-            d,
-            "zimbraMailCatchAllAddress",
-            &at,
-            "zimbraMailCatchAllForwardingAddress",
-            &at,
-        ]));
-        lines.push(zline(&[
-            "md",
-            d,
-            "zimbraMailTransport",
-            &format!("smtp:{oh}:25"),
-        ]));
+        lines.extend(secondary_lines(d, &oh));
     }
     let topo = ctx.world.topology();
     let relay_ok = match &ctx.source.kind {
@@ -462,13 +482,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(names.iter().take(2).cloned()),
         );
         if maint && zimbra_source {
-            steps.push(
-                StepDef::new("maintenance", format!("{}: maintenance status on {}", b.0, ctx.source.name))
-                    .in_batch(i)
-                    .why("Seed, \"Set Accounts To Maintenance\": no logins and no deliveries on the old server while the backup runs.")
-                    .act(ctx.zmprov_source(status_lines(&names, "maintenance")))
-                    .probes(names.iter().take(2).cloned()),
-            );
+            steps.push(source_maintenance(&ctx, i, &b.0, &names, "Seed, \"Set Accounts To Maintenance\": no logins and no deliveries on the old server while the backup runs."));
         }
         let switch = match &ctx.source.kind {
             MtaDefKind::Foreign(_) => Action::Foreign {
@@ -515,23 +529,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                     .probes(names.iter().take(2).cloned()),
             );
         }
-        copy_then_activate(
-            &Copy {
-                ctx: &ctx,
-                from_host: ctx.spec.source.host.clone().unwrap_or_else(|| oh.clone()),
-                from_system: ctx.source.name.clone(),
-                users: &users,
-            },
-            i,
-            &b.0,
-            maint,
-            &mut steps,
-        );
-        batches.push(BatchPlan {
-            name: b.0.clone(),
-            users,
-            steps,
-        });
+        batches.push(close_batch(&ctx, i, b, users, &oh, maint, steps));
     }
     let mut slots = vec![Slot::Step(prepare), Slot::Batches];
     if ctx.all_move() && spec.unset != Some(false) {
@@ -564,18 +562,7 @@ pub(crate) fn primary_other(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 if !ctx.in_domains(&name) || tdir.name_in_use(&name).is_some() {
                     continue;
                 }
-                l.push(zline(&["cdl", &name]));
-                let members: Vec<String> = list
-                    .forwarding_addresses()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect();
-                if !members.is_empty() {
-                    let mut w = vec!["adlm", name.as_str()];
-                    w.extend(members.iter().map(String::as_str));
-                    l.push(zline(&w));
-                }
+                l.extend(list_lines(&name, list));
             }
         }
         for d in ctx.domains() {

@@ -2,7 +2,9 @@
 //! front of two Zimbra back ends (seed "Third Possibility").
 
 use super::split::uses_maintenance;
-use super::{data_actions, data_why, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef};
+use super::{
+    copy_step, source_maintenance, status_lines, BatchPlan, Blueprint, Copy, Ctx, Slot, StepDef,
+};
 use crate::route::UnknownPolicy;
 use crate::runbook::spec::SpecError;
 use crate::runbook::steps::{zline, Action, ForeignEdit};
@@ -127,26 +129,18 @@ pub(crate) fn subdomain(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(dst.iter().take(2).cloned()),
         );
         if maint {
-            steps.push(
-                StepDef::new("maintenance", format!("{}: maintenance status on {}", b.0, ctx.source.name))
-                    .in_batch(i)
-                    .why("Seed, \"Set Accounts To Maintenance\": \"They should stay this way after the backup is completed and will stay like that until the migration to the new server is complete\".")
-                    .act(ctx.zmprov_source(status_lines(&src, "maintenance")))
-                    .probes(src.iter().take(2).cloned()),
-            );
+            steps.push(source_maintenance(&ctx, i, &b.0, &src, "Seed, \"Set Accounts To Maintenance\": \"They should stay this way after the backup is completed and will stay like that until the migration to the new server is complete\"."));
         }
-        let mut c = StepDef::new("copy", format!("{}: copy the mailboxes", b.0))
-            .in_batch(i)
-            .why(data_why(ctx.data));
-        for a in data_actions(&Copy {
-            ctx: &ctx,
-            from_host: ch.clone(),
-            from_system: ctx.source.name.clone(),
-            users: &users,
-        }) {
-            c = c.act(a);
-        }
-        steps.push(c);
+        steps.push(copy_step(
+            &Copy {
+                ctx: &ctx,
+                from_host: ch.clone(),
+                from_system: ctx.source.name.clone(),
+                users: &users,
+            },
+            i,
+            format!("{}: copy the mailboxes", b.0),
+        ));
         steps.push(
             StepDef::new("switch", format!("{}: forward to {}", b.0, sub.name))
                 .in_batch(i)
@@ -384,29 +378,24 @@ pub(crate) fn mta_head(mut ctx: Ctx<'_>) -> Result<Blueprint, SpecError> {
                 .probes(names.iter().take(2).cloned()),
         );
         if maint {
-            steps.push(
-                StepDef::new(
-                    "maintenance",
-                    format!("{}: maintenance status on {}", b.0, ctx.source.name),
-                )
-                .in_batch(i)
-                .why("Seed, \"Set Accounts To Maintenance\" while the backup runs.")
-                .act(ctx.zmprov_source(status_lines(&names, "maintenance")))
-                .probes(names.iter().take(2).cloned()),
-            );
+            steps.push(source_maintenance(
+                &ctx,
+                i,
+                &b.0,
+                &names,
+                "Seed, \"Set Accounts To Maintenance\" while the backup runs.",
+            ));
         }
-        let mut c = StepDef::new("copy", format!("{}: copy the mailboxes", b.0))
-            .in_batch(i)
-            .why(data_why(ctx.data));
-        for a in data_actions(&Copy {
-            ctx: &ctx,
-            from_host: ch.clone(),
-            from_system: ctx.source.name.clone(),
-            users: &users,
-        }) {
-            c = c.act(a);
-        }
-        steps.push(c);
+        steps.push(copy_step(
+            &Copy {
+                ctx: &ctx,
+                from_host: ch.clone(),
+                from_system: ctx.source.name.clone(),
+                users: &users,
+            },
+            i,
+            format!("{}: copy the mailboxes", b.0),
+        ));
         steps.push(
             StepDef::new("switch", format!("{}: the head routes to {}", b.0, ctx.target.name))
                 .in_batch(i)
