@@ -25,7 +25,6 @@
 //! that order and Postfix joins their values in it: the first created of two accounts sharing an
 //! alias comes first, not the one whose DN sorts first.
 
-
 use crate::model::{
     names as n, AccountStatus, AttrBag, Directory, DomainName, EntryRef, MailRecipient, MailStatus,
 };
