@@ -24,6 +24,9 @@
 //! ([`multi_mta_topologies_agree_with_the_simulator`]) re-runs this binary's
 //! [`inner_multi_mta_run`] there and reports what it printed.
 //!
+//! Besides the seed scenarios, every state of the runbook planner's sub-domain and MTA-head
+//! golden plans (`tests/data/runbook/*/golden/scenario.toml`) is replayed.
+//!
 //! Environment: `ZIMBRA_PROV_DIFF_SEED` (a number or `random`; the default is fixed so CI is
 //! repeatable), `ZIMBRA_PROV_MULTI_TOPOLOGIES` (generated topologies, default 20),
 //! `ZIMBRA_PROV_MULTI_PLANS` (generated plans, default 5), `ZIMBRA_PROV_MULTI_ONLY=TEXT` (only

@@ -140,10 +140,10 @@
 //!
 //! # Oracle hook
 //!
-//! The `subdomain` and `mta-head` plans are checked against the simulator here; the
-//! whole-topology Postfix oracle (several real Postfix instances) checks them once it exists:
-//! [`Runbook::topologies`] gives every state, and the emitted `scenario.toml` is the
-//! oracle's input (`tests/data/runbook/oracle/` lists the runbooks to replay).
+//! The `subdomain` and `mta-head` plans are checked against the simulator here, and every
+//! state of their emitted `scenario.toml` (the golden files) is replayed by the whole-topology
+//! Postfix oracle (`tests/multi_diff.rs`: one real Postfix per MTA, probes over SMTP) and
+//! compared with the simulator; [`Runbook::topologies`] gives the same states in code.
 
 mod output;
 mod proof;

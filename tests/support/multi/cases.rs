@@ -64,14 +64,23 @@ pub fn scenario_cases() -> Vec<Case> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
+    // the runbook planner's sub-domain and MTA-head plans (issue 13: checked by the
+    // whole-topology oracle): every state of the emitted scenario, as the golden files hold it
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for plan in ["subdomain", "mta_head"] {
+        files.push(root.join(format!("tests/data/runbook/{plan}/golden/scenario.toml")));
+    }
     let mut cases = Vec::new();
     for f in files {
         let sc = Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
         let maps = mta_directories(&f, sc.stages.len());
-        let file = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = match f.strip_prefix(root.join("tests/data/runbook")) {
+            Ok(rel) => format!("runbook/{}", rel.display()),
+            Err(_) => f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
         for (k, st) in sc.stages.iter().enumerate() {
             let dirs = st
                 .topology
