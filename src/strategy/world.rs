@@ -324,7 +324,7 @@ const NETWORK: &str = "10.0.0.0/24";
 ///         // route every user from every entry point
 ///         for e in w.entry_points(&topo) {
 ///             for (u, _) in w.homes() {
-///                 let trace = e.simulate(&topo, u);
+///                 let trace = e.simulate(&topo, u).unwrap();
 ///                 prop_assert!(trace.leaves().iter().all(|l| l.disposition.outcome() != "looped"),
 ///                              "{}\n{}", w.describe(), trace.to_text());
 ///             }
