@@ -74,7 +74,7 @@ mod pickup;
 mod smtp;
 
 #[allow(unused_imports)] // not every test binary uses it
-pub use conf::master_cf_services;
+pub use conf::{main_cf_paths, master_cf_services};
 pub use line::{OracleItem, OracleLine, SmtpReply};
 use log::{read_log, LogState};
 pub use smtp::Smtp;

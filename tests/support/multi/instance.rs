@@ -268,24 +268,12 @@ impl Instance {
     fn write_postfix(&mut self) -> Result<bool, OracleError> {
         let p = self.pf_dir();
         let pd = p.display().to_string();
-        let d = self.dir.display();
         let s = &self.spec;
         let mut files: BTreeMap<String, String> = BTreeMap::new();
+        let paths = crate::oracle::main_cf_paths(&pd.to_string(), &self.dir);
         let mut main = format!(
             "# zimbra-prov multi-MTA test: {name} ({role:?})\n\
-             compatibility_level = 3.6\n\
-             config_directory = {pd}\n\
-             queue_directory = {d}/spool\n\
-             data_directory = {d}/data\n\
-             command_directory = /usr/sbin\n\
-             daemon_directory = /usr/lib/postfix/sbin\n\
-             shlib_directory = /usr/lib/postfix\n\
-             meta_directory = /etc/postfix\n\
-             mail_owner = postfix\n\
-             setgid_group = postdrop\n\
-             maillog_file = {d}/maillog\n\
-             maillog_file_prefixes = {d}\n\
-             myhostname = {host}\n\
+             {paths}myhostname = {host}\n\
              inet_interfaces = 127.0.0.1\n\
              proxy_interfaces = {ip}\n\
              inet_protocols = ipv4\n\

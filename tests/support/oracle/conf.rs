@@ -60,6 +60,27 @@ pub const VAM_RESULT: &str = "zimbraMailDeliveryAddress,zimbraMailForwardingAddr
 /// master.cf list by default): `error` and `retry` are error(8), `discard` is discard(8), and
 /// every other service — those that would reach the network or a mailbox, and the pipe(8)
 /// examples — is discard(8) logging as `oracle-transport/<service>`, so that the log names the
+/// The main.cf lines every test Postfix instance shares (the single-MTA oracle's and the
+/// multi-MTA lab's): its own configuration, queue, data and log directories under `dir`, and
+/// Debian's program paths.
+pub fn main_cf_paths(config_dir: &str, dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "compatibility_level = 3.6\n\
+         config_directory = {config_dir}\n\
+         queue_directory = {d}/spool\n\
+         data_directory = {d}/data\n\
+         command_directory = /usr/sbin\n\
+         daemon_directory = /usr/lib/postfix/sbin\n\
+         shlib_directory = /usr/lib/postfix\n\
+         meta_directory = /etc/postfix\n\
+         mail_owner = postfix\n\
+         setgid_group = postdrop\n\
+         maillog_file = {d}/maillog\n\
+         maillog_file_prefixes = {d}\n"
+    )
+}
+
 /// transport and (as the discard reason) the next hop.
 pub fn master_cf_services(services: &[String]) -> String {
     let mut out = String::new();
@@ -142,7 +163,6 @@ impl Oracle {
             "special_result_attribute = member\n",
             &url,
         )?;
-        let d = self.dir.display();
         let pd = p.display();
         let (dns_level, disable_dns) = match self.cfg.dns {
             DnsLookups::Enabled => ("enabled", "no"),
@@ -150,21 +170,10 @@ impl Oracle {
             DnsLookups::Dnssec => ("dnssec", "no"),
             DnsLookups::LegacyDisabled => ("", "yes"),
         };
+        let paths = crate::oracle::main_cf_paths(&pd.to_string(), &self.dir);
         let mut main = format!(
             "# zimbra-prov oracle instance: a Zimbra MTA's routing, nothing leaves the machine\n\
-             compatibility_level = 3.6\n\
-             config_directory = {pd}\n\
-             queue_directory = {d}/spool\n\
-             data_directory = {d}/data\n\
-             command_directory = /usr/sbin\n\
-             daemon_directory = /usr/lib/postfix/sbin\n\
-             shlib_directory = /usr/lib/postfix\n\
-             meta_directory = /etc/postfix\n\
-             mail_owner = postfix\n\
-             setgid_group = postdrop\n\
-             maillog_file = {d}/maillog\n\
-             maillog_file_prefixes = {d}\n\
-             myhostname = mta.oracle.invalid\n\
+             {paths}myhostname = mta.oracle.invalid\n\
              mydomain = oracle.invalid\n\
              myorigin = $myhostname\n\
              inet_interfaces = 127.0.0.1\n\
