@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use super::syntax::{self, split_addr};
 use super::ZimbraMta;
-use crate::route::index::{FxMap, Hit, Rec};
+use crate::route::index::{Hit, HitMap, Rec, Values};
 
 /// Which key matched.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -84,12 +84,7 @@ impl ZimbraMta {
     }
 
     /// One key in the query form(s).
-    fn get<'m>(
-        map: &'m FxMap<Box<str>, Box<[Hit]>>,
-        addr: &str,
-        query: Query,
-        buf: &mut String,
-    ) -> Option<&'m [Hit]> {
+    fn get<'m>(map: &'m HitMap, addr: &str, query: Query, buf: &mut String) -> Option<&'m [Hit]> {
         let ext = external_cow(addr);
         lower_into(buf, &[&ext]);
         if let Some(h) = map.get(buf.as_str()) {
@@ -97,7 +92,7 @@ impl ZimbraMta {
         }
         if query == Query::ExternalFirst && ext != addr {
             lower_into(buf, &[addr]);
-            return map.get(buf.as_str()).map(|h| &**h);
+            return map.get(buf.as_str());
         }
         None
     }
@@ -105,7 +100,7 @@ impl ZimbraMta {
     /// Postfix's `user+ext@domain`, `user@domain`, `@domain` lookup order against one map.
     pub(super) fn find<'a>(
         &self,
-        map: &'a FxMap<Box<str>, Box<[Hit]>>,
+        map: &'a HitMap,
         addr: &'a str,
         query: Query,
         buf: &mut String,
@@ -138,12 +133,16 @@ impl ZimbraMta {
 
     /// The lookup result: the values `field` of every entry that answered, joined with commas
     /// in creation order (as Postfix's LDAP client returns them).
-    pub(super) fn joined(&self, hits: &[Hit], field: impl Fn(&Rec) -> &[Box<str>]) -> String {
+    pub(super) fn joined<'a>(
+        &'a self,
+        hits: &[Hit],
+        field: impl for<'r> Fn(&'r Rec<'a>) -> &'r Values<'a>,
+    ) -> String {
         let mut s = String::new();
         for v in hits
             .iter()
             .filter_map(|h| self.index.rec(h.rec))
-            .flat_map(|r| field(r).iter())
+            .flat_map(|r| field(&r).iter())
         {
             if !s.is_empty() {
                 s.push(',');

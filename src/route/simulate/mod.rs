@@ -134,7 +134,7 @@ pub fn default_sender(topo: &Topology, from: &Entry) -> String {
                         .is_some_and(|t| t.to_ascii_lowercase().starts_with("lmtp:"))
                 });
                 // an lmtp account first, then the smallest name
-                let cand = (!lmtp, &**k);
+                let cand = (!lmtp, k);
                 if best.is_none_or(|b| cand < b) {
                     best = Some(cand);
                 }

@@ -25,11 +25,17 @@
 //! that order and Postfix joins their values in it: the first created of two accounts sharing an
 //! alias comes first, not the one whose DN sorts first.
 
-use crate::model::{
-    names as n, AccountStatus, AttrBag, Directory, DomainName, EntryRef, MailRecipient, MailStatus,
-};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::model::{names as n, AccountStatus, AttrBag, Directory};
 
 pub(crate) use crate::model::hash::FxMap;
+
+mod build;
+mod table;
+
+use table::{Answer, Span, Table};
 
 /// The attribute through which a lookup key matched an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -69,29 +75,182 @@ pub struct Hit {
     pub attr: MatchAttr,
 }
 
+impl Answer for Hit {
+    /// An entry answers a key once, through the first attribute that matched.
+    fn repeats(last: &Self, new: &Self) -> bool {
+        last.rec == new.rec
+    }
+}
+
+/// A map from lower-case keys to the entries answering them, in creation order.
+pub(crate) type HitMap = Table<Hit>;
+
+/// How the DN of an entry record is kept: as stored, or as the name Zimbra's default DN of
+/// the object is made from (formatted only when a trace step shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DnForm {
+    /// The DN text itself.
+    Stored,
+    /// `uid=local,ou=people,dc=...` from `local@domain` (accounts, lists, aliases).
+    People,
+    /// `cn=local,cn=groups,dc=...` from `local@domain` (dynamic groups).
+    Groups,
+    /// `dc=...` from the domain name.
+    Domain,
+    /// `cn=name,cn=servers,cn=zimbra`.
+    Server,
+    /// `cn=name,cn=cos,cn=zimbra`.
+    Cos,
+    /// `cn=config,cn=zimbra`.
+    Config,
+}
+
+/// A run of values in the index's value list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Vals {
+    start: u32,
+    len: u32,
+}
+
 /// What the index keeps of one LDAP entry the filters can see.
-#[derive(Debug, Clone)]
-pub(crate) struct Rec {
-    /// The entry's DN (as stored, or Zimbra's default DN for the object).
-    pub dn: Box<str>,
+#[derive(Debug, Clone, Copy)]
+struct EntryRec {
+    /// The DN text or the name it is made from (see `form`).
+    dn: Span,
+    form: DnForm,
     /// ldap-vam.cf result values as stored, in attribute order.
-    pub vam: Box<[Box<str>]>,
+    vam: Vals,
     /// ldap-canonical.cf result values.
-    pub canonical: Box<[Box<str>]>,
+    canonical: Vals,
     /// ldap-transport.cf result values.
-    pub transport: Box<[Box<str>]>,
+    transport: Vals,
+}
+
+/// The result values of one entry record, as the filters return them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rec<'a> {
+    /// ldap-vam.cf result values as stored, in attribute order.
+    pub vam: Values<'a>,
+    /// ldap-canonical.cf result values.
+    pub canonical: Values<'a>,
+    /// ldap-transport.cf result values.
+    pub transport: Values<'a>,
+}
+
+/// Some result values (as stored).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Values<'a> {
+    text: &'a str,
+    spans: &'a [Span],
+}
+
+impl<'a> Values<'a> {
+    /// The values in order.
+    pub(crate) fn iter(&self) -> ValuesIter<'a> {
+        ValuesIter {
+            text: self.text,
+            spans: self.spans.iter(),
+        }
+    }
+
+    /// The first value.
+    pub(crate) fn first(&self) -> Option<&'a str> {
+        self.spans.first().map(|s| s.get(self.text))
+    }
+}
+
+/// The iterator of [`Values`].
+#[derive(Debug, Clone)]
+pub(crate) struct ValuesIter<'a> {
+    text: &'a str,
+    spans: std::slice::Iter<'a, Span>,
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        self.spans.next().map(|s| s.get(self.text))
+    }
 }
 
 /// What Zimbra's LMTP server knows of an account (it reads the directory itself, not Postfix's
 /// maps, so disabled accounts are included).
-#[derive(Debug, Clone)]
-pub(crate) struct LmtpRec {
+#[derive(Debug, Clone, Copy)]
+struct LmtpRec {
+    name: Span,
+    status: Option<AccountStatus>,
+    mail_host: Option<Span>,
+}
+
+/// An account as the LMTP server sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LmtpAccount<'a> {
     /// The account's name.
-    pub name: Box<str>,
+    pub name: &'a str,
     /// Effective status (`None`: missing or unknown).
     pub status: Option<AccountStatus>,
     /// `zimbraMailHost`.
-    pub mail_host: Option<Box<str>>,
+    pub mail_host: Option<&'a str>,
+}
+
+/// One answer of the LMTP key table: an account record, found by its name (the last account
+/// with that name wins) or by an alias (the first account with that alias wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LmtpKey {
+    rec: u32,
+    by_name: bool,
+}
+
+impl Answer for LmtpKey {
+    fn repeats(_: &Self, _: &Self) -> bool {
+        false
+    }
+}
+
+/// The accounts Zimbra's LMTP server finds by (lower-case) name or alias.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LmtpMap {
+    text: Arc<String>,
+    keys: Table<LmtpKey>,
+    recs: Box<[LmtpRec]>,
+}
+
+impl LmtpMap {
+    fn account(&self, answers: &[LmtpKey]) -> Option<LmtpAccount<'_>> {
+        // an account's own name beats an alias; the last account of a name, the first of an alias
+        let k = answers
+            .iter()
+            .rev()
+            .find(|k| k.by_name)
+            .or_else(|| answers.first())?;
+        let r = self.recs.get(k.rec as usize)?;
+        Some(LmtpAccount {
+            name: r.name.get(&self.text),
+            status: r.status,
+            mail_host: r.mail_host.map(|h| h.get(&self.text)),
+        })
+    }
+
+    /// The account LMTP finds for a (lower-case) address: by name or by alias.
+    pub(crate) fn get(&self, key: &str) -> Option<LmtpAccount<'_>> {
+        self.account(self.keys.get(key)?)
+    }
+
+    /// Every address LMTP knows (lower-case), in no particular order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.keys.iter().map(|(k, _)| k)
+    }
+
+    /// Every address LMTP knows (lower-case) with its account, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, LmtpAccount<'_>)> + '_ {
+        self.keys
+            .iter()
+            .filter_map(|(k, a)| Some((k, self.account(a)?)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.keys.heap_bytes() + self.recs.len() * std::mem::size_of::<LmtpRec>()
+    }
 }
 
 /// Options that change what the filters match.
@@ -115,15 +274,19 @@ pub struct IndexOptions {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MtaIndex {
-    pub(crate) recs: Vec<Rec>,
-    pub(crate) vam: FxMap<Box<str>, Box<[Hit]>>,
-    pub(crate) canonical: FxMap<Box<str>, Box<[Hit]>>,
-    pub(crate) transport: FxMap<Box<str>, Box<[Hit]>>,
-    pub(crate) vmm: FxMap<Box<str>, Box<[Hit]>>,
-    pub(crate) split: FxMap<Box<str>, Box<[Hit]>>,
+    /// Every key, value, DN and name text.
+    text: Arc<String>,
+    /// Result values (spans into `text`), entry by entry.
+    vals: Box<[Span]>,
+    recs: Box<[EntryRec]>,
+    pub(crate) vam: HitMap,
+    pub(crate) canonical: HitMap,
+    pub(crate) transport: HitMap,
+    pub(crate) vmm: HitMap,
+    pub(crate) split: HitMap,
     pub(crate) vmd: FxMap<Box<str>, u32>,
     pub(crate) vad: FxMap<Box<str>, u32>,
-    pub(crate) lmtp: FxMap<Box<str>, LmtpRec>,
+    pub(crate) lmtp: LmtpMap,
     pub(crate) alias_domains: FxMap<Box<str>, Box<str>>,
     pub(crate) servers: FxMap<Box<str>, ()>,
     pub(crate) transport_has_dot_keys: bool,
@@ -131,8 +294,9 @@ pub struct MtaIndex {
     options: IndexOptions,
 }
 
-fn domain_dn(d: &DomainName) -> String {
-    d.labels()
+/// `dc=a,dc=b` of the domain `a.b`.
+fn domain_dn(d: &str) -> String {
+    d.split('.')
         .map(|l| format!("dc={l}"))
         .collect::<Vec<_>>()
         .join(",")
@@ -140,14 +304,9 @@ fn domain_dn(d: &DomainName) -> String {
 
 /// Zimbra's default DN of an entry named `local@domain` under `ou=people` (accounts, lists,
 /// aliases) or `cn=groups` (dynamic groups).
-fn person_dn(rdn: &str, local: &str, container: &str, d: &DomainName) -> String {
-    format!("{rdn}={local},{container},{}", domain_dn(d))
-}
-
-/// The values of `attr` as stored (Postfix joins every result value with commas and parses
-/// the result as one RFC 822 address list, so values are not split here).
-fn raw_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
-    out.extend(bag.strs(attr).into_iter().map(Into::into));
+fn person_dn(rdn: &str, container: &str, name: &str) -> String {
+    let (local, domain) = name.rsplit_once('@').unwrap_or((name, ""));
+    format!("{rdn}={local},{container},{}", domain_dn(domain))
 }
 
 /// The equality terms of a `memberURL` this index evaluates: `ldap:///??sub?F` where `F` is
@@ -192,6 +351,12 @@ pub(crate) fn member_url_terms(url: &str) -> Option<(Vec<String>, Vec<String>)> 
         }
     }
     Some((member_of, ids))
+}
+
+/// The values of `attr` as stored (Postfix joins every result value with commas and parses
+/// the result as one RFC 822 address list, so values are not split here).
+fn raw_values(bag: &AttrBag, attr: &str, out: &mut Vec<Box<str>>) {
+    out.extend(bag.values(attr).filter_map(|v| v.as_str()).map(Into::into));
 }
 
 /// What slapd's dynlist overlay (`dynlist-attrset groupOfURLs memberURL member`) computes as
@@ -291,255 +456,27 @@ impl<'d> DynlistMembers<'d> {
     }
 }
 
-/// The values of the attributes `attrs` in the order the entry stores its attributes, as
-/// stored (Postfix joins them with commas; `decide` parses the joined result).
-fn values_in_entry_order(bag: &AttrBag, attrs: &[&str], out: &mut Vec<Box<str>>) {
-    for a in bag.iter() {
-        if attrs.iter().any(|x| x.eq_ignore_ascii_case(a.name())) {
-            out.extend(a.values().filter_map(|v| v.as_str()).map(Into::into));
-        }
-    }
-}
-
-struct Builder {
-    idx: MtaIndex,
-    vam: FxMap<Box<str>, Vec<Hit>>,
-    canonical: FxMap<Box<str>, Vec<Hit>>,
-    transport: FxMap<Box<str>, Vec<Hit>>,
-    vmm: FxMap<Box<str>, Vec<Hit>>,
-    split: FxMap<Box<str>, Vec<Hit>>,
-}
-
-fn push(map: &mut FxMap<Box<str>, Vec<Hit>>, key: &str, hit: Hit) {
-    let v = map.entry(key.to_ascii_lowercase().into()).or_default();
-    if !v.iter().any(|h| h.rec == hit.rec) {
-        v.push(hit);
-    }
-}
-
-fn freeze(m: FxMap<Box<str>, Vec<Hit>>) -> FxMap<Box<str>, Box<[Hit]>> {
-    m.into_iter()
-        .map(|(k, v)| (k, v.into_boxed_slice()))
-        .collect()
-}
-
-impl Builder {
-    fn entry(&mut self, dn: String, bag: &AttrBag, extra_vam: &[Box<str>]) {
-        if !bag.has_value_ci(n::MAIL_STATUS, MailStatus::Enabled.as_ref()) {
-            return;
-        }
-        // result values come in the entry's own attribute order, as slapd returns them and
-        // Postfix's LDAP client reads them (not in result_attribute order)
-        let mut vam = Vec::new();
-        values_in_entry_order(
-            bag,
-            &[
-                n::MAIL_DELIVERY_ADDRESS,
-                n::MAIL_FORWARDING_ADDRESS,
-                n::PREF_MAIL_FORWARDING_ADDRESS,
-                n::MAIL_CATCH_ALL_FORWARDING_ADDRESS,
-            ],
-            &mut vam,
-        );
-        vam.extend(extra_vam.iter().cloned());
-        let mut canonical = Vec::new();
-        values_in_entry_order(
-            bag,
-            &[
-                n::MAIL_CANONICAL_ADDRESS,
-                n::MAIL_CATCH_ALL_CANONICAL_ADDRESS,
-            ],
-            &mut canonical,
-        );
-        let transport: Vec<Box<str>> = bag
-            .strs(n::MAIL_TRANSPORT)
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        let split_ok = bag.contains(n::MAIL_DELIVERY_ADDRESS)
-            || bag.contains(n::MAIL_FORWARDING_ADDRESS)
-            || bag.contains(n::PREF_MAIL_FORWARDING_ADDRESS);
-        let rec = self.idx.recs.len() as u32;
-        let has_vam = !vam.is_empty();
-        let has_canon = !canonical.is_empty();
-        let has_transport = !transport.is_empty();
-        self.idx.recs.push(Rec {
-            dn: dn.into(),
-            vam: vam.into_boxed_slice(),
-            canonical: canonical.into_boxed_slice(),
-            transport: transport.into_boxed_slice(),
-        });
-        let old = self.idx.options.old_address_filter;
-        let keyed: [(&str, MatchAttr, bool); 4] = [
-            (n::MAIL_DELIVERY_ADDRESS, MatchAttr::DeliveryAddress, true),
-            (n::MAIL_ALIAS, MatchAttr::MailAlias, true),
-            (n::OLD_MAIL_ADDRESS, MatchAttr::OldMailAddress, old),
-            (n::MAIL_CATCH_ALL_ADDRESS, MatchAttr::CatchAllAddress, true),
-        ];
-        for (attr, m, in_vam) in keyed {
-            for v in bag.strs(attr) {
-                let hit = Hit { rec, attr: m };
-                if in_vam && has_vam {
-                    push(&mut self.vam, v, hit);
-                }
-                if m == MatchAttr::OldMailAddress {
-                    continue;
-                }
-                if has_canon {
-                    push(&mut self.canonical, v, hit);
-                }
-                if split_ok {
-                    push(&mut self.split, v, hit);
-                }
-                if m == MatchAttr::DeliveryAddress {
-                    push(&mut self.vmm, v, hit);
-                    if has_transport {
-                        push(&mut self.transport, v, hit);
-                    }
-                }
-            }
-        }
-        for v in bag.strs(n::DOMAIN_NAME) {
-            let key: Box<str> = v.to_ascii_lowercase().into();
-            if has_transport {
-                push(
-                    &mut self.transport,
-                    v,
-                    Hit {
-                        rec,
-                        attr: MatchAttr::DomainName,
-                    },
-                );
-            }
-            if bag.has_value_ci(n::DOMAIN_TYPE, "local") {
-                self.idx.vmd.entry(key.clone()).or_insert(rec);
-            }
-            if bag.has_value_ci(n::DOMAIN_TYPE, "alias") {
-                self.idx.vad.entry(key).or_insert(rec);
-            }
-        }
-    }
-}
-
 impl MtaIndex {
     /// Build the index of `dir` (every entry of the directory is considered, whatever its object
-    /// class, as Zimbra's filters do not restrict object classes).
+    /// class, as Zimbra's filters do not restrict object classes), on as many threads as the
+    /// machine has cores when the directory is large enough to gain from them.
     pub fn build(dir: &Directory, options: IndexOptions) -> MtaIndex {
-        let mut b = Builder {
-            idx: MtaIndex {
-                options,
-                ..MtaIndex::default()
-            },
-            vam: FxMap::default(),
-            canonical: FxMap::default(),
-            transport: FxMap::default(),
-            vmm: FxMap::default(),
-            split: FxMap::default(),
-        };
-        // dynamic groups and their dynamic units: dynlist computes `member` from memberURL and
-        // Postfix follows each member DN (base search, whatever the member's mail status)
-        let members = DynlistMembers::new(dir);
-        // entries in creation order (slapd's entry-ID order): when several entries answer one
-        // key, slapd returns them in this order and Postfix joins their values in it, so each
-        // key's hits are kept in the order they are pushed here
-        for e in dir.entries_in_order() {
-            match e {
-                EntryRef::Domain(d) => {
-                    let dn = d.dn.clone().unwrap_or_else(|| domain_dn(&d.name));
-                    b.entry(dn, &d.attrs, &[]);
-                    if d.is_alias() {
-                        if let Some(t) = d
-                            .attrs
-                            .first(n::DOMAIN_ALIAS_TARGET_ID)
-                            .and_then(|id| dir.domain_by_id(id))
-                        {
-                            b.idx
-                                .alias_domains
-                                .insert(d.name.as_str().into(), t.name.as_str().into());
-                        }
-                    }
-                }
-                EntryRef::Account(a) => {
-                    let dn = a.dn.clone().unwrap_or_else(|| {
-                        person_dn("uid", a.name.local(), "ou=people", a.name.domain())
-                    });
-                    b.entry(dn, &a.attrs, &[]);
-                    let rec = LmtpRec {
-                        name: a.name.to_string().into(),
-                        status: dir.effective_account_status(a),
-                        mail_host: a.mail_host().map(Into::into),
-                    };
-                    for addr in a.attrs.strs(n::MAIL_ALIAS) {
-                        b.idx
-                            .lmtp
-                            .entry(addr.to_ascii_lowercase().into())
-                            .or_insert_with(|| rec.clone());
-                    }
-                    b.idx.lmtp.insert(a.name.key().into(), rec);
-                }
-                EntryRef::List(l) => {
-                    let dn = l.dn.clone().unwrap_or_else(|| {
-                        person_dn("uid", l.name.local(), "ou=people", l.name.domain())
-                    });
-                    b.entry(dn, &l.attrs, &[]);
-                }
-                EntryRef::Group(g) => {
-                    let dn = g.dn.clone().unwrap_or_else(|| {
-                        person_dn("cn", g.name.local(), "cn=groups", g.name.domain())
-                    });
-                    let vals = members.of_group(&g.attrs);
-                    b.entry(dn, &g.attrs, &vals);
-                }
-                EntryRef::Alias(al) => {
-                    let dn = al.dn.clone().unwrap_or_else(|| {
-                        person_dn("uid", al.name.local(), "ou=people", al.name.domain())
-                    });
-                    b.entry(dn, &al.attrs, &[]);
-                }
-                EntryRef::Server(s) => {
-                    let dn =
-                        s.dn.clone()
-                            .unwrap_or_else(|| format!("cn={},cn=servers,cn=zimbra", s.name));
-                    b.entry(dn, &s.attrs, &[]);
-                    b.idx
-                        .servers
-                        .insert(s.service_hostname().to_ascii_lowercase().into(), ());
-                    b.idx.servers.insert(s.name.to_ascii_lowercase().into(), ());
-                }
-                EntryRef::Cos(c) => {
-                    let dn =
-                        c.dn.clone()
-                            .unwrap_or_else(|| format!("cn={},cn=cos,cn=zimbra", c.name));
-                    b.entry(dn, &c.attrs, &[]);
-                }
-                EntryRef::Config(c) => {
-                    let dn =
-                        c.dn.clone()
-                            .unwrap_or_else(|| "cn=config,cn=zimbra".to_string());
-                    b.entry(dn, &c.attrs, &[]);
-                }
-                EntryRef::Raw(e) => {
-                    let vals = members.of_unit(&e.attrs);
-                    b.entry(e.dn.clone(), &e.attrs, &vals);
-                }
-            }
-        }
-        let Builder {
-            mut idx,
-            vam,
-            canonical,
-            transport,
-            vmm,
-            split,
-        } = b;
-        idx.transport_has_dot_keys = transport.keys().any(|k| k.starts_with('.'));
-        idx.transport_has_star_key = transport.contains_key("*");
-        idx.vam = freeze(vam);
-        idx.canonical = freeze(canonical);
-        idx.transport = freeze(transport);
-        idx.vmm = freeze(vmm);
-        idx.split = freeze(split);
-        idx
+        build::build(dir, options, None)
+    }
+
+    /// [`MtaIndex::build`] on `threads` threads (at least one): the index is the same whatever
+    /// the number of threads.
+    ///
+    /// ```
+    /// use zimbra_prov::model::Directory;
+    /// use zimbra_prov::route::{IndexOptions, MtaIndex};
+    /// let mut dir = Directory::new();
+    /// zimbra_prov::zmprov::run(&mut dir, "cd example.org\nca a@example.org pw").unwrap();
+    /// let idx = MtaIndex::build_with_threads(&dir, IndexOptions::default(), 2);
+    /// assert!(idx.is_virtual_mailbox_domain("example.org"));
+    /// ```
+    pub fn build_with_threads(dir: &Directory, options: IndexOptions, threads: usize) -> MtaIndex {
+        build::build(dir, options, Some(threads.max(1)))
     }
 
     /// The options the index was built with.
@@ -550,6 +487,26 @@ impl MtaIndex {
     /// Number of entries visible to the filters (`zimbraMailStatus=enabled`).
     pub fn entry_count(&self) -> usize {
         self.recs.len()
+    }
+
+    /// Bytes of memory the index holds (text, values, records, tables), for benchmarks.
+    pub fn heap_bytes(&self) -> usize {
+        let small = |m: usize| m * 48;
+        self.text.capacity()
+            + self.vals.len() * std::mem::size_of::<Span>()
+            + self.recs.len() * std::mem::size_of::<EntryRec>()
+            + [
+                &self.vam,
+                &self.canonical,
+                &self.transport,
+                &self.vmm,
+                &self.split,
+            ]
+            .iter()
+            .map(|t| t.heap_bytes())
+            .sum::<usize>()
+            + self.lmtp.heap_bytes()
+            + small(self.vmd.len() + self.vad.len() + self.alias_domains.len() + self.servers.len())
     }
 
     /// Whether `domain` is a Postfix virtual mailbox domain (ldap-vmd.cf matches).
@@ -568,12 +525,38 @@ impl MtaIndex {
             .contains_key(host.to_ascii_lowercase().as_str())
     }
 
-    pub(crate) fn dn(&self, rec: u32) -> &str {
-        self.recs.get(rec as usize).map(|r| &*r.dn).unwrap_or("")
+    /// The DN of an entry record (Zimbra's default DN is formatted here, on demand).
+    pub(crate) fn dn(&self, rec: u32) -> Cow<'_, str> {
+        let Some(r) = self.recs.get(rec as usize) else {
+            return Cow::Borrowed("");
+        };
+        let t = r.dn.get(&self.text);
+        match r.form {
+            DnForm::Stored => Cow::Borrowed(t),
+            DnForm::People => Cow::Owned(person_dn("uid", "ou=people", t)),
+            DnForm::Groups => Cow::Owned(person_dn("cn", "cn=groups", t)),
+            DnForm::Domain => Cow::Owned(domain_dn(t)),
+            DnForm::Server => Cow::Owned(format!("cn={t},cn=servers,cn=zimbra")),
+            DnForm::Cos => Cow::Owned(format!("cn={t},cn=cos,cn=zimbra")),
+            DnForm::Config => Cow::Borrowed("cn=config,cn=zimbra"),
+        }
     }
 
-    pub(crate) fn rec(&self, rec: u32) -> Option<&Rec> {
-        self.recs.get(rec as usize)
+    /// The result values of an entry record.
+    pub(crate) fn rec(&self, rec: u32) -> Option<Rec<'_>> {
+        let r = self.recs.get(rec as usize)?;
+        let values = |v: Vals| {
+            let (start, len) = (v.start as usize, v.len as usize);
+            Values {
+                text: &self.text,
+                spans: self.vals.get(start..start + len).unwrap_or(&[]),
+            }
+        };
+        Some(Rec {
+            vam: values(r.vam),
+            canonical: values(r.canonical),
+            transport: values(r.transport),
+        })
     }
 }
 

@@ -1,0 +1,528 @@
+//! Building the index on several threads.
+//!
+//! 1. The entries, in creation order, are cut into contiguous runs; each run becomes a [`Part`]
+//!    on its own thread: its text arena (DNs or names, result values, lower-case keys, each key
+//!    written once per entry), its entry records and, per table and shard, the keys it adds in
+//!    the order it adds them.
+//! 2. The parts are joined in order (text concatenated, records renumbered).
+//! 3. Every shard of every table is built on its own job from the parts' keys for that shard,
+//!    part after part: a key's answers keep the order of the entries, whatever the number of
+//!    threads and wherever the runs were cut.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::table::{build_shard, is_lower_of, key_hash, push, push_lower, shard_of, Item, SHARDS};
+use super::{
+    DnForm, DynlistMembers, EntryRec, FxMap, Hit, IndexOptions, LmtpKey, LmtpMap, LmtpRec,
+    MatchAttr, MtaIndex, Span, Table, Vals,
+};
+use crate::model::{names as n, AttrBag, Directory, EntryRef, MailRecipient, MailStatus};
+
+/// Below this many entries per thread, the index is built on fewer threads.
+const MIN_ENTRIES_PER_THREAD: usize = 4096;
+
+const VAM: usize = 0;
+const CANONICAL: usize = 1;
+const TRANSPORT: usize = 2;
+const VMM: usize = 3;
+const SPLIT: usize = 4;
+const HIT_TABLES: usize = 5;
+
+/// ldap-vam.cf's result attributes.
+const VAM_ATTRS: [&str; 4] = [
+    n::MAIL_DELIVERY_ADDRESS,
+    n::MAIL_FORWARDING_ADDRESS,
+    n::PREF_MAIL_FORWARDING_ADDRESS,
+    n::MAIL_CATCH_ALL_FORWARDING_ADDRESS,
+];
+
+/// ldap-canonical.cf's result attributes.
+const CANONICAL_ATTRS: [&str; 2] = [
+    n::MAIL_CANONICAL_ADDRESS,
+    n::MAIL_CATCH_ALL_CANONICAL_ADDRESS,
+];
+
+/// Where an entry record's DN comes from.
+enum Dn<'a> {
+    /// Stored text.
+    Text(&'a str),
+    /// Zimbra's default DN of this name.
+    Name(DnForm, &'a str),
+    /// Zimbra's default DN of a name already in the arena.
+    Pushed(DnForm, Span),
+}
+
+fn dn<'a>(stored: &'a Option<String>, form: DnForm, name: &'a str) -> Dn<'a> {
+    match stored {
+        Some(t) => Dn::Text(t),
+        None => Dn::Name(form, name),
+    }
+}
+
+/// What one run of entries contributes (spans, record and value numbers local to the part).
+#[derive(Default)]
+struct Part {
+    text: String,
+    vals: Vec<Span>,
+    recs: Vec<EntryRec>,
+    /// Keys per `table * SHARDS + shard`.
+    hits: Vec<Vec<Item<Hit>>>,
+    /// LMTP keys per shard.
+    lmtp: Vec<Vec<Item<LmtpKey>>>,
+    lmtp_recs: Vec<LmtpRec>,
+    vmd: Vec<(Box<str>, u32)>,
+    vad: Vec<(Box<str>, u32)>,
+    alias_domains: Vec<(Box<str>, Box<str>)>,
+    servers: Vec<Box<str>>,
+    transport_dot_keys: bool,
+    /// The keys the current entry has written (reused by its other tables).
+    keys: Vec<(u64, Span)>,
+    /// The first value of the current entry.
+    entry_vals: usize,
+    /// `zimbraMailHost` values already in the arena.
+    hosts: FxMap<Box<str>, Span>,
+}
+
+impl Part {
+    fn of(
+        entries: &[EntryRef<'_>],
+        dir: &Directory,
+        members: &DynlistMembers<'_>,
+        options: IndexOptions,
+    ) -> Part {
+        let mut p = Part {
+            hits: vec![Vec::new(); HIT_TABLES * SHARDS],
+            lmtp: vec![Vec::new(); SHARDS],
+            ..Part::default()
+        };
+        let old = options.old_address_filter;
+        for e in entries {
+            p.keys.clear();
+            p.entry_vals = p.vals.len();
+            match e {
+                EntryRef::Domain(d) => {
+                    p.entry(
+                        dn(&d.dn, DnForm::Domain, d.name.as_str()),
+                        &d.attrs,
+                        &[],
+                        old,
+                    );
+                    if d.is_alias() {
+                        if let Some(t) = d
+                            .attrs
+                            .first(n::DOMAIN_ALIAS_TARGET_ID)
+                            .and_then(|id| dir.domain_by_id(id))
+                        {
+                            p.alias_domains
+                                .push((d.name.as_str().into(), t.name.as_str().into()));
+                        }
+                    }
+                }
+                EntryRef::Account(a) => {
+                    let name = push(&mut p.text, a.name.as_str());
+                    let d = match &a.dn {
+                        Some(t) => Dn::Text(t),
+                        None => Dn::Pushed(DnForm::People, name),
+                    };
+                    p.entry(d, &a.attrs, &[], old);
+                    let mail_host = a.mail_host().map(|h| p.host(h));
+                    let rec = p.lmtp_recs.len() as u32;
+                    p.lmtp_recs.push(LmtpRec {
+                        name,
+                        status: dir.effective_account_status(a),
+                        mail_host,
+                    });
+                    // an alias finds the first account that has it; a name the last one
+                    for addr in a.attrs.values(n::MAIL_ALIAS).filter_map(|v| v.as_str()) {
+                        p.lmtp_key(
+                            addr,
+                            LmtpKey {
+                                rec,
+                                by_name: false,
+                            },
+                        );
+                    }
+                    p.lmtp_key(a.name.as_str(), LmtpKey { rec, by_name: true });
+                }
+                EntryRef::List(l) => {
+                    p.entry(
+                        dn(&l.dn, DnForm::People, l.name.as_str()),
+                        &l.attrs,
+                        &[],
+                        old,
+                    );
+                }
+                EntryRef::Group(g) => {
+                    let vals = members.of_group(&g.attrs);
+                    p.entry(
+                        dn(&g.dn, DnForm::Groups, g.name.as_str()),
+                        &g.attrs,
+                        &vals,
+                        old,
+                    );
+                }
+                EntryRef::Alias(al) => {
+                    p.entry(
+                        dn(&al.dn, DnForm::People, al.name.as_str()),
+                        &al.attrs,
+                        &[],
+                        old,
+                    );
+                }
+                EntryRef::Server(s) => {
+                    p.entry(dn(&s.dn, DnForm::Server, &s.name), &s.attrs, &[], old);
+                    p.servers
+                        .push(s.service_hostname().to_ascii_lowercase().into());
+                    p.servers.push(s.name.to_ascii_lowercase().into());
+                }
+                EntryRef::Cos(c) => {
+                    p.entry(dn(&c.dn, DnForm::Cos, &c.name), &c.attrs, &[], old);
+                }
+                EntryRef::Config(c) => {
+                    p.entry(dn(&c.dn, DnForm::Config, ""), &c.attrs, &[], old);
+                }
+                EntryRef::Raw(e) => {
+                    let vals = members.of_unit(&e.attrs);
+                    p.entry(Dn::Text(&e.dn), &e.attrs, &vals, old);
+                }
+            }
+        }
+        p.keys = Vec::new();
+        p.hosts = FxMap::default();
+        p
+    }
+
+    fn push_value(&mut self, v: &str) {
+        let s = push(&mut self.text, v);
+        self.vals.push(s);
+    }
+
+    /// The run of values pushed since `from`.
+    fn run(&self, from: usize) -> Vals {
+        Vals {
+            start: from as u32,
+            len: (self.vals.len() - from) as u32,
+        }
+    }
+
+    /// The values of the attributes `attrs` in the order the entry stores its attributes, as
+    /// stored (Postfix joins them with commas; `decide` parses the joined result).
+    fn values_in_entry_order(&mut self, bag: &AttrBag, attrs: &[&str]) -> Vals {
+        let from = self.vals.len();
+        for a in bag.iter() {
+            if attrs.iter().any(|x| x.eq_ignore_ascii_case(a.name())) {
+                for v in a.values().filter_map(|v| v.as_str()) {
+                    self.push_value(v);
+                }
+            }
+        }
+        self.run(from)
+    }
+
+    /// The hash and span of the lower-case key `v`: one the entry already wrote (as a key or,
+    /// when equal, as a value), else new text.
+    fn key(&mut self, v: &str) -> (u64, Span) {
+        if let Some(k) = self
+            .keys
+            .iter()
+            .find(|(_, s)| is_lower_of(s.get(&self.text), v))
+        {
+            return *k;
+        }
+        let span = self.vals[self.entry_vals..]
+            .iter()
+            .find(|s| is_lower_of(s.get(&self.text), v))
+            .copied()
+            .unwrap_or_else(|| push_lower(&mut self.text, v));
+        let k = (key_hash(span.get(&self.text)), span);
+        self.keys.push(k);
+        k
+    }
+
+    fn add(&mut self, table: usize, key: (u64, Span), val: Hit) {
+        let (hash, key) = key;
+        if table == TRANSPORT && key.get(&self.text).starts_with('.') {
+            self.transport_dot_keys = true;
+        }
+        self.hits[table * SHARDS + shard_of(hash)].push(Item { hash, key, val });
+    }
+
+    fn lmtp_key(&mut self, addr: &str, val: LmtpKey) {
+        let (hash, key) = self.key(addr);
+        self.lmtp[shard_of(hash)].push(Item { hash, key, val });
+    }
+
+    /// A `zimbraMailHost` value in the arena, written once per part.
+    fn host(&mut self, h: &str) -> Span {
+        if let Some(s) = self.hosts.get(h) {
+            return *s;
+        }
+        let s = push(&mut self.text, h);
+        self.hosts.insert(h.into(), s);
+        s
+    }
+
+    fn entry(&mut self, dn: Dn<'_>, bag: &AttrBag, extra_vam: &[Box<str>], old: bool) {
+        if !bag.has_value_ci(n::MAIL_STATUS, MailStatus::Enabled.as_ref()) {
+            return;
+        }
+        let (dn, form) = match dn {
+            Dn::Text(t) => (push(&mut self.text, t), DnForm::Stored),
+            Dn::Name(f, t) => (push(&mut self.text, t), f),
+            Dn::Pushed(f, s) => (s, f),
+        };
+        // result values come in the entry's own attribute order, as slapd returns them and
+        // Postfix's LDAP client reads them (not in result_attribute order)
+        let mut vam = self.values_in_entry_order(bag, &VAM_ATTRS);
+        for v in extra_vam {
+            self.push_value(v);
+        }
+        vam.len += extra_vam.len() as u32;
+        let canonical = self.values_in_entry_order(bag, &CANONICAL_ATTRS);
+        let from = self.vals.len();
+        for v in bag.values(n::MAIL_TRANSPORT).filter_map(|v| v.as_str()) {
+            self.push_value(v);
+        }
+        let transport = self.run(from);
+        let split_ok = bag.contains(n::MAIL_DELIVERY_ADDRESS)
+            || bag.contains(n::MAIL_FORWARDING_ADDRESS)
+            || bag.contains(n::PREF_MAIL_FORWARDING_ADDRESS);
+        let rec = self.recs.len() as u32;
+        let has_vam = vam.len > 0;
+        let has_canon = canonical.len > 0;
+        let has_transport = transport.len > 0;
+        self.recs.push(EntryRec {
+            dn,
+            form,
+            vam,
+            canonical,
+            transport,
+        });
+        let keyed: [(&str, MatchAttr, bool); 4] = [
+            (n::MAIL_DELIVERY_ADDRESS, MatchAttr::DeliveryAddress, true),
+            (n::MAIL_ALIAS, MatchAttr::MailAlias, true),
+            (n::OLD_MAIL_ADDRESS, MatchAttr::OldMailAddress, old),
+            (n::MAIL_CATCH_ALL_ADDRESS, MatchAttr::CatchAllAddress, true),
+        ];
+        for (attr, m, in_vam) in keyed {
+            for v in bag.values(attr).filter_map(|v| v.as_str()) {
+                let hit = Hit { rec, attr: m };
+                let key = self.key(v);
+                if in_vam && has_vam {
+                    self.add(VAM, key, hit);
+                }
+                if m == MatchAttr::OldMailAddress {
+                    continue;
+                }
+                if has_canon {
+                    self.add(CANONICAL, key, hit);
+                }
+                if split_ok {
+                    self.add(SPLIT, key, hit);
+                }
+                if m == MatchAttr::DeliveryAddress {
+                    self.add(VMM, key, hit);
+                    if has_transport {
+                        self.add(TRANSPORT, key, hit);
+                    }
+                }
+            }
+        }
+        for v in bag.values(n::DOMAIN_NAME).filter_map(|v| v.as_str()) {
+            if has_transport {
+                let key = self.key(v);
+                let hit = Hit {
+                    rec,
+                    attr: MatchAttr::DomainName,
+                };
+                self.add(TRANSPORT, key, hit);
+            }
+            if bag.has_value_ci(n::DOMAIN_TYPE, "local") {
+                self.vmd.push((v.to_ascii_lowercase().into(), rec));
+            }
+            if bag.has_value_ci(n::DOMAIN_TYPE, "alias") {
+                self.vad.push((v.to_ascii_lowercase().into(), rec));
+            }
+        }
+    }
+}
+
+/// `f(0..jobs)` on up to `threads` threads, results in job order.
+fn parallel<T: Send>(jobs: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let workers = threads.min(jobs);
+    if workers <= 1 {
+        return (0..jobs).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        if j >= jobs {
+                            return out;
+                        }
+                        out.push((j, f(j)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(j, _)| *j);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Where a part's numbering starts in the joined index.
+#[derive(Clone, Copy)]
+struct Bases {
+    text: usize,
+    vals: u32,
+    rec: u32,
+    lmtp: u32,
+}
+
+/// A built shard of one of the tables.
+enum Built {
+    Hits(super::table::Shard<Hit>),
+    Lmtp(super::table::Shard<LmtpKey>),
+}
+
+/// Build the index of `dir` on `threads` threads (`None`: the machine's cores, fewer for a
+/// small directory).
+pub(super) fn build(dir: &Directory, options: IndexOptions, threads: Option<usize>) -> MtaIndex {
+    // dynamic groups and their dynamic units: dynlist computes `member` from memberURL and
+    // Postfix follows each member DN (base search, whatever the member's mail status)
+    let members = DynlistMembers::new(dir);
+    // entries in creation order (slapd's entry-ID order): when several entries answer one
+    // key, slapd returns them in this order and Postfix joins their values in it, so each
+    // key's answers are kept in the order the parts, one after the other, add them
+    let entries = dir.entries_in_order();
+    let threads = threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.min(entries.len() / MIN_ENTRIES_PER_THREAD).max(1)
+    });
+    let per = entries.len().div_ceil(threads).max(1);
+    let runs: Vec<&[EntryRef<'_>]> = entries.chunks(per).collect();
+    let mut parts = parallel(runs.len(), threads, |i| {
+        Part::of(runs[i], dir, &members, options)
+    });
+    drop(entries);
+
+    let mut idx = MtaIndex {
+        options,
+        ..MtaIndex::default()
+    };
+    let mut text = String::with_capacity(parts.iter().map(|p| p.text.len()).sum());
+    let (mut vals, mut recs, mut lmtp_recs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bases = Vec::with_capacity(parts.len());
+    for p in &mut parts {
+        let b = Bases {
+            text: text.len(),
+            vals: vals.len() as u32,
+            rec: recs.len() as u32,
+            lmtp: lmtp_recs.len() as u32,
+        };
+        text.push_str(&std::mem::take(&mut p.text));
+        vals.extend(p.vals.drain(..).map(|s| s.rebase(b.text)));
+        let run = |v: Vals| Vals {
+            start: v.start + b.vals,
+            len: v.len,
+        };
+        recs.extend(p.recs.drain(..).map(|r| EntryRec {
+            dn: r.dn.rebase(b.text),
+            form: r.form,
+            vam: run(r.vam),
+            canonical: run(r.canonical),
+            transport: run(r.transport),
+        }));
+        lmtp_recs.extend(p.lmtp_recs.drain(..).map(|r| LmtpRec {
+            name: r.name.rebase(b.text),
+            status: r.status,
+            mail_host: r.mail_host.map(|h| h.rebase(b.text)),
+        }));
+        for (k, r) in p.vmd.drain(..) {
+            idx.vmd.entry(k).or_insert(r + b.rec);
+        }
+        for (k, r) in p.vad.drain(..) {
+            idx.vad.entry(k).or_insert(r + b.rec);
+        }
+        for (k, v) in p.alias_domains.drain(..) {
+            idx.alias_domains.insert(k, v);
+        }
+        for k in p.servers.drain(..) {
+            idx.servers.insert(k, ());
+        }
+        idx.transport_has_dot_keys |= p.transport_dot_keys;
+        bases.push(b);
+    }
+    let text = Arc::new(text);
+
+    let built = parallel((HIT_TABLES + 1) * SHARDS, threads, |j| {
+        let (t, s) = (j / SHARDS, j % SHARDS);
+        let parts = parts.iter().zip(&bases);
+        if t < HIT_TABLES {
+            Built::Hits(build_shard(
+                &text,
+                parts.flat_map(move |(p, b)| {
+                    p.hits[t * SHARDS + s].iter().map(move |it| Item {
+                        hash: it.hash,
+                        key: it.key.rebase(b.text),
+                        val: Hit {
+                            rec: it.val.rec + b.rec,
+                            attr: it.val.attr,
+                        },
+                    })
+                }),
+            ))
+        } else {
+            Built::Lmtp(build_shard(
+                &text,
+                parts.flat_map(move |(p, b)| {
+                    p.lmtp[s].iter().map(move |it| Item {
+                        hash: it.hash,
+                        key: it.key.rebase(b.text),
+                        val: LmtpKey {
+                            rec: it.val.rec + b.lmtp,
+                            by_name: it.val.by_name,
+                        },
+                    })
+                }),
+            ))
+        }
+    });
+    drop(parts);
+    let mut hit_shards: Vec<Vec<_>> = (0..HIT_TABLES).map(|_| Vec::new()).collect();
+    let mut lmtp_shards = Vec::new();
+    for (j, b) in built.into_iter().enumerate() {
+        match b {
+            Built::Hits(s) => hit_shards[j / SHARDS].push(s),
+            Built::Lmtp(s) => lmtp_shards.push(s),
+        }
+    }
+    let mut tables = hit_shards
+        .into_iter()
+        .map(|s| Table::new(Arc::clone(&text), s));
+    let mut next = || tables.next().unwrap_or_default();
+    idx.vam = next();
+    idx.canonical = next();
+    idx.transport = next();
+    idx.vmm = next();
+    idx.split = next();
+    idx.lmtp = LmtpMap {
+        text: Arc::clone(&text),
+        keys: Table::new(Arc::clone(&text), lmtp_shards),
+        recs: lmtp_recs.into_boxed_slice(),
+    };
+    idx.transport_has_star_key = idx.transport.contains_key("*");
+    idx.vals = vals.into_boxed_slice();
+    idx.recs = recs.into_boxed_slice();
+    idx.text = text;
+    idx
+}
