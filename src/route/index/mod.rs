@@ -562,7 +562,7 @@ impl MtaIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::member_url_terms;
+    use super::{member_url_terms, IndexOptions, MatchAttr, MtaIndex};
     use crate::model::Directory;
     use crate::route::{Arrival, ZimbraMta};
     use crate::zmprov;
@@ -623,5 +623,214 @@ mod tests {
         let mta = ZimbraMta::from_directory(&dir, "mta.example.org");
         let empty = mta.decide_quiet("team@example.org", Arrival::PICKUP).line();
         assert!(!empty.contains('<'), "{empty}");
+    }
+
+    /// A directory with every kind of entry, shared keys spread over the whole creation order,
+    /// disabled entries, dynamic groups, an alias domain and values in mixed case.
+    fn mixed_directory(accounts: usize) -> Directory {
+        let mut script = String::from(
+            "cs mx.example.org zimbraServiceEnabled mailbox\n\
+             cd example.org zimbraMailCatchAllAddress @example.org zimbraMailCatchAllForwardingAddress @example.org\n\
+             cd Other.TEST zimbraMailTransport smtp:relay.other.test\n\
+             cad alias.test example.org zimbraMailCatchAllForwardingAddress @example.org\n\
+             cc cos1\n",
+        );
+        for i in 0..accounts {
+            let d = if i % 3 == 0 {
+                "Other.TEST"
+            } else {
+                "example.org"
+            };
+            script.push_str(&format!("ca User{i}@{d} pw\n"));
+            if i % 5 == 0 {
+                script.push_str(&format!("aaa User{i}@{d} Alias{i}@{d}\n"));
+            }
+            if i % 7 == 0 {
+                script.push_str(&format!(
+                    "ma User{i}@{d} zimbraMailForwardingAddress Fwd{i}@elsewhere.test zimbraMailCanonicalAddress Pub{i}@{d}\n"
+                ));
+            }
+            if i % 97 == 5 {
+                // the same catch-all key on accounts far apart in creation order
+                script.push_str(&format!(
+                    "ma User{i}@{d} zimbraMailCatchAllAddress @shared.test\n"
+                ));
+            }
+            if i % 11 == 4 {
+                script.push_str(&format!("ma User{i}@{d} zimbraMailStatus disabled\n"));
+            }
+        }
+        script.push_str(
+            "cdl team@example.org\nadlm team@example.org user1@example.org\n\
+             cddl dyn@example.org\nadlm dyn@example.org user2@example.org ext@partner.test\n",
+        );
+        let mut dir = Directory::new();
+        zmprov::run(&mut dir, &script).unwrap();
+        dir
+    }
+
+    /// Everything a lookup can read, in a canonical order.
+    fn dump(idx: &MtaIndex) -> Vec<String> {
+        let mut out = Vec::new();
+        let hits = |name: &str, h: &[super::Hit], out: &mut Vec<String>| {
+            let rendered: Vec<String> = h
+                .iter()
+                .map(|h| {
+                    let r = idx.rec(h.rec).unwrap();
+                    format!(
+                        "{} {:?} vam={:?} canonical={:?} transport={:?}",
+                        idx.dn(h.rec),
+                        h.attr,
+                        r.vam.iter().collect::<Vec<_>>(),
+                        r.canonical.iter().collect::<Vec<_>>(),
+                        r.transport.iter().collect::<Vec<_>>()
+                    )
+                })
+                .collect();
+            out.push(format!("{name}: {rendered:?}"));
+        };
+        for (name, map) in [
+            ("vam", &idx.vam),
+            ("canonical", &idx.canonical),
+            ("transport", &idx.transport),
+            ("vmm", &idx.vmm),
+            ("split", &idx.split),
+        ] {
+            for (k, h) in map.iter() {
+                assert_eq!(map.get(k), Some(h));
+                hits(&format!("{name} {k}"), h, &mut out);
+            }
+        }
+        for (k, a) in idx.lmtp.iter() {
+            out.push(format!("lmtp {k}: {a:?}"));
+        }
+        let mut small: Vec<String> = idx
+            .vmd
+            .iter()
+            .map(|(k, r)| format!("vmd {k} {}", idx.dn(*r)))
+            .chain(
+                idx.vad
+                    .iter()
+                    .map(|(k, r)| format!("vad {k} {}", idx.dn(*r))),
+            )
+            .chain(
+                idx.alias_domains
+                    .iter()
+                    .map(|(k, v)| format!("alias {k} {v}")),
+            )
+            .chain(idx.servers.keys().map(|k| format!("server {k}")))
+            .collect();
+        out.append(&mut small);
+        out.push(format!(
+            "entries {} dot {} star {}",
+            idx.entry_count(),
+            idx.transport_has_dot_keys,
+            idx.transport_has_star_key
+        ));
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn thread_counts_do_not_change_a_lookup() {
+        let dir = mixed_directory(700);
+        for options in [
+            IndexOptions::default(),
+            IndexOptions {
+                old_address_filter: true,
+            },
+        ] {
+            let one = MtaIndex::build_with_threads(&dir, options, 1);
+            let expected = dump(&one);
+            assert!(expected.len() > 2000, "{}", expected.len());
+            for threads in [2, 3, 4, 7] {
+                let idx = MtaIndex::build_with_threads(&dir, options, threads);
+                assert_eq!(dump(&idx), expected, "{threads} threads");
+            }
+            assert_eq!(dump(&MtaIndex::build(&dir, options)), expected);
+        }
+    }
+
+    #[test]
+    fn hits_keep_creation_order_across_threads() {
+        let dir = mixed_directory(700);
+        let want: Vec<String> = (0..700)
+            .filter(|i| i % 97 == 5 && i % 11 != 4)
+            .map(|i| {
+                let d = if i % 3 == 0 {
+                    "other,dc=test"
+                } else {
+                    "example,dc=org"
+                };
+                format!("uid=user{i},ou=people,dc={d}")
+            })
+            .collect();
+        assert!(want.len() >= 5);
+        for threads in [1, 2, 4] {
+            let idx = MtaIndex::build_with_threads(&dir, IndexOptions::default(), threads);
+            let hits = idx.vam.get("@shared.test").unwrap();
+            let dns: Vec<String> = hits.iter().map(|h| idx.dn(h.rec).into_owned()).collect();
+            assert_eq!(dns, want, "{threads} threads");
+            assert!(hits.iter().all(|h| h.attr == MatchAttr::CatchAllAddress));
+        }
+    }
+
+    #[test]
+    fn default_dns_are_formatted_on_demand_and_stored_ones_kept() {
+        let mut dir = mixed_directory(3);
+        let ldif = "dn: uid=Stored,ou=people,dc=example,dc=org\nobjectClass: zimbraAccount\n\
+                    zimbraMailDeliveryAddress: stored@example.org\nzimbraMailStatus: enabled\n\
+                    uid: Stored\n\n";
+        let extra = crate::dit::read_directory(ldif.as_bytes()).unwrap();
+        for a in extra.accounts() {
+            let mut a = a.clone();
+            a.dn = Some("uid=Stored,ou=People,dc=Example,dc=org".into());
+            dir.insert(a).unwrap();
+        }
+        let idx = MtaIndex::build(&dir, IndexOptions::default());
+        let dn_of = |map: &super::HitMap, key: &str| {
+            let h = map.get(key).unwrap_or_else(|| panic!("{key}"));
+            idx.dn(h[0].rec).into_owned()
+        };
+        assert_eq!(
+            dn_of(&idx.vmm, "user1@example.org"),
+            "uid=user1,ou=people,dc=example,dc=org"
+        );
+        assert_eq!(
+            dn_of(&idx.vam, "dyn@example.org"),
+            "cn=dyn,cn=groups,dc=example,dc=org"
+        );
+        assert_eq!(dn_of(&idx.transport, "other.test"), "dc=other,dc=test");
+        assert_eq!(
+            dn_of(&idx.vmm, "stored@example.org"),
+            "uid=Stored,ou=People,dc=Example,dc=org"
+        );
+        // values keep their case; keys are lower-case
+        let r = idx
+            .rec(idx.vam.get("alias0@other.test").unwrap()[0].rec)
+            .unwrap();
+        assert_eq!(
+            r.vam.iter().collect::<Vec<_>>(),
+            ["user0@other.test", "Fwd0@elsewhere.test"]
+        );
+        assert!(idx.vam.get("Alias0@other.test").is_none());
+        assert_eq!(idx.dn(u32::MAX), "");
+    }
+
+    /// Postfix joins every value, an empty one included, after the first non-empty value.
+    #[test]
+    fn empty_values_are_values() {
+        let ldif = "dn: uid=e,ou=people,dc=example,dc=org\nobjectClass: zimbraAccount\n\
+                    uid: e\nzimbraMailDeliveryAddress: e@example.org\n\
+                    zimbraPrefMailForwardingAddress:\nzimbraMailForwardingAddress: f@x.test\n\
+                    zimbraMailStatus: enabled\n\n";
+        let dir = crate::dit::read_directory(ldif.as_bytes()).unwrap();
+        let idx = MtaIndex::build(&dir, IndexOptions::default());
+        let r = idx
+            .rec(idx.vam.get("e@example.org").unwrap()[0].rec)
+            .unwrap();
+        let vals: Vec<&str> = r.vam.iter().collect();
+        assert_eq!(vals.len(), 3, "{vals:?}");
+        assert!(vals.contains(&""));
     }
 }
