@@ -475,6 +475,51 @@ impl AttrBag {
         None
     }
 
+    /// The attributes among `names` in the order the entry stores them, each with the position
+    /// of its name in `names`: one pass over the entry, names compared by catalog id, for code
+    /// that reads the same few attributes of many entries (the routing index).
+    pub(crate) fn select<'a>(&'a self, names: &[AttrName], mut f: impl FnMut(usize, Values<'a>)) {
+        let buf = self.buf.as_slice();
+        let mut p = 0;
+        while p < buf.len() {
+            let Some(tag) = get_varint(buf, &mut p) else {
+                return;
+            };
+            let spelled = if tag & 1 == 1 {
+                let Some(len) = get_varint(buf, &mut p).and_then(|l| usize::try_from(l).ok())
+                else {
+                    return;
+                };
+                let a = p;
+                p = a.saturating_add(len);
+                buf.get(a..p)
+            } else {
+                None
+            };
+            let (Some(count), Some(size)) = (
+                get_varint(buf, &mut p).and_then(|c| usize::try_from(c).ok()),
+                get_varint(buf, &mut p).and_then(|s| usize::try_from(s).ok()),
+            ) else {
+                return;
+            };
+            let Some(block) = buf.get(p..p.saturating_add(size)) else {
+                return;
+            };
+            p += size;
+            let id = tag >> 1;
+            let hit = names.iter().position(|n| match n.id {
+                UNKNOWN => {
+                    id == u64::from(UNKNOWN)
+                        && spelled.is_some_and(|s| s.eq_ignore_ascii_case(n.name.as_bytes()))
+                }
+                known => id == u64::from(known),
+            });
+            if let Some(i) = hit {
+                f(i, Values { block, left: count });
+            }
+        }
+    }
+
     fn attr<'a>(&'a self, r: Rec<'a>) -> Attr<'a> {
         Attr {
             name: r.name,
@@ -1129,6 +1174,48 @@ mod tests {
         assert_eq!(bag.values("member").len(), 500);
         assert_eq!(bag.add_all_unique_ci("new", ["a", "A", "b"]), 2);
         assert_eq!(bag.iter().last().map(|a| a.name()), Some("new"));
+    }
+
+    #[test]
+    fn select_reads_named_attributes_in_entry_order() {
+        let mut bag = AttrBag::new();
+        bag.add("cn", "x");
+        bag.add("zimbraMailForwardingAddress", "f@x");
+        bag.add("ZIMBRAMAILDELIVERYADDRESS", "d@x");
+        bag.add("x-Private", "p");
+        bag.add("mail;lang-de", "m");
+        bag.add("zimbraPrefMailForwardingAddress", "");
+        let names = [
+            "zimbraMailDeliveryAddress",
+            "zimbraPrefMailForwardingAddress",
+            "X-PRIVATE",
+            "zimbraMailForwardingAddress",
+            "mail",
+            "sn",
+        ]
+        .map(AttrName::new);
+        let mut seen = Vec::new();
+        bag.select(&names, |i, v| {
+            let vals: Vec<String> = v.map(|v| v.to_string_lossy()).collect();
+            seen.push((i, vals));
+        });
+        let s = |v: &str| vec![v.to_string()];
+        assert_eq!(
+            seen,
+            [(3, s("f@x")), (0, s("d@x")), (2, s("p")), (1, s(""))],
+            "entry order, spelling and case ignored, options not the bare name"
+        );
+        // the same answers as the look-ups by name
+        for (i, n) in names.iter().enumerate() {
+            let by_name: Vec<_> = bag.values(n.as_str()).collect();
+            let selected: Vec<_> = seen
+                .iter()
+                .filter(|(j, _)| *j == i)
+                .flat_map(|(_, v)| v.clone())
+                .collect();
+            let by_name: Vec<String> = by_name.iter().map(|v| v.to_string_lossy()).collect();
+            assert_eq!(by_name, selected, "{}", n.as_str());
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@ use super::{
     DnForm, DynlistMembers, EntryRec, FxMap, Hit, IndexOptions, LmtpKey, LmtpMap, LmtpRec,
     MatchAttr, MtaIndex, Span, Table, Vals,
 };
-use crate::model::{names as n, AttrBag, Directory, EntryRef, MailRecipient, MailStatus};
+use crate::model::{
+    names as n, AttrBag, AttrName, Directory, EntryRef, MailRecipient, MailStatus, Values,
+};
 
 /// Below this many entries per thread, the index is built on fewer threads.
 const MIN_ENTRIES_PER_THREAD: usize = 4096;
@@ -42,6 +44,66 @@ const CANONICAL_ATTRS: [&str; 2] = [
     n::MAIL_CANONICAL_ADDRESS,
     n::MAIL_CATCH_ALL_CANONICAL_ADDRESS,
 ];
+
+/// The attributes an entry record reads, by position in [`Names::other`].
+const STATUS: usize = 0;
+const DELIVERY: usize = 1;
+const FORWARDING: usize = 2;
+const PREF_FORWARDING: usize = 3;
+const ALIAS: usize = 4;
+const OLD_ADDRESS: usize = 5;
+const CATCH_ALL: usize = 6;
+const MAIL_TRANSPORT: usize = 7;
+const DOMAIN_NAME: usize = 8;
+const DOMAIN_TYPE: usize = 9;
+const OTHER: usize = 10;
+
+/// The attribute names the filters read, resolved against the catalog once.
+struct Names {
+    vam: [AttrName; 4],
+    canonical: [AttrName; 2],
+    other: [AttrName; OTHER],
+}
+
+impl Names {
+    fn new() -> Names {
+        Names {
+            vam: VAM_ATTRS.map(AttrName::new),
+            canonical: CANONICAL_ATTRS.map(AttrName::new),
+            other: [
+                n::MAIL_STATUS,
+                n::MAIL_DELIVERY_ADDRESS,
+                n::MAIL_FORWARDING_ADDRESS,
+                n::PREF_MAIL_FORWARDING_ADDRESS,
+                n::MAIL_ALIAS,
+                n::OLD_MAIL_ADDRESS,
+                n::MAIL_CATCH_ALL_ADDRESS,
+                n::MAIL_TRANSPORT,
+                n::DOMAIN_NAME,
+                n::DOMAIN_TYPE,
+            ]
+            .map(AttrName::new),
+        }
+    }
+}
+
+/// The text values of an attribute that may be absent.
+fn strs<'a>(v: &Option<Values<'a>>) -> impl Iterator<Item = &'a str> {
+    v.clone().into_iter().flatten().filter_map(|v| v.as_str())
+}
+
+/// Whether an attribute that may be absent has a value equal to `value` (ASCII case ignored).
+fn has_value_ci(v: &Option<Values<'_>>, value: &str) -> bool {
+    v.clone()
+        .into_iter()
+        .flatten()
+        .any(|v| v.eq_ignore_ascii_case(value))
+}
+
+/// Whether an attribute that may be absent has values.
+fn present(v: &Option<Values<'_>>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_empty())
+}
 
 /// Where an entry record's DN comes from.
 enum Dn<'a> {
@@ -97,6 +159,7 @@ impl Part {
             ..Part::default()
         };
         let old = options.old_address_filter;
+        let names = Names::new();
         for e in entries {
             p.keys.clear();
             p.entry_vals = p.vals.len();
@@ -106,7 +169,7 @@ impl Part {
                         dn(&d.dn, DnForm::Domain, d.name.as_str()),
                         &d.attrs,
                         &[],
-                        old,
+                        (&names, old),
                     );
                     if d.is_alias() {
                         if let Some(t) = d
@@ -125,7 +188,7 @@ impl Part {
                         Some(t) => Dn::Text(t),
                         None => Dn::Pushed(DnForm::People, name),
                     };
-                    p.entry(d, &a.attrs, &[], old);
+                    p.entry(d, &a.attrs, &[], (&names, old));
                     let mail_host = a.mail_host().map(|h| p.host(h));
                     let rec = p.lmtp_recs.len() as u32;
                     p.lmtp_recs.push(LmtpRec {
@@ -150,7 +213,7 @@ impl Part {
                         dn(&l.dn, DnForm::People, l.name.as_str()),
                         &l.attrs,
                         &[],
-                        old,
+                        (&names, old),
                     );
                 }
                 EntryRef::Group(g) => {
@@ -159,7 +222,7 @@ impl Part {
                         dn(&g.dn, DnForm::Groups, g.name.as_str()),
                         &g.attrs,
                         &vals,
-                        old,
+                        (&names, old),
                     );
                 }
                 EntryRef::Alias(al) => {
@@ -167,24 +230,34 @@ impl Part {
                         dn(&al.dn, DnForm::People, al.name.as_str()),
                         &al.attrs,
                         &[],
-                        old,
+                        (&names, old),
                     );
                 }
                 EntryRef::Server(s) => {
-                    p.entry(dn(&s.dn, DnForm::Server, &s.name), &s.attrs, &[], old);
+                    p.entry(
+                        dn(&s.dn, DnForm::Server, &s.name),
+                        &s.attrs,
+                        &[],
+                        (&names, old),
+                    );
                     p.servers
                         .push(s.service_hostname().to_ascii_lowercase().into());
                     p.servers.push(s.name.to_ascii_lowercase().into());
                 }
                 EntryRef::Cos(c) => {
-                    p.entry(dn(&c.dn, DnForm::Cos, &c.name), &c.attrs, &[], old);
+                    p.entry(
+                        dn(&c.dn, DnForm::Cos, &c.name),
+                        &c.attrs,
+                        &[],
+                        (&names, old),
+                    );
                 }
                 EntryRef::Config(c) => {
-                    p.entry(dn(&c.dn, DnForm::Config, ""), &c.attrs, &[], old);
+                    p.entry(dn(&c.dn, DnForm::Config, ""), &c.attrs, &[], (&names, old));
                 }
                 EntryRef::Raw(e) => {
                     let vals = members.of_unit(&e.attrs);
-                    p.entry(Dn::Text(&e.dn), &e.attrs, &vals, old);
+                    p.entry(Dn::Text(&e.dn), &e.attrs, &vals, (&names, old));
                 }
             }
         }
@@ -208,15 +281,13 @@ impl Part {
 
     /// The values of the attributes `attrs` in the order the entry stores its attributes, as
     /// stored (Postfix joins them with commas; `decide` parses the joined result).
-    fn values_in_entry_order(&mut self, bag: &AttrBag, attrs: &[&str]) -> Vals {
+    fn values_in_entry_order(&mut self, bag: &AttrBag, attrs: &[AttrName]) -> Vals {
         let from = self.vals.len();
-        for a in bag.iter() {
-            if attrs.iter().any(|x| x.eq_ignore_ascii_case(a.name())) {
-                for v in a.values().filter_map(|v| v.as_str()) {
-                    self.push_value(v);
-                }
+        bag.select(attrs, |_, values| {
+            for v in values.filter_map(|v| v.as_str()) {
+                self.push_value(v);
             }
-        }
+        });
         self.run(from)
     }
 
@@ -263,8 +334,20 @@ impl Part {
         s
     }
 
-    fn entry(&mut self, dn: Dn<'_>, bag: &AttrBag, extra_vam: &[Box<str>], old: bool) {
-        if !bag.has_value_ci(n::MAIL_STATUS, MailStatus::Enabled.as_ref()) {
+    fn entry(
+        &mut self,
+        dn: Dn<'_>,
+        bag: &AttrBag,
+        extra_vam: &[Box<str>],
+        (names, old): (&Names, bool),
+    ) {
+        let mut attr: [Option<Values<'_>>; OTHER] = Default::default();
+        bag.select(&names.other, |i, v| {
+            if let Some(a @ None) = attr.get_mut(i) {
+                *a = Some(v);
+            }
+        });
+        if !has_value_ci(&attr[STATUS], MailStatus::Enabled.as_ref()) {
             return;
         }
         let (dn, form) = match dn {
@@ -274,20 +357,20 @@ impl Part {
         };
         // result values come in the entry's own attribute order, as slapd returns them and
         // Postfix's LDAP client reads them (not in result_attribute order)
-        let mut vam = self.values_in_entry_order(bag, &VAM_ATTRS);
+        let mut vam = self.values_in_entry_order(bag, &names.vam);
         for v in extra_vam {
             self.push_value(v);
         }
         vam.len += extra_vam.len() as u32;
-        let canonical = self.values_in_entry_order(bag, &CANONICAL_ATTRS);
+        let canonical = self.values_in_entry_order(bag, &names.canonical);
         let from = self.vals.len();
-        for v in bag.values(n::MAIL_TRANSPORT).filter_map(|v| v.as_str()) {
+        for v in strs(&attr[MAIL_TRANSPORT]) {
             self.push_value(v);
         }
         let transport = self.run(from);
-        let split_ok = bag.contains(n::MAIL_DELIVERY_ADDRESS)
-            || bag.contains(n::MAIL_FORWARDING_ADDRESS)
-            || bag.contains(n::PREF_MAIL_FORWARDING_ADDRESS);
+        let split_ok = present(&attr[DELIVERY])
+            || present(&attr[FORWARDING])
+            || present(&attr[PREF_FORWARDING]);
         let rec = self.recs.len() as u32;
         let has_vam = vam.len > 0;
         let has_canon = canonical.len > 0;
@@ -299,14 +382,14 @@ impl Part {
             canonical,
             transport,
         });
-        let keyed: [(&str, MatchAttr, bool); 4] = [
-            (n::MAIL_DELIVERY_ADDRESS, MatchAttr::DeliveryAddress, true),
-            (n::MAIL_ALIAS, MatchAttr::MailAlias, true),
-            (n::OLD_MAIL_ADDRESS, MatchAttr::OldMailAddress, old),
-            (n::MAIL_CATCH_ALL_ADDRESS, MatchAttr::CatchAllAddress, true),
+        let keyed: [(usize, MatchAttr, bool); 4] = [
+            (DELIVERY, MatchAttr::DeliveryAddress, true),
+            (ALIAS, MatchAttr::MailAlias, true),
+            (OLD_ADDRESS, MatchAttr::OldMailAddress, old),
+            (CATCH_ALL, MatchAttr::CatchAllAddress, true),
         ];
-        for (attr, m, in_vam) in keyed {
-            for v in bag.values(attr).filter_map(|v| v.as_str()) {
+        for (a, m, in_vam) in keyed {
+            for v in strs(&attr[a]) {
                 let hit = Hit { rec, attr: m };
                 let key = self.key(v);
                 if in_vam && has_vam {
@@ -329,7 +412,9 @@ impl Part {
                 }
             }
         }
-        for v in bag.values(n::DOMAIN_NAME).filter_map(|v| v.as_str()) {
+        let local = has_value_ci(&attr[DOMAIN_TYPE], "local");
+        let alias = has_value_ci(&attr[DOMAIN_TYPE], "alias");
+        for v in strs(&attr[DOMAIN_NAME]) {
             if has_transport {
                 let key = self.key(v);
                 let hit = Hit {
@@ -338,10 +423,10 @@ impl Part {
                 };
                 self.add(TRANSPORT, key, hit);
             }
-            if bag.has_value_ci(n::DOMAIN_TYPE, "local") {
+            if local {
                 self.vmd.push((v.to_ascii_lowercase().into(), rec));
             }
-            if bag.has_value_ci(n::DOMAIN_TYPE, "alias") {
+            if alias {
                 self.vad.push((v.to_ascii_lowercase().into(), rec));
             }
         }
