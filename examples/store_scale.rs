@@ -31,7 +31,7 @@ use std::time::Instant;
 use proc_stats::{cpu_seconds, peak_rss_kb};
 
 use zimbra_prov::dit::{read_directory_with, ReadOptions};
-use zimbra_prov::route::ZimbraMta;
+use zimbra_prov::route::{IndexOptions, MtaIndex, ZimbraMta};
 
 const DOMAINS: usize = 50;
 
@@ -64,8 +64,28 @@ fn child(args: &[String]) {
         }
         "index" => {
             let dir = load(&path, 0);
+            let (cpu, wall) = (cpu_seconds(), Instant::now());
             let mta = ZimbraMta::from_directory(&dir, "mta1.example.net");
+            let n = dir.account_count().max(1);
+            eprintln!(
+                "index alone (all threads): {:.2} s wall, {:.2} s CPU, {} bytes per account",
+                wall.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu,
+                mta.index().heap_bytes() / n
+            );
             std::hint::black_box(&mta);
+            if std::env::var_os("STORE_SCALE_INDEX_1T").is_some() {
+                // a second build on one thread (the row's CPU and RSS then include it)
+                drop(mta);
+                let (cpu, wall) = (cpu_seconds(), Instant::now());
+                let one = MtaIndex::build_with_threads(&dir, IndexOptions::default(), 1);
+                eprintln!(
+                    "index alone (1 thread): {:.2} s wall, {:.2} s CPU",
+                    wall.elapsed().as_secs_f64(),
+                    cpu_seconds() - cpu
+                );
+                std::hint::black_box(&one);
+            }
             dir.account_count()
         }
         "verify" => {
