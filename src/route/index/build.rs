@@ -197,7 +197,8 @@ impl Part {
                         mail_host,
                     });
                     // an alias finds the first account that has it; a name the last one
-                    for addr in a.attrs.values(n::MAIL_ALIAS).filter_map(|v| v.as_str()) {
+                    let aliases = a.attrs.values_of(&names.other[ALIAS]);
+                    for addr in aliases.filter_map(|v| v.as_str()) {
                         p.lmtp_key(
                             addr,
                             LmtpKey {

@@ -24,6 +24,15 @@
 //! order, and keeps the entries answering one key in that order, because slapd returns them in
 //! that order and Postfix joins their values in it: the first created of two accounts sharing an
 //! alias comes first, not the one whose DN sorts first.
+//!
+//! **Storage.** All key, value, DN and name text lives in one arena; the maps are sharded
+//! open-addressing tables whose keys are slices of that arena and whose answers are ranges of
+//! one flat vector per shard, and Zimbra's default DN of an entry (which only trace steps
+//! print) is formatted when asked for, from the name it is made of (about 500 bytes per
+//! Zimbra-like account instead of ~1.9 KB of small allocations). The index is built on several
+//! threads ([`MtaIndex::build_with_threads`]): runs of entries in creation order are read in
+//! parallel, then every shard of every table is filled from the runs one after the other, so
+//! a key's hits keep creation order and the index is the same whatever the number of threads.
 
 use std::borrow::Cow;
 use std::sync::Arc;
