@@ -191,15 +191,32 @@ struct LmtpRec {
     mail_host: Option<Span>,
 }
 
+/// Text borrowed from the index's arena (reads as a `str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IndexStr<'a>(&'a str);
+
+impl std::ops::Deref for IndexStr<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for IndexStr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// An account as the LMTP server sees it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LmtpAccount<'a> {
     /// The account's name.
-    pub name: &'a str,
+    pub name: IndexStr<'a>,
     /// Effective status (`None`: missing or unknown).
     pub status: Option<AccountStatus>,
     /// `zimbraMailHost`.
-    pub mail_host: Option<&'a str>,
+    pub mail_host: Option<IndexStr<'a>>,
 }
 
 /// One answer of the LMTP key table: an account record, found by its name (the last account
@@ -234,9 +251,9 @@ impl LmtpMap {
             .or_else(|| answers.first())?;
         let r = self.recs.get(k.rec as usize)?;
         Some(LmtpAccount {
-            name: r.name.get(&self.text),
+            name: IndexStr(r.name.get(&self.text)),
             status: r.status,
-            mail_host: r.mail_host.map(|h| h.get(&self.text)),
+            mail_host: r.mail_host.map(|h| IndexStr(h.get(&self.text))),
         })
     }
 
