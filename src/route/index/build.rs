@@ -160,17 +160,12 @@ impl Part {
         };
         let old = options.old_address_filter;
         let names = Names::new();
+        let ctx = (&names, old);
         for e in entries {
             p.keys.clear();
             p.entry_vals = p.vals.len();
-            match e {
+            let (d, bag, extra) = match e {
                 EntryRef::Domain(d) => {
-                    p.entry(
-                        dn(&d.dn, DnForm::Domain, d.name.as_str()),
-                        &d.attrs,
-                        &[],
-                        (&names, old),
-                    );
                     if d.is_alias() {
                         if let Some(t) = d
                             .attrs
@@ -181,14 +176,14 @@ impl Part {
                                 .push((d.name.as_str().into(), t.name.as_str().into()));
                         }
                     }
+                    (
+                        dn(&d.dn, DnForm::Domain, d.name.as_str()),
+                        &d.attrs,
+                        Vec::new(),
+                    )
                 }
                 EntryRef::Account(a) => {
                     let name = push(&mut p.text, a.name.as_str());
-                    let d = match &a.dn {
-                        Some(t) => Dn::Text(t),
-                        None => Dn::Pushed(DnForm::People, name),
-                    };
-                    p.entry(d, &a.attrs, &[], (&names, old));
                     let mail_host = a.mail_host().map(|h| p.host(h));
                     let rec = p.lmtp_recs.len() as u32;
                     p.lmtp_recs.push(LmtpRec {
@@ -199,68 +194,42 @@ impl Part {
                     // an alias finds the first account that has it; a name the last one
                     let aliases = a.attrs.values_of(&names.other[ALIAS]);
                     for addr in aliases.filter_map(|v| v.as_str()) {
-                        p.lmtp_key(
-                            addr,
-                            LmtpKey {
-                                rec,
-                                by_name: false,
-                            },
-                        );
+                        let by_name = false;
+                        p.lmtp_key(addr, LmtpKey { rec, by_name });
                     }
                     p.lmtp_key(a.name.as_str(), LmtpKey { rec, by_name: true });
+                    let d = match &a.dn {
+                        Some(t) => Dn::Text(t),
+                        None => Dn::Pushed(DnForm::People, name),
+                    };
+                    (d, &a.attrs, Vec::new())
                 }
-                EntryRef::List(l) => {
-                    p.entry(
-                        dn(&l.dn, DnForm::People, l.name.as_str()),
-                        &l.attrs,
-                        &[],
-                        (&names, old),
-                    );
-                }
-                EntryRef::Group(g) => {
-                    let vals = members.of_group(&g.attrs);
-                    p.entry(
-                        dn(&g.dn, DnForm::Groups, g.name.as_str()),
-                        &g.attrs,
-                        &vals,
-                        (&names, old),
-                    );
-                }
-                EntryRef::Alias(al) => {
-                    p.entry(
-                        dn(&al.dn, DnForm::People, al.name.as_str()),
-                        &al.attrs,
-                        &[],
-                        (&names, old),
-                    );
-                }
+                EntryRef::List(l) => (
+                    dn(&l.dn, DnForm::People, l.name.as_str()),
+                    &l.attrs,
+                    Vec::new(),
+                ),
+                EntryRef::Group(g) => (
+                    dn(&g.dn, DnForm::Groups, g.name.as_str()),
+                    &g.attrs,
+                    members.of_group(&g.attrs),
+                ),
+                EntryRef::Alias(al) => (
+                    dn(&al.dn, DnForm::People, al.name.as_str()),
+                    &al.attrs,
+                    Vec::new(),
+                ),
                 EntryRef::Server(s) => {
-                    p.entry(
-                        dn(&s.dn, DnForm::Server, &s.name),
-                        &s.attrs,
-                        &[],
-                        (&names, old),
-                    );
                     p.servers
                         .push(s.service_hostname().to_ascii_lowercase().into());
                     p.servers.push(s.name.to_ascii_lowercase().into());
+                    (dn(&s.dn, DnForm::Server, &s.name), &s.attrs, Vec::new())
                 }
-                EntryRef::Cos(c) => {
-                    p.entry(
-                        dn(&c.dn, DnForm::Cos, &c.name),
-                        &c.attrs,
-                        &[],
-                        (&names, old),
-                    );
-                }
-                EntryRef::Config(c) => {
-                    p.entry(dn(&c.dn, DnForm::Config, ""), &c.attrs, &[], (&names, old));
-                }
-                EntryRef::Raw(e) => {
-                    let vals = members.of_unit(&e.attrs);
-                    p.entry(Dn::Text(&e.dn), &e.attrs, &vals, (&names, old));
-                }
-            }
+                EntryRef::Cos(c) => (dn(&c.dn, DnForm::Cos, &c.name), &c.attrs, Vec::new()),
+                EntryRef::Config(c) => (dn(&c.dn, DnForm::Config, ""), &c.attrs, Vec::new()),
+                EntryRef::Raw(e) => (Dn::Text(&e.dn), &e.attrs, members.of_unit(&e.attrs)),
+            };
+            p.entry(d, bag, &extra, ctx);
         }
         p.keys = Vec::new();
         p.hosts = FxMap::default();
