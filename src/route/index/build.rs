@@ -5,9 +5,10 @@
 //!    written once per entry), its entry records and, per table and shard, the keys it adds in
 //!    the order it adds them.
 //! 2. The parts are joined in order (text concatenated, records renumbered).
-//! 3. Every shard of every table is built on its own job from the parts' keys for that shard,
-//!    part after part: a key's answers keep the order of the entries, whatever the number of
-//!    threads and wherever the runs were cut.
+//! 3. Table after table, every shard is built on its own job from the parts' keys for that
+//!    shard, part after part: a key's answers keep the order of the entries, whatever the
+//!    number of threads and wherever the runs were cut. The parts' keys for a table are freed
+//!    once it is built, which keeps the peak memory down.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -443,12 +444,6 @@ struct Bases {
     lmtp: u32,
 }
 
-/// A built shard of one of the tables.
-enum Built {
-    Hits(super::table::Shard<Hit>),
-    Lmtp(super::table::Shard<LmtpKey>),
-}
-
 /// Build the index of `dir` on `threads` threads (`None`: the machine's cores, fewer for a
 /// small directory).
 pub(super) fn build(dir: &Directory, options: IndexOptions, threads: Option<usize>) -> MtaIndex {
@@ -519,13 +514,13 @@ pub(super) fn build(dir: &Directory, options: IndexOptions, threads: Option<usiz
     }
     let text = Arc::new(text);
 
-    let built = parallel((HIT_TABLES + 1) * SHARDS, threads, |j| {
-        let (t, s) = (j / SHARDS, j % SHARDS);
-        let parts = parts.iter().zip(&bases);
-        if t < HIT_TABLES {
-            Built::Hits(build_shard(
+    // one table at a time, its shards in parallel, the parts' keys for it freed after it
+    let mut tables: Vec<Table<Hit>> = Vec::with_capacity(HIT_TABLES);
+    for t in 0..HIT_TABLES {
+        let shards = parallel(SHARDS, threads, |s| {
+            build_shard(
                 &text,
-                parts.flat_map(move |(p, b)| {
+                parts.iter().zip(&bases).flat_map(move |(p, b)| {
                     p.hits[t * SHARDS + s].iter().map(move |it| Item {
                         hash: it.hash,
                         key: it.key.rebase(b.text),
@@ -535,35 +530,32 @@ pub(super) fn build(dir: &Directory, options: IndexOptions, threads: Option<usiz
                         },
                     })
                 }),
-            ))
-        } else {
-            Built::Lmtp(build_shard(
-                &text,
-                parts.flat_map(move |(p, b)| {
-                    p.lmtp[s].iter().map(move |it| Item {
-                        hash: it.hash,
-                        key: it.key.rebase(b.text),
-                        val: LmtpKey {
-                            rec: it.val.rec + b.lmtp,
-                            by_name: it.val.by_name,
-                        },
-                    })
-                }),
-            ))
+            )
+        });
+        for p in &mut parts {
+            for keys in &mut p.hits[t * SHARDS..(t + 1) * SHARDS] {
+                *keys = Vec::new();
+            }
         }
+        tables.push(Table::new(Arc::clone(&text), shards));
+    }
+    let lmtp_shards = parallel(SHARDS, threads, |s| {
+        build_shard(
+            &text,
+            parts.iter().zip(&bases).flat_map(move |(p, b)| {
+                p.lmtp[s].iter().map(move |it| Item {
+                    hash: it.hash,
+                    key: it.key.rebase(b.text),
+                    val: LmtpKey {
+                        rec: it.val.rec + b.lmtp,
+                        by_name: it.val.by_name,
+                    },
+                })
+            }),
+        )
     });
     drop(parts);
-    let mut hit_shards: Vec<Vec<_>> = (0..HIT_TABLES).map(|_| Vec::new()).collect();
-    let mut lmtp_shards = Vec::new();
-    for (j, b) in built.into_iter().enumerate() {
-        match b {
-            Built::Hits(s) => hit_shards[j / SHARDS].push(s),
-            Built::Lmtp(s) => lmtp_shards.push(s),
-        }
-    }
-    let mut tables = hit_shards
-        .into_iter()
-        .map(|s| Table::new(Arc::clone(&text), s));
+    let mut tables = tables.into_iter();
     let mut next = || tables.next().unwrap_or_default();
     idx.vam = next();
     idx.canonical = next();
