@@ -497,7 +497,7 @@ impl MtaIndex {
     /// use zimbra_prov::model::Directory;
     /// use zimbra_prov::route::{IndexOptions, MtaIndex};
     /// let mut dir = Directory::new();
-    /// zimbra_prov::zmprov::run(&mut dir, "cd example.org\nca a@example.org pw").unwrap();
+    /// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\nca a@example.org pw").unwrap();
     /// let idx = MtaIndex::build_with_threads(&dir, IndexOptions::default(), 2);
     /// assert!(idx.is_virtual_mailbox_domain("example.org"));
     /// ```
