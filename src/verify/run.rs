@@ -52,36 +52,33 @@ struct DeliveredAcc {
     hosts: FxMap<u64, u64>,
     out: Delivered,
     list: Option<BTreeSet<(String, String)>>,
-    buf: Vec<u8>,
+    /// The last host seen and its hashes.
+    host: Option<(String, (u64, u64))>,
 }
 
-/// A 64-bit hash of `bytes` behind `seed` (multiply-fold mixing of 8-byte words, as wyhash
-/// does: fast, and well spread for the fingerprint sums).
-fn mix_hash(seed: u64, bytes: &[u8]) -> u64 {
+/// Two independent 64-bit hashes of `text` in lower case (multiply-fold mixing of 8-byte
+/// words, as wyhash does: fast, and well spread for the fingerprint sums).
+fn lc_hash2(text: &str) -> (u64, u64) {
     const P0: u64 = 0xa076_1d64_78bd_642f;
     const P1: u64 = 0xe703_7ed1_a0b4_28db;
+    const P2: u64 = 0x8ebc_6af0_9c88_c6e3;
     fn mum(a: u64, b: u64) -> u64 {
         let r = u128::from(a) * u128::from(b);
         (r as u64) ^ ((r >> 64) as u64)
     }
-    let mut h = seed ^ P0;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
+    let bytes = text.as_bytes();
+    let (mut h1, mut h2) = (P0, P1);
+    for c in bytes.chunks(8) {
         let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = mum(h ^ u64::from_le_bytes(w), P1);
+        for (d, s) in w.iter_mut().zip(c) {
+            *d = s.to_ascii_lowercase();
+        }
+        let w = u64::from_le_bytes(w);
+        h1 = mum(h1 ^ w, P1);
+        h2 = mum(h2 ^ w, P2);
     }
-    let rest = chunks.remainder();
-    let mut w = [0u8; 8];
-    if let Some(dst) = w.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
-    }
-    h = mum(h ^ u64::from_le_bytes(w), P1 ^ rest.len() as u64);
-    mum(h ^ bytes.len() as u64, P0)
-}
-
-fn hash(seed: u8, bytes: &[u8]) -> u64 {
-    mix_hash(u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15), bytes)
+    let n = bytes.len() as u64;
+    (mum(h1 ^ n, P0), mum(h2 ^ n, P2 ^ P0))
 }
 
 impl DeliveredAcc {
@@ -94,22 +91,24 @@ impl DeliveredAcc {
     }
 
     fn add(&mut self, host: &str, mailbox: &str) {
-        // "host\0mailbox" in lower case (neither holds a NUL)
-        let b = &mut self.buf;
-        b.clear();
-        b.extend(host.bytes().map(|c| c.to_ascii_lowercase()));
-        b.push(0);
-        let split = b.len();
-        b.extend(mailbox.bytes().map(|c| c.to_ascii_lowercase()));
-        let pair = u128::from(hash(0, b)) << 64 | u128::from(hash(1, b));
+        // a run delivers to few hosts: the last host's hashes are kept
+        let h = match &self.host {
+            Some((last, h)) if last.as_str() == host => *h,
+            _ => {
+                let h = lc_hash2(host);
+                self.host = Some((host.to_string(), h));
+                h
+            }
+        };
+        let m = lc_hash2(mailbox);
+        let mix = |a: u64, b: u64| (a ^ b.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let pair = u128::from(mix(h.0, m.0)) << 64 | u128::from(mix(h.1, m.1));
         if !self.seen.insert(pair) {
             return;
         }
         self.out.count += 1;
         self.out.print = self.out.print.wrapping_add(pair);
-        let (h, m) = b.split_at(split);
-        let h = hash(2, h);
-        if self.hosts.insert(hash(3, m), h).is_some_and(|old| old != h) {
+        if self.hosts.insert(m.0, h.0).is_some_and(|old| old != h.0) {
             self.out.name_clash = true;
         }
         if let Some(l) = &mut self.list {
@@ -624,4 +623,61 @@ where
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(pairs: &[(&str, &str)], lists: bool) -> Delivered {
+        let mut acc = DeliveredAcc::default();
+        acc.reset(lists);
+        for (h, m) in pairs {
+            acc.add(h, m);
+        }
+        acc.finish()
+    }
+
+    #[test]
+    fn delivered_sets_compare_by_content_whatever_the_order_and_case() {
+        let a = set(
+            &[("mbx1", "ann@x"), ("mbx2", "bob@x"), ("mbx1", "ann@x")],
+            false,
+        );
+        let b = set(&[("MBX2", "Bob@X"), ("mbx1", "ann@x")], false);
+        assert_eq!((a.count, a.print), (2, b.print));
+        assert_eq!(b.count, 2);
+        assert!(!a.name_clash && !b.name_clash);
+        // another mailbox, another host, one pair fewer: all differ
+        let c = set(&[("mbx1", "ann@x"), ("mbx2", "carl@x")], false);
+        let d = set(&[("mbx1", "ann@x"), ("mbx3", "bob@x")], false);
+        let e = set(&[("mbx1", "ann@x")], false);
+        for o in [&c, &d, &e] {
+            assert_ne!((o.count, o.print), (a.count, a.print));
+        }
+        // pairs are hashed as pairs: host and mailbox text do not run into each other
+        let f = set(&[("mbx1a", "nn@x")], false);
+        assert_ne!(f.print, e.print);
+    }
+
+    #[test]
+    fn one_mailbox_at_two_hosts_is_a_clash_and_lists_are_sorted_lower_case() {
+        let a = set(
+            &[("mbx2", "Ann@x"), ("mbx1", "ann@X"), ("mbx1", "bob@x")],
+            true,
+        );
+        assert!(a.name_clash);
+        assert_eq!(a.count, 3);
+        assert_eq!(
+            a.list.as_deref(),
+            Some(
+                &[
+                    ("mbx1".to_string(), "ann@x".to_string()),
+                    ("mbx1".to_string(), "bob@x".to_string()),
+                    ("mbx2".to_string(), "ann@x".to_string())
+                ][..]
+            )
+        );
+        assert_eq!(set(&[("mbx1", "ann@x")], false).list, None);
+    }
 }

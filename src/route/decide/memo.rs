@@ -36,6 +36,9 @@ pub(crate) struct Memo {
     lower: Vec<u32>,
     lower_ids: FxMap<Box<str>, u32>,
     vam: Vec<Option<VamAnswer>>,
+    /// Scratch sets of one expansion (kept for their room).
+    been: FxMap<u32, ()>,
+    seen: FxMap<u32, ()>,
 }
 
 impl Memo {
@@ -129,7 +132,8 @@ impl ZimbraMta {
         let mut argv: Vec<u32> = vec![memo.intern(addr)];
         // lower-case numbers of the addresses that expanded into themselves
         let mut been_here: Vec<u32> = Vec::new();
-        let mut been_set: FxMap<u32, ()> = FxMap::default();
+        let mut been_set = std::mem::take(&mut memo.been);
+        been_set.clear();
         let mut arg = 0;
         while arg < argv.len() {
             if argv.len() > p.virtual_alias_expansion_limit {
@@ -174,9 +178,12 @@ impl ZimbraMta {
             }
             arg += 1;
         }
+        memo.been = been_set;
         if argv.len() > 1 {
-            let mut seen: FxMap<u32, ()> = FxMap::default();
+            let mut seen = std::mem::take(&mut memo.seen);
+            seen.clear();
             argv.retain(|a| seen.insert(memo.lower(*a), ()).is_none());
+            memo.seen = seen;
         }
         Ok(argv)
     }
