@@ -98,7 +98,7 @@ pub(crate) use memo::{Memo, Quiet};
 pub use outcome::{external_form, Action, Decision, Delivery, LmtpReply, Stage, Step, Verdict};
 pub use params::{Arrival, ZimbraParams, ZIMBRA_TRANSPORTS};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use super::index::{IndexOptions, MtaIndex};
 use crate::model::Directory;
@@ -118,9 +118,37 @@ use crate::model::Directory;
 pub struct ZimbraMta {
     /// The parameters.
     pub params: ZimbraParams,
-    index: MtaIndex,
+    /// Shared by the MTAs that read one directory with the same filter options
+    /// ([`ZimbraMta::with_directory`]).
+    index: Arc<MtaIndex>,
     /// The directory the index was built from, when kept ([`ZimbraMta::with_directory`]).
     source: Option<Arc<Directory>>,
+}
+
+/// The index of `dir` with `options`: the one an MTA built from the same live `Arc<Directory>`
+/// holds, else a new one. A directory behind a shared `Arc` cannot change, and a `Weak` keeps
+/// its allocation (so its address) from being reused while it is remembered.
+fn shared_index(dir: &Arc<Directory>, options: IndexOptions) -> Arc<MtaIndex> {
+    type Known = Vec<(Weak<Directory>, IndexOptions, Weak<MtaIndex>)>;
+    static KNOWN: Mutex<Known> = Mutex::new(Vec::new());
+    let find = |known: &mut Known| {
+        known.retain(|(d, _, i)| d.strong_count() > 0 && i.strong_count() > 0);
+        known
+            .iter()
+            .find(|(d, o, _)| *o == options && std::ptr::eq(d.as_ptr(), Arc::as_ptr(dir)))
+            .and_then(|(_, _, i)| i.upgrade())
+    };
+    if let Some(i) = find(&mut KNOWN.lock().unwrap_or_else(|e| e.into_inner())) {
+        return i;
+    }
+    // built outside the lock (other threads build theirs meanwhile); the first one stored wins
+    let built = Arc::new(MtaIndex::build(dir, options));
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = find(&mut known) {
+        return i;
+    }
+    known.push((Arc::downgrade(dir), options, Arc::downgrade(&built)));
+    built
 }
 
 /// trivial-rewrite's address classes (with the entry that made the domain virtual).
@@ -178,7 +206,7 @@ impl ZimbraMta {
         );
         ZimbraMta {
             params,
-            index,
+            index: Arc::new(index),
             source: None,
         }
     }
@@ -186,10 +214,19 @@ impl ZimbraMta {
     /// An MTA with explicit parameters reading `dir`, keeping `dir` (shared, not copied) so that
     /// [`ZimbraMta::directory`] gives it back — what a topology that is saved as a scenario file
     /// needs ([`crate::scenario::save`]).
+    ///
+    /// MTAs built from one `Arc<Directory>` with the same filter options share one lookup index
+    /// (it depends on nothing else): a primary and a secondary MTA reading one directory of a
+    /// million accounts build and hold it once.
     pub fn with_directory(dir: Arc<Directory>, params: ZimbraParams) -> Self {
-        let mut mta = ZimbraMta::new(&dir, params);
-        mta.source = Some(dir);
-        mta
+        let options = IndexOptions {
+            old_address_filter: params.old_address_filter,
+        };
+        ZimbraMta {
+            params,
+            index: shared_index(&dir, options),
+            source: Some(dir),
+        }
     }
 
     /// The directory this MTA reads, when it was kept ([`ZimbraMta::with_directory`],
