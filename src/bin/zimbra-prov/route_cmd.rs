@@ -437,6 +437,7 @@ fn decide(
         }
     }
     out.flush()?;
+    keep_until_exit((mta, dir));
     if decided == 0 {
         return Err(Failure::usage(
             "decide needs addresses (ADDR... or --addrs FILE)",
@@ -451,7 +452,16 @@ fn verify(file: &Path, step: Option<&str>, as_json: bool, opts: &CheckOptions) -
     let bar = progress::spinner("verifying every address class from every entry point");
     let report = zimbra_prov::verify::check_with(&stage.topology, opts);
     bar.finish_and_clear();
-    print_report(&report, as_json, |r| r.to_text(), |r| r.has_failing())
+    let done = print_report(&report, as_json, |r| r.to_text(), |r| r.has_failing());
+    keep_until_exit(sc);
+    done
+}
+
+/// Leaves a large loaded structure (directories, lookup indexes) to the operating system at
+/// exit instead of freeing it piece by piece — seconds for millions of entries, and the
+/// process ends right after the command.
+fn keep_until_exit<T>(big: T) {
+    std::mem::forget(big)
 }
 
 /// Prints a verification report as text or JSON; exit 1 when it has a failing finding (loop,
@@ -482,7 +492,10 @@ fn plan(file: &Path, as_json: bool, opts: &CheckOptions) -> Outcome {
         .collect();
     let report = zimbra_prov::verify::plan_with(&stages, opts);
     bar.finish_and_clear();
-    print_report(&report, as_json, |r| r.to_text(), |r| r.has_failing())
+    let done = print_report(&report, as_json, |r| r.to_text(), |r| r.has_failing());
+    drop(stages);
+    keep_until_exit(sc);
+    done
 }
 
 /// A state named `FILE` or `FILE#STEP`.

@@ -84,6 +84,7 @@
 
 mod lmtp;
 mod lookup;
+mod memo;
 mod outcome;
 mod params;
 mod rcpt;
@@ -93,10 +94,11 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use memo::{Memo, Quiet};
 pub use outcome::{external_form, Action, Decision, Delivery, LmtpReply, Stage, Step, Verdict};
 pub use params::{Arrival, ZimbraParams, ZIMBRA_TRANSPORTS};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use super::index::{IndexOptions, MtaIndex};
 use crate::model::Directory;
@@ -116,9 +118,37 @@ use crate::model::Directory;
 pub struct ZimbraMta {
     /// The parameters.
     pub params: ZimbraParams,
-    index: MtaIndex,
+    /// Shared by the MTAs that read one directory with the same filter options
+    /// ([`ZimbraMta::with_directory`]).
+    index: Arc<MtaIndex>,
     /// The directory the index was built from, when kept ([`ZimbraMta::with_directory`]).
     source: Option<Arc<Directory>>,
+}
+
+/// The index of `dir` with `options`: the one an MTA built from the same live `Arc<Directory>`
+/// holds, else a new one. A directory behind a shared `Arc` cannot change, and a `Weak` keeps
+/// its allocation (so its address) from being reused while it is remembered.
+fn shared_index(dir: &Arc<Directory>, options: IndexOptions) -> Arc<MtaIndex> {
+    type Known = Vec<(Weak<Directory>, IndexOptions, Weak<MtaIndex>)>;
+    static KNOWN: Mutex<Known> = Mutex::new(Vec::new());
+    let find = |known: &mut Known| {
+        known.retain(|(d, _, i)| d.strong_count() > 0 && i.strong_count() > 0);
+        known
+            .iter()
+            .find(|(d, o, _)| *o == options && std::ptr::eq(d.as_ptr(), Arc::as_ptr(dir)))
+            .and_then(|(_, _, i)| i.upgrade())
+    };
+    if let Some(i) = find(&mut KNOWN.lock().unwrap_or_else(|e| e.into_inner())) {
+        return i;
+    }
+    // built outside the lock (other threads build theirs meanwhile); the first one stored wins
+    let built = Arc::new(MtaIndex::build(dir, options));
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = find(&mut known) {
+        return i;
+    }
+    known.push((Arc::downgrade(dir), options, Arc::downgrade(&built)));
+    built
 }
 
 /// trivial-rewrite's address classes (with the entry that made the domain virtual).
@@ -176,7 +206,7 @@ impl ZimbraMta {
         );
         ZimbraMta {
             params,
-            index,
+            index: Arc::new(index),
             source: None,
         }
     }
@@ -184,10 +214,19 @@ impl ZimbraMta {
     /// An MTA with explicit parameters reading `dir`, keeping `dir` (shared, not copied) so that
     /// [`ZimbraMta::directory`] gives it back — what a topology that is saved as a scenario file
     /// needs ([`crate::scenario::save`]).
+    ///
+    /// MTAs built from one `Arc<Directory>` with the same filter options share one lookup index
+    /// (it depends on nothing else): a primary and a secondary MTA reading one directory of a
+    /// million accounts build and hold it once.
     pub fn with_directory(dir: Arc<Directory>, params: ZimbraParams) -> Self {
-        let mut mta = ZimbraMta::new(&dir, params);
-        mta.source = Some(dir);
-        mta
+        let options = IndexOptions {
+            old_address_filter: params.old_address_filter,
+        };
+        ZimbraMta {
+            params,
+            index: shared_index(&dir, options),
+            source: Some(dir),
+        }
     }
 
     /// The directory this MTA reads, when it was kept ([`ZimbraMta::with_directory`],
@@ -273,41 +312,24 @@ impl ZimbraMta {
         self.run(rcpt, arrival, false)
     }
 
-    fn run(&self, rcpt: &str, arrival: Arrival, trace: bool) -> Decision {
-        let mut steps = Vec::new();
-        let mut rec = Rec {
-            on: trace,
-            steps: &mut steps,
-        };
-        let mut buf = String::with_capacity(64);
-        let reject = |steps: Vec<Step>, address: String, reply: String| {
-            let dsn = reply.split(' ').nth(1).unwrap_or("5.0.0").to_string();
-            Decision {
-                input: rcpt.to_string(),
-                address,
-                steps,
-                verdict: Verdict::Rejected { reply, dsn },
-            }
-        };
-        let deferred = |steps: Vec<Step>, address: String, text: String| Decision {
-            input: rcpt.to_string(),
-            address,
-            steps,
-            verdict: Verdict::Deferred {
-                dsn: "4.6.0".into(),
-                text,
-            },
-        };
+    /// Stages 1 to 3: the recipient in standard form and after `canonical_maps`, or the
+    /// verdict that ends the decision there (`address` is the standard form, if any).
+    fn front(
+        &self,
+        rcpt: &str,
+        arrival: Arrival,
+        rec: &mut Rec<'_>,
+        buf: &mut String,
+    ) -> Result<(String, String), (String, Verdict)> {
         // 1. standard form
         let Some(StandardForm { given, addr }) = self.standard_form(rcpt) else {
             rec.add(|| Step::new(Stage::Address, format!("{rcpt:?} is not one address")));
-            return reject(
-                steps,
+            return Err((
                 String::new(),
-                "501 5.1.3 Bad recipient address syntax".into(),
-            );
+                rejected("501 5.1.3 Bad recipient address syntax".into()),
+            ));
         };
-        if trace && addr != rcpt {
+        if rec.on && addr != rcpt {
             rec.add(|| {
                 Step::new(
                     Stage::Address,
@@ -317,30 +339,84 @@ impl ZimbraMta {
         }
         // 2. RCPT restrictions
         if arrival.smtp {
-            if let Some(reply) = self.rcpt_check(&given, &addr, arrival, &mut rec, &mut buf) {
-                return reject(steps, addr, reply);
+            if let Some(reply) = self.rcpt_check(&given, &addr, arrival, rec, buf) {
+                return Err((addr, rejected(reply)));
             }
         }
         // 3. canonical
-        let addr_c = match self.canonical(&addr, &mut rec, &mut buf) {
+        match self.canonical(&addr, rec, buf) {
+            Ok(c) => Ok((addr, c)),
+            Err(text) => Err((addr, deferred(text))),
+        }
+    }
+
+    fn run(&self, rcpt: &str, arrival: Arrival, trace: bool) -> Decision {
+        let mut steps = Vec::new();
+        let mut rec = Rec {
+            on: trace,
+            steps: &mut steps,
+        };
+        let mut buf = String::with_capacity(64);
+        let decision = |steps: Vec<Step>, address: String, verdict: Verdict| Decision {
+            input: rcpt.to_string(),
+            address,
+            steps,
+            verdict,
+        };
+        let (addr, addr_c) = match self.front(rcpt, arrival, &mut rec, &mut buf) {
             Ok(a) => a,
-            Err(text) => return deferred(steps, addr, text),
+            Err((address, verdict)) => return decision(steps, address, verdict),
         };
         // 4. virtual
         let finals = match self.virtual_expand(&addr_c, &mut rec, &mut buf) {
             Ok(v) => v,
-            Err(text) => return deferred(steps, addr, text),
+            Err(text) => return decision(steps, addr, deferred(text)),
         };
         // 5./6. resolve + transport per final recipient
         let deliveries = finals
             .into_iter()
             .map(|r| self.resolve(r, trace, &mut buf))
             .collect();
-        Decision {
-            input: rcpt.to_string(),
-            address: addr,
-            steps,
-            verdict: Verdict::Accepted { deliveries },
+        decision(steps, addr, Verdict::Accepted { deliveries })
+    }
+
+    /// The quiet decision up to the final recipients, remembering lookups in `memo` (one per
+    /// MTA and thread): what [`ZimbraMta::decide_quiet`] decides, with the final recipients
+    /// left to [`ZimbraMta::resolve_quiet`].
+    pub(crate) fn decide_memo(&self, rcpt: &str, arrival: Arrival, memo: &mut Memo) -> Quiet {
+        let mut steps = Vec::new();
+        let mut rec = Rec {
+            on: false,
+            steps: &mut steps,
+        };
+        let mut buf = String::with_capacity(64);
+        let addr_c = match self.front(rcpt, arrival, &mut rec, &mut buf) {
+            Ok((_, c)) => c,
+            Err((_, verdict)) => return Quiet::Verdict(verdict),
+        };
+        match self.virtual_expand_memo(&addr_c, memo, &mut buf) {
+            Ok(finals) => Quiet::Finals(finals),
+            Err(text) => Quiet::Verdict(deferred(text)),
         }
+    }
+
+    /// Stages 5 and 6 for one final recipient (internal form), without steps.
+    pub(crate) fn resolve_quiet(&self, rcpt: &str) -> Delivery {
+        let mut buf = String::with_capacity(64);
+        self.resolve(rcpt.to_string(), false, &mut buf)
+    }
+}
+
+/// A refusal at RCPT time with the reply's enhanced status code.
+fn rejected(reply: String) -> Verdict {
+    let dsn = reply.split(' ').nth(1).unwrap_or("5.0.0").to_string();
+    Verdict::Rejected { reply, dsn }
+}
+
+/// cleanup's refusal (a defer with `4.6.0`).
+fn deferred(text: String) -> Verdict {
+    Verdict::Deferred {
+        dsn: "4.6.0".into(),
+        text,
     }
 }

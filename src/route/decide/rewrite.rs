@@ -9,7 +9,7 @@ use super::{Rec, ZimbraMta};
 
 /// Postfix's `virtual_alias_address_length_limit` default: a longer alias result defers the
 /// message.
-const VIRTUAL_ADDRESS_LENGTH_LIMIT: usize = 1000;
+pub(super) const VIRTUAL_ADDRESS_LENGTH_LIMIT: usize = 1000;
 
 /// Postfix's `been_here` set of addresses that expanded into themselves (case-insensitive): a
 /// short list, a hash set once it grows (large lists).

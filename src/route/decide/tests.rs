@@ -626,3 +626,35 @@ fn rcpt_reject_text_for_unknown_users() {
         "550 5.1.1 <nobody@example.test>: Recipient address rejected: example.test"
     );
 }
+
+#[test]
+fn mtas_reading_one_shared_directory_share_one_index() {
+    let dir = Arc::new(edge_dir());
+    let host = dir
+        .servers()
+        .next()
+        .map(|s| s.name.to_string())
+        .unwrap_or_default();
+    let params = || ZimbraParams::from_directory(&dir, &host);
+    let a = ZimbraMta::with_directory(dir.clone(), params());
+    let b = ZimbraMta::with_directory(dir.clone(), params());
+    assert!(Arc::ptr_eq(&a.index, &b.index));
+    // other filter options: another index
+    let mut p = params();
+    p.old_address_filter = !p.old_address_filter;
+    let c = ZimbraMta::with_directory(dir.clone(), p);
+    assert!(!Arc::ptr_eq(&a.index, &c.index));
+    // an equal directory that is another value: another index, with the same answers
+    let other = Arc::new((*dir).clone());
+    let d = ZimbraMta::with_directory(other, params());
+    assert!(!Arc::ptr_eq(&a.index, &d.index));
+    for addr in ["ann@example.org", "nobody@example.org"] {
+        assert_eq!(
+            a.decide(addr, Arrival::INTERNET),
+            d.decide(addr, Arrival::INTERNET)
+        );
+    }
+    // ZimbraMta::new keeps its own
+    let e = ZimbraMta::new(&dir, params());
+    assert!(!Arc::ptr_eq(&a.index, &e.index));
+}

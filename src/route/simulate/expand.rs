@@ -7,6 +7,9 @@
 use super::super::decide::{Action, Arrival, LmtpReply, Stage, Step, Verdict};
 use super::super::topology::{MtaKind, Topology, UnknownPolicy};
 use super::trace::{Disposition, Node, NodeKind};
+use crate::route::decide::{Memo, Quiet, ZimbraMta};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// `prev` of a message that an outside (untrusted) client sent.
 pub(crate) const OUTSIDE: usize = usize::MAX;
@@ -42,12 +45,48 @@ pub(crate) struct Next {
 pub(crate) struct Expansion {
     pub node: Node,
     pub next: Vec<Next>,
+    /// Quiet expansions only: the handling of each final recipient, shared between the
+    /// expansions that reach it (their leaves and next hops belong to this expansion too,
+    /// after `node`'s and `next`'s; their paths are relative to their own node).
+    pub shared: Vec<Rc<Expansion>>,
+}
+
+impl Expansion {
+    fn new(node: Node, next: Vec<Next>) -> Expansion {
+        Expansion {
+            node,
+            next,
+            shared: Vec::new(),
+        }
+    }
+
+    /// Every next hop: its own, then the shared parts'.
+    pub fn all_next(&self) -> impl Iterator<Item = &Next> {
+        self.next
+            .iter()
+            .chain(self.shared.iter().flat_map(|p| p.next.iter()))
+    }
+
+    /// Every node whose leaves belong to it: its own, then the shared parts'.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        std::iter::once(&self.node).chain(self.shared.iter().map(|p| &p.node))
+    }
+}
+
+/// What a quiet expander remembers per Zimbra MTA: its decision memo and the handling of each
+/// final recipient (by the memo's number; it depends on the MTA and the address only).
+#[derive(Default)]
+struct MtaMemo {
+    decide: Memo,
+    finals: Vec<Option<Rc<Expansion>>>,
 }
 
 pub(crate) struct Expander<'t> {
     pub topo: &'t Topology,
     /// Record steps (traces) or not (exploration).
     pub record: bool,
+    /// Quiet expansions: per MTA, what its decisions remember.
+    memos: RefCell<Vec<MtaMemo>>,
 }
 
 fn parse_nexthop(nh: &str) -> (String, bool) {
@@ -82,7 +121,16 @@ pub(crate) fn fast_forward(topo: &Topology, cycle: &[usize], hops: u32) -> (usiz
     (0, h)
 }
 
-impl Expander<'_> {
+impl<'t> Expander<'t> {
+    /// An expander for `topo` that records steps (traces) or not (exploration).
+    pub fn new(topo: &'t Topology, record: bool) -> Expander<'t> {
+        Expander {
+            topo,
+            record,
+            memos: RefCell::new(Vec::new()),
+        }
+    }
+
     fn step(&self, node: &mut Node, stage: Stage, text: impl FnOnce() -> String) {
         if self.record {
             node.steps.push(Step::new(stage, text()));
@@ -104,7 +152,7 @@ impl Expander<'_> {
     pub fn root(&self, name: &str, rcpt: &str, nexthop: &str, lookups: bool) -> Expansion {
         let mut node = Node::new(NodeKind::Entry, name, rcpt, 0);
         let next = self.forward(&mut node, None, rcpt, nexthop, lookups);
-        Expansion { node, next }
+        Expansion::new(node, next)
     }
 
     /// What MTA `at` does with `rcpt` arriving from `prev`.
@@ -115,15 +163,16 @@ impl Expander<'_> {
             node.disposition = Some(Disposition::LeftTopology {
                 next_hop: "?".into(),
             });
-            return Expansion {
-                node,
-                next: Vec::new(),
-            };
+            return Expansion::new(node, Vec::new());
         };
         let mut node = Node::new(NodeKind::Mta, &mta.name, rcpt, 0);
         node.host = Some(mta.hostname.clone());
         let mut next = Vec::new();
         match &mta.kind {
+            MtaKind::Zimbra(z) if !self.record => {
+                let arrival = self.arrival(prev, at);
+                return self.expand_quiet(z, at, node, rcpt, arrival);
+            }
             MtaKind::Zimbra(z) => {
                 let arrival = self.arrival(prev, at);
                 let d = if self.record {
@@ -250,7 +299,75 @@ impl Expander<'_> {
                 }
             }
         }
-        Expansion { node, next }
+        Expansion::new(node, next)
+    }
+
+    /// A Zimbra MTA's quiet expansion through its memo: the MTA node with its refusal or
+    /// deferral, or one shared part per final recipient (what [`Expander::expand`] puts in
+    /// `node`'s children, remembered per final recipient).
+    fn expand_quiet(
+        &self,
+        z: &ZimbraMta,
+        at: usize,
+        mut node: Node,
+        rcpt: &str,
+        arrival: Arrival,
+    ) -> Expansion {
+        let Some(mta) = self.topo.mtas().get(at) else {
+            return Expansion::new(node, Vec::new());
+        };
+        let mut memos = self.memos.borrow_mut();
+        if memos.len() < self.topo.mtas().len() {
+            memos.resize_with(self.topo.mtas().len(), MtaMemo::default);
+        }
+        let Some(m) = memos.get_mut(at) else {
+            return Expansion::new(node, Vec::new());
+        };
+        if m.decide.trim() {
+            m.finals.clear();
+        }
+        let finals = match z.decide_memo(rcpt, arrival, &mut m.decide) {
+            Quiet::Verdict(Verdict::Rejected { reply, .. }) => {
+                node.disposition = Some(Disposition::Rejected {
+                    by: mta.name.clone(),
+                    reply,
+                });
+                return Expansion::new(node, Vec::new());
+            }
+            Quiet::Verdict(Verdict::Deferred { dsn, text }) => {
+                node.disposition = Some(Disposition::Deferred {
+                    by: mta.name.clone(),
+                    dsn,
+                    text,
+                });
+                return Expansion::new(node, Vec::new());
+            }
+            Quiet::Verdict(Verdict::Accepted { .. }) => Vec::new(),
+            Quiet::Finals(f) => f,
+        };
+        if m.finals.len() < m.decide.len() {
+            m.finals.resize(m.decide.len(), None);
+        }
+        let mut shared = Vec::with_capacity(finals.len());
+        for f in finals {
+            if let Some(Some(part)) = m.finals.get(f as usize) {
+                shared.push(part.clone());
+                continue;
+            }
+            let del = z.resolve_quiet(m.decide.name(f));
+            let mut child = Node::new(NodeKind::Recipient, &del.recipient, &del.recipient, 0);
+            let sub = self.act(&mut child, at, &del.action);
+            let part = Rc::new(Expansion::new(child, sub));
+            if let Some(slot) = m.finals.get_mut(f as usize) {
+                *slot = Some(part.clone());
+            }
+            shared.push(part);
+        }
+        Expansion {
+            node,
+            next: Vec::new(),
+            shared,
+        }
     }
 
     /// Carry out `action` for the final recipient of `node` at MTA `at`.
@@ -465,4 +582,66 @@ pub(crate) fn node_at<'a>(node: &'a mut Node, path: &[u32]) -> Option<&'a mut No
         n = n.children.get_mut(*i as usize)?;
     }
     Some(n)
+}
+
+#[cfg(all(test, feature = "proptest"))]
+mod tests {
+    use super::*;
+    use crate::route::simulate::trace::walk_leaves;
+    use crate::route::{Mta, Topology};
+    use crate::strategy::{directory, routable_addresses, shape_addresses, DirectorySpec};
+    use proptest::prelude::*;
+
+    /// Leaves `(recipient, disposition)` and next hops `(MTA, recipient, host)` of an
+    /// expansion, in order (steps left out: quiet expansions have none).
+    fn outline(e: &Expansion) -> (Vec<String>, Vec<String>) {
+        let mut leaves = Vec::new();
+        for n in e.nodes() {
+            walk_leaves(n, &mut Vec::new(), &mut |_, n, d| {
+                leaves.push(format!("{} {d:?}", n.recipient))
+            });
+        }
+        let next = e
+            .all_next()
+            .map(|n| format!("{} {} {} {}", n.to, n.rcpt, n.key, n.reached_as))
+            .collect();
+        (leaves, next)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// The quiet expansion through the memo (interned addresses, remembered lookups and
+        /// final recipients, shared parts) is the recorded expansion without its steps, for
+        /// every address of migration-shaped directories, both arrivals, with small alias
+        /// limits so that the expansion and nesting limits are reached too, and with one
+        /// expander (one memo) reused across all of them.
+        #[test]
+        fn memo_expansion_is_the_recorded_one(
+            g in directory(DirectorySpec::default().with_max_ops(40).with_migration_shapes()),
+            limits in prop::sample::select(vec![(10_000usize, 1_000usize), (3, 2), (1, 1)]),
+        ) {
+            let dir = &g.directory;
+            let host = dir.servers().next().map_or("mx.example.org".to_string(), |s| s.name.to_string());
+            let mut topo = Topology::new();
+            topo.add(Mta::zimbra("mx", &host, dir, |p| {
+                p.virtual_alias_expansion_limit = limits.0;
+                p.virtual_alias_recursion_limit = limits.1;
+            }))
+            .unwrap();
+            let quiet = Expander::new(&topo, false);
+            let recorded = Expander::new(&topo, true);
+            let mut addrs = routable_addresses(dir);
+            addrs.extend(shape_addresses(dir));
+            for round in 0..2 {
+                for a in &addrs {
+                    for prev in [OUTSIDE, SUBMIT, PICKUP] {
+                        let q = quiet.expand(0, prev, a);
+                        let r = recorded.expand(0, prev, a);
+                        prop_assert_eq!(outline(&q), outline(&r), "{} from {} (round {})", a, prev, round);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -302,15 +302,31 @@ impl Graph {
     /// path; then one loop per cycle (strongly connected component); then the cut, if any.
     pub fn facts(&self, topo: &Topology) -> Vec<Fact> {
         let mut out = Vec::new();
+        self.each_leaf_or(topo, &mut |_, _, _, _| false, &mut |f| out.push(f));
+        out
+    }
+
+    /// The facts of [`Graph::facts`], in its order, without copying the leaves `leaf` takes:
+    /// each leaf decided inside an expansion is offered to `leaf(state, recipient,
+    /// disposition, writer)` first and becomes a [`Fact`] for `fact` only when `leaf` returns
+    /// false.
+    pub fn each_leaf_or(
+        &self,
+        topo: &Topology,
+        leaf: &mut impl FnMut(u32, &str, &Disposition, Writer) -> bool,
+        fact: &mut impl FnMut(Fact),
+    ) {
         if let Some(r) = &self.root {
             walk_leaves(&r.node, &mut Vec::new(), &mut |_, n, d| {
-                out.push(Fact {
-                    at: NONE,
-                    around: Vec::new(),
-                    rcpt: n.recipient.clone(),
-                    disposition: d.clone(),
-                    writer: Writer::None,
-                })
+                if !leaf(NONE, &n.recipient, d, Writer::None) {
+                    fact(Fact {
+                        at: NONE,
+                        around: Vec::new(),
+                        rcpt: n.recipient.clone(),
+                        disposition: d.clone(),
+                        writer: Writer::None,
+                    })
+                }
             });
         }
         let clean = self.clean_hops(topo);
@@ -321,22 +337,27 @@ impl Graph {
                 .map(|m| m.name.as_str())
                 .unwrap_or("?");
             if let Some(e) = &st.exp {
-                walk_leaves(&e.node, &mut Vec::new(), &mut |_, n, d| {
-                    out.push(Fact {
-                        at: i as u32,
-                        around: Vec::new(),
-                        rcpt: n.recipient.clone(),
-                        disposition: d.clone(),
-                        writer: leaf_writer(d, st.mta, st.prev),
-                    })
-                });
+                for node in e.nodes() {
+                    walk_leaves(node, &mut Vec::new(), &mut |_, n, d| {
+                        let writer = leaf_writer(d, st.mta, st.prev);
+                        if !leaf(i as u32, &n.recipient, d, writer) {
+                            fact(Fact {
+                                at: i as u32,
+                                around: Vec::new(),
+                                rcpt: n.recipient.clone(),
+                                disposition: d.clone(),
+                                writer,
+                            })
+                        }
+                    });
+                }
             }
             if !st.cyclic {
                 let limit = topo.mtas().get(st.mta).map_or(0, |m| m.hopcount_limit());
                 if let Some(h) =
                     (limit..MAX_HOPS).find(|h| clean.get(i).is_some_and(|c| has(c, *h)))
                 {
-                    out.push(Fact {
+                    fact(Fact {
                         at: i as u32,
                         around: Vec::new(),
                         rcpt: st.rcpt.clone(),
@@ -359,7 +380,7 @@ impl Graph {
             let p = cycle.len().max(1);
             let by = cycle.get(pos).copied().unwrap_or(st.mta);
             let writer = cycle.get((pos + p - 1) % p).copied().unwrap_or(st.mta);
-            out.push(Fact {
+            fact(Fact {
                 at: i as u32,
                 around,
                 rcpt: st.rcpt.clone(),
@@ -379,7 +400,7 @@ impl Graph {
             });
         }
         if self.cut {
-            out.push(Fact {
+            fact(Fact {
                 at: NONE,
                 around: Vec::new(),
                 rcpt: self
@@ -391,7 +412,6 @@ impl Graph {
                 writer: Writer::None,
             });
         }
-        out
     }
 
     /// Per state, the hop counts at which a copy that passed no cyclic state reaches it.
@@ -477,14 +497,16 @@ fn size(n: &Node) -> usize {
     1 + n.children.iter().map(size).sum::<usize>()
 }
 
+/// The nodes an expansion holds of its own (a shared part counts once: it is shared).
+fn exp_size(e: &Expansion) -> usize {
+    size(&e.node) + e.shared.len()
+}
+
 impl<'t> Explorer<'t> {
     pub fn new(topo: &'t Topology) -> Explorer<'t> {
         Explorer {
             topo,
-            exp: Expander {
-                topo,
-                record: false,
-            },
+            exp: Expander::new(topo, false),
             cache: FxMap::default(),
             cached: 0,
             fates: FxMap::default(),
@@ -504,7 +526,7 @@ impl<'t> Explorer<'t> {
             return e.clone();
         }
         let e = Rc::new(self.exp.expand(at, prev, rcpt));
-        let n = size(&e.node);
+        let n = exp_size(&e);
         if self.cached + n > CACHE_BOUND {
             self.cache.clear();
             self.cached = 0;
@@ -594,7 +616,7 @@ impl<'t> Explorer<'t> {
             let rcpt = st.rcpt.clone();
             let e = self.expansion(mta, prev, &rcpt);
             let mut succ: Vec<(u32, Rc<str>)> = Vec::new();
-            for n in &e.next {
+            for n in e.all_next() {
                 let via = n.reached_as.clone();
                 if let Some(t) = add(&mut g, &mut queue, n.to, mta, &n.rcpt, &n.key, d + 1, s) {
                     if !succ.iter().any(|(x, v)| *x == t && *v == via) {

@@ -46,7 +46,7 @@ pub(crate) fn build<'t>(
     let graph = explorer.explore(start, rcpt);
     let mut b = Builder {
         topo,
-        exp: Expander { topo, record: true },
+        exp: Expander::new(topo, true),
         explorer,
         graph,
         cache: FxMap::default(),
@@ -151,10 +151,7 @@ impl Builder<'_, '_> {
         let name = self.name(w);
         let mut sub = Builder {
             topo: self.topo,
-            exp: Expander {
-                topo: self.topo,
-                record: true,
-            },
+            exp: Expander::new(self.topo, true),
             explorer: &mut *self.explorer,
             graph,
             cache: FxMap::default(),
