@@ -521,8 +521,9 @@ impl Expectation {
 pub struct ScenarioStage {
     /// `initial` or the step's name.
     pub name: String,
-    /// The directories by name.
-    pub directories: BTreeMap<String, Directory>,
+    /// The directories by name, shared with the topology's MTAs (and with the other stages
+    /// while a step leaves a directory unchanged): one copy of each directory state.
+    pub directories: BTreeMap<String, Arc<Directory>>,
     /// The topology.
     pub topology: Topology,
     /// The expectations to check at this point.
@@ -687,14 +688,12 @@ impl Ctx<'_> {
     fn topology(
         &self,
         mtas: &[RawMta],
-        dirs: &BTreeMap<String, Directory>,
+        dirs: &BTreeMap<String, Arc<Directory>>,
         dns: &Dns,
         expects: &[Expectation],
     ) -> Result<Topology, ScenarioError> {
         let mut topo = Topology::new();
         topo.dns = dns.clone();
-        // one copy of each directory for the MTAs of this stage that read it
-        let mut shared: BTreeMap<&str, Arc<Directory>> = BTreeMap::new();
         for m in mtas {
             let at = m.name.span().start;
             let name = m.name.get_ref();
@@ -717,21 +716,14 @@ impl Ctx<'_> {
                             format!("Zimbra MTA {name:?} needs a directory"),
                         )
                     })?;
-                    let dir = match shared.get(d.get_ref().as_str()) {
-                        Some(dir) => Arc::clone(dir),
-                        None => {
-                            let dir = dirs.get(d.get_ref()).ok_or_else(|| {
-                                self.invalid(
-                                    d.span().start,
-                                    "mta.directory",
-                                    format!("no directory named {:?}", d.get_ref()),
-                                )
-                            })?;
-                            let dir = Arc::new(dir.clone());
-                            shared.insert(d.get_ref().as_str(), Arc::clone(&dir));
-                            dir
-                        }
-                    };
+                    // the stage's own copy, shared (MTAs reading it share its index too)
+                    let dir = dirs.get(d.get_ref()).map(Arc::clone).ok_or_else(|| {
+                        self.invalid(
+                            d.span().start,
+                            "mta.directory",
+                            format!("no directory named {:?}", d.get_ref()),
+                        )
+                    })?;
                     Mta::zimbra_shared(name, &hostname, dir, |p| {
                         if let Some(r) = &m.relayhost {
                             p.relayhost = Some(r.clone()).filter(|r| !r.is_empty());
@@ -911,16 +903,14 @@ impl Scenario {
             cx.dns(&mut dns, d)?;
         }
         let expects = cx.expects(&raw.expect)?;
+        // every stage shares the directories it does not change (a step's zmprov copies the
+        // directory it changes, once)
+        let mut dirs: BTreeMap<String, Arc<Directory>> =
+            dirs.into_iter().map(|(k, d)| (k, Arc::new(d))).collect();
         let topology = cx.topology(&mtas, &dirs, &dns, &expects)?;
-        // the last stage takes the directories (no copy of a large directory when there are
-        // no steps)
         let mut stages = vec![ScenarioStage {
             name: "initial".into(),
-            directories: if raw.step.is_empty() {
-                std::mem::take(&mut dirs)
-            } else {
-                dirs.clone()
-            },
+            directories: dirs.clone(),
             topology,
             expects,
         }];
@@ -933,7 +923,7 @@ impl Scenario {
                         format!("no directory named {dname:?}"),
                     )
                 })?;
-                cx.run_zmprov(dir, script, "step.zmprov")?;
+                cx.run_zmprov(Arc::make_mut(dir), script, "step.zmprov")?;
             }
             for p in &st.mta {
                 match mtas
@@ -951,11 +941,7 @@ impl Scenario {
             let topology = cx.topology(&mtas, &dirs, &dns, &expects)?;
             stages.push(ScenarioStage {
                 name: st.name.clone().unwrap_or_else(|| format!("step {}", i + 1)),
-                directories: if i + 1 == raw.step.len() {
-                    std::mem::take(&mut dirs)
-                } else {
-                    dirs.clone()
-                },
+                directories: dirs.clone(),
                 topology,
                 expects,
             });
@@ -1014,5 +1000,56 @@ impl Scenario {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::MtaKind;
+
+    #[test]
+    fn stages_share_the_directories_a_step_leaves_unchanged() {
+        let text = r#"
+[[directory]]
+name = "a"
+zmprov = "cs a.example.org\ncd a.example.org\nca x@a.example.org pw"
+[[directory]]
+name = "b"
+zmprov = "cs b.example.org\ncd b.example.org"
+[[mta]]
+name = "a"
+kind = "zimbra"
+hostname = "a.example.org"
+directory = "a"
+[[mta]]
+name = "b"
+kind = "zimbra"
+hostname = "b.example.org"
+directory = "b"
+[[step]]
+zmprov = { b = "ca y@b.example.org pw" }
+"#;
+        let sc =
+            Scenario::parse(text, "t.toml", &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        let [s0, s1] = &sc.stages[..] else {
+            panic!("two stages")
+        };
+        let same = |k: &str| Arc::ptr_eq(&s0.directories[k], &s1.directories[k]);
+        assert!(same("a"));
+        assert!(!same("b"));
+        assert_eq!(s0.directories["b"].accounts().count(), 0);
+        assert_eq!(s1.directories["b"].accounts().count(), 1);
+        // the MTAs read the stage's copy, not another one
+        for st in [s0, s1] {
+            for (m, d) in [("a", "a"), ("b", "b")] {
+                let mta = st.topology.mtas().iter().find(|x| x.name == m);
+                let Some(MtaKind::Zimbra(z)) = mta.map(|x| &x.kind) else {
+                    panic!("zimbra MTA {m}")
+                };
+                let dir = z.directory().unwrap_or_else(|| panic!("kept"));
+                assert!(Arc::ptr_eq(dir, &st.directories[d]));
+            }
+        }
     }
 }

@@ -90,7 +90,7 @@ pub fn scenario_cases() -> Vec<Case> {
                     maps[k]
                         .get(&m.name)
                         .and_then(|d| st.directories.get(d))
-                        .cloned()
+                        .map(|d| d.as_ref().clone())
                 })
                 .collect();
             cases.push(Case {
