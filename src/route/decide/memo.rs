@@ -8,6 +8,7 @@
 //! [`ZimbraMta::virtual_expand`] does.
 
 use super::lookup::Query;
+use super::rewrite::refusal;
 use super::ZimbraMta;
 use crate::route::index::FxMap;
 
@@ -15,7 +16,7 @@ use crate::route::index::FxMap;
 const MEMO_BOUND: usize = 1 << 17;
 
 /// The `virtual_alias_maps` answer for one address.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum VamAnswer {
     /// No entry answers it: the address is final.
     Final,
@@ -23,7 +24,7 @@ enum VamAnswer {
     To(Box<[u32]>),
     /// The joined result holds no address (cleanup defers the message).
     NoAddress,
-    /// A result address longer than the length limit (its first 300 characters).
+    /// A result address longer than the length limit.
     TooLong(String),
 }
 
@@ -110,7 +111,7 @@ impl ZimbraMta {
                         .iter()
                         .find(|r| r.len() > super::rewrite::VIRTUAL_ADDRESS_LENGTH_LIMIT)
                     {
-                        Some(long) => VamAnswer::TooLong(long.chars().take(300).collect()),
+                        Some(long) => VamAnswer::TooLong(long.clone()),
                         None => VamAnswer::To(results.iter().map(|r| memo.intern(r)).collect()),
                     },
                 }
@@ -137,7 +138,7 @@ impl ZimbraMta {
         let mut arg = 0;
         while arg < argv.len() {
             if argv.len() > p.virtual_alias_expansion_limit {
-                return Err(format!("unreasonable virtual_alias_maps map expansion size for {addr} -- message not accepted, try again later"));
+                return Err(refusal::expansion_size(addr));
             }
             let mut count = 0usize;
             loop {
@@ -147,14 +148,14 @@ impl ZimbraMta {
                     break;
                 }
                 if count >= p.virtual_alias_recursion_limit {
-                    return Err(format!("unreasonable virtual_alias_maps map nesting for {addr} -- message not accepted, try again later"));
+                    return Err(refusal::nesting(addr));
                 }
                 count += 1;
                 self.vam_answer(cur, memo, buf);
                 let results = match memo.vam.get(cur as usize) {
                     Some(Some(VamAnswer::To(r))) => r,
-                    Some(Some(VamAnswer::NoAddress)) => return Err(format!("virtual_alias_maps map lookup problem for {addr} -- message not accepted, try again later")),
-                    Some(Some(VamAnswer::TooLong(shown))) => return Err(format!("unreasonable virtual_alias_maps result {shown}... -- message not accepted, try again later")),
+                    Some(Some(VamAnswer::NoAddress)) => return Err(refusal::lookup_problem(addr)),
+                    Some(Some(VamAnswer::TooLong(long))) => return Err(refusal::long_result(long)),
                     _ => break,
                 };
                 let mut self_hit = false;

@@ -44,6 +44,32 @@ impl BeenHere {
     }
 }
 
+/// cleanup's refusal texts for stage 4 (the message is deferred with 4.6.0), shared by
+/// [`ZimbraMta::virtual_expand`] and the memo's expansion.
+pub(super) mod refusal {
+    /// More addresses than `virtual_alias_expansion_limit`.
+    pub fn expansion_size(addr: &str) -> String {
+        format!("unreasonable virtual_alias_maps map expansion size for {addr} -- message not accepted, try again later")
+    }
+
+    /// Nesting deeper than `virtual_alias_recursion_limit`.
+    pub fn nesting(addr: &str) -> String {
+        format!("unreasonable virtual_alias_maps map nesting for {addr} -- message not accepted, try again later")
+    }
+
+    /// A joined result that holds no address.
+    pub fn lookup_problem(addr: &str) -> String {
+        format!("virtual_alias_maps map lookup problem for {addr} -- message not accepted, try again later")
+    }
+
+    /// A result address longer than `virtual_alias_address_length_limit` (its first 300
+    /// characters are shown).
+    pub fn long_result(long: &str) -> String {
+        let shown: String = long.chars().take(300).collect();
+        format!("unreasonable virtual_alias_maps result {shown}... -- message not accepted, try again later")
+    }
+}
+
 impl ZimbraMta {
     /// Stage 3: `canonical_maps` on the recipient (internal form). `Err` is a cleanup
     /// refusal text.
@@ -122,7 +148,7 @@ impl ZimbraMta {
                     )
                     .table("ldap-vam.cf")
                 });
-                return Err(format!("unreasonable virtual_alias_maps map expansion size for {addr} -- message not accepted, try again later"));
+                return Err(refusal::expansion_size(addr));
             }
             let mut count = 0usize;
             loop {
@@ -140,7 +166,7 @@ impl ZimbraMta {
                         )
                         .table("ldap-vam.cf")
                     });
-                    return Err(format!("unreasonable virtual_alias_maps map nesting for {addr} -- message not accepted, try again later"));
+                    return Err(refusal::nesting(addr));
                 }
                 count += 1;
                 let cur = argv[arg].clone();
@@ -168,13 +194,12 @@ impl ZimbraMta {
                         )
                         .table("ldap-vam.cf")
                     });
-                    return Err(format!("virtual_alias_maps map lookup problem for {addr} -- message not accepted, try again later"));
+                    return Err(refusal::lookup_problem(addr));
                 };
                 if let Some(long) = results
                     .iter()
                     .find(|r| r.len() > VIRTUAL_ADDRESS_LENGTH_LIMIT)
                 {
-                    let shown: String = long.chars().take(300).collect();
                     rec.add(|| {
                         Step::new(
                             Stage::Virtual,
@@ -184,7 +209,7 @@ impl ZimbraMta {
                         )
                         .table("ldap-vam.cf")
                     });
-                    return Err(format!("unreasonable virtual_alias_maps result {shown}... -- message not accepted, try again later"));
+                    return Err(refusal::long_result(long));
                 }
                 if recorded < 32 {
                     recorded += 1;
