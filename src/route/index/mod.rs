@@ -44,6 +44,7 @@ pub(crate) use crate::model::hash::FxMap;
 mod build;
 mod table;
 
+pub(crate) use table::key_hash;
 use table::{Answer, Span, Table};
 
 /// The attribute through which a lookup key matched an entry.
@@ -260,6 +261,11 @@ impl LmtpMap {
     /// The account LMTP finds for a (lower-case) address: by name or by alias.
     pub(crate) fn get(&self, key: &str) -> Option<LmtpAccount<'_>> {
         self.account(self.keys.get(key)?)
+    }
+
+    /// [`LmtpMap::get`] with the key's [`key_hash`] computed by the caller.
+    pub(crate) fn get_hashed(&self, key: &str, hash: u64) -> Option<LmtpAccount<'_>> {
+        self.account(self.keys.get_hashed(key, hash)?)
     }
 
     /// Every address LMTP knows (lower-case), in no particular order.

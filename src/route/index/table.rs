@@ -283,7 +283,13 @@ impl<T> Table<T> {
 
     /// The answers to `key` (already lower-cased), in the order they were added.
     pub(crate) fn get(&self, key: &str) -> Option<&[T]> {
-        let hash = key_hash(key);
+        self.get_hashed(key, key_hash(key))
+    }
+
+    /// [`Table::get`] with the key's [`key_hash`] computed by the caller: one hash serves
+    /// every table of an index (and of all indexes) that an address is looked up in.
+    pub(crate) fn get_hashed(&self, key: &str, hash: u64) -> Option<&[T]> {
+        debug_assert_eq!(hash, key_hash(key));
         let shard = self.shards.get(shard_of(hash))?;
         if shard.slots.is_empty() {
             return None;
