@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::route::index::{key_hash, FxMap};
-use crate::route::{MtaKind, Topology};
+use crate::route::Topology;
 
-use super::signature::{ref_text, Lookup, MtaRef, Ref, Scratch, Skel, Templates};
-use super::universe::AddrSet;
+use super::signature::{ref_text, Lookup, Ref, Scratch, Skel, Templates};
+use super::universe::{self, AddrSet};
 
 /// Local part of the synthetic "unknown recipient" probed in every served domain.
 pub(crate) const UNKNOWN_LOCAL: &str = "no-such-user";
@@ -69,11 +69,6 @@ pub(crate) fn split(a: &str) -> (&str, &str) {
     }
 }
 
-fn valid_address(a: &str) -> bool {
-    let (l, d) = split(a);
-    a.contains('@') && !l.is_empty() && !d.is_empty() && !a.contains(char::is_whitespace)
-}
-
 /// The classes of a set of topologies (one for `check`, two for `diff`, every stage for
 /// `plan`): the signature concatenates every topology's, so a class routes alike in each.
 pub(crate) struct Classes {
@@ -88,118 +83,30 @@ pub(crate) type Classified = (Classes, AddrSet, Vec<u32>);
 pub(crate) struct Classifier<'t> {
     look: Lookup<'t>,
     universe: AddrSet,
+    threads: usize,
 }
 
 impl<'t> Classifier<'t> {
-    pub fn new(topos: &[&'t Topology]) -> Classifier<'t> {
+    /// A classifier of `topos` running on `threads` threads (at least one).
+    pub fn new(topos: &[&'t Topology], threads: usize) -> Classifier<'t> {
         Classifier {
             look: Lookup::new(topos),
             universe: AddrSet::default(),
+            threads,
         }
     }
 
-    /// Every address the topologies know, the unknown probes and the unserved-domain probe.
+    /// Every address the topologies know, the unknown probes and the unserved-domain probe;
+    /// the domain graph.
     pub fn universe(&mut self, topos: &[&Topology]) {
-        let mut set = AddrSet::default();
-        let mut served: BTreeSet<String> = BTreeSet::new();
-        let mut lc = String::new();
-        let mut add = |set: &mut AddrSet, a: &str| {
-            if a.starts_with('@') || !valid_address(a) {
-                return;
-            }
-            if a.bytes().any(|b| b.is_ascii_uppercase()) {
-                lc.clear();
-                lc.push_str(a);
-                lc.make_ascii_lowercase();
-                set.insert(&lc);
-            } else {
-                set.insert(a);
-            }
-        };
-        for (at, m) in self.look.mtas.iter().enumerate() {
-            match m {
-                MtaRef::Zimbra(z) => {
-                    let idx = z.index();
-                    // MTAs reading one directory share its index: its addresses are in already
-                    if self.look.first_with_index(at, idx) {
-                        // every key of ldap-vmm, ldap-transport and ldap-splitdomain is a key
-                        // of ldap-vam too (an entry with a delivery or forwarding address has
-                        // alias-map results), so the alias and canonical maps list them all
-                        for map in [&idx.vam, &idx.canonical] {
-                            for (k, hits) in map.iter() {
-                                if let Some(d) = k.strip_prefix('@') {
-                                    served.insert(d.to_string());
-                                } else {
-                                    add(&mut set, k);
-                                }
-                                for h in hits.iter() {
-                                    if let Some(r) = idx.rec(h.rec) {
-                                        for v in r.vam.iter().chain(r.canonical.iter()) {
-                                            add(&mut set, v);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        for k in idx.lmtp.keys() {
-                            add(&mut set, k);
-                        }
-                        served.extend(idx.vmd.keys().map(|k| k.to_string()));
-                        served.extend(idx.vad.keys().map(|k| k.to_string()));
-                    }
-                    served.extend(z.params.mydestination.iter().cloned());
-                }
-                MtaRef::Foreign(f) => {
-                    // in the order the MTA lists them (a hash set's order would change
-                    // from run to run)
-                    for a in f.mailbox_list.iter() {
-                        add(&mut set, a);
-                    }
-                    for (k, v) in f.aliases.iter() {
-                        add(&mut set, k);
-                        add(&mut set, v);
-                    }
-                    for k in f.routes.keys() {
-                        add(&mut set, k);
-                    }
-                }
-            }
-        }
-        for t in topos {
-            for m in t.mtas() {
-                if let MtaKind::Foreign(f) = &m.kind {
-                    served.extend(f.domains.iter().map(|d| d.to_ascii_lowercase()));
-                }
-            }
-            served.extend(t.dns.mx.keys().cloned());
-        }
-        served.remove("");
-        for d in &served {
-            let mut local = UNKNOWN_LOCAL.to_string();
-            let mut n = 1;
-            while set.find(&format!("{local}@{d}")).is_some() {
-                n += 1;
-                local = format!("{UNKNOWN_LOCAL}-{n}");
-            }
-            let a = format!("{local}@{d}");
-            self.look.synthetic.insert(a.as_str().into());
-            add(&mut set, &a);
-        }
-        let mut d = UNSERVED_DOMAIN.to_string();
-        while served.contains(&d) {
-            d.insert(0, 'x');
-        }
-        let a = format!("{UNKNOWN_LOCAL}@{d}");
-        self.look.synthetic.insert(a.as_str().into());
-        add(&mut set, &a);
-        self.universe = set;
+        self.universe = universe::enumerate(&mut self.look, topos, self.threads);
     }
 
     /// Classify every address of the universe (templates on `threads` threads, classes in
     /// enumeration order); the representative of a class is its smallest member, and classes
     /// are numbered in the order of their representatives.
-    pub fn run(self, threads: usize) -> Classified {
-        let tpl = Templates::build(&self.look, &self.universe, threads);
+    pub fn run(self) -> Classified {
+        let tpl = Templates::build(&self.look, &self.universe, self.threads);
         let mut r = Resolver {
             look: &self.look,
             universe: &self.universe,

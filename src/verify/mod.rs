@@ -242,10 +242,10 @@ pub fn classify(topos: &[&Topology]) -> Classification {
 /// assert!(one.addresses().eq(two.addresses()));
 /// ```
 pub fn classify_with(topos: &[&Topology], opts: &CheckOptions) -> Classification {
-    let mut cl = classes::Classifier::new(topos);
-    cl.universe(topos);
     let threads = run::thread_count(opts.threads, usize::MAX);
-    let (classes, universe, class_idx) = cl.run(threads);
+    let mut cl = classes::Classifier::new(topos, threads);
+    cl.universe(topos);
+    let (classes, universe, class_idx) = cl.run();
     Classification {
         classes: classes.classes,
         addresses: classes.addresses,

@@ -74,6 +74,16 @@ fn first_with_index(list: &[MtaRef<'_>], at: usize, idx: &MtaIndex) -> bool {
     })
 }
 
+/// The domain pair `(from, to)` that the result `v` of a map lookup of `key` adds to the
+/// domain graph: a rewrite that keeps the local part (a catch-all `@d → @e`, `local@d →
+/// local@e`) links the key's domain to the result's. Most values are the key itself: none.
+pub(crate) fn rewrite_pair<'a>(key: &'a str, v: &'a str) -> Option<(&'a str, &'a str)> {
+    let ((kl, kd), (vl, vd)) = (split(key), split(v));
+    ((v.starts_with('@') || (!kl.is_empty() && vl.eq_ignore_ascii_case(kl)))
+        && !kd.eq_ignore_ascii_case(vd))
+    .then_some((kd, vd))
+}
+
 /// An address a template refers to: a number of the universe, or (a value that is not an
 /// enumerated address) its text in the template's `extra` text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +135,7 @@ pub(crate) struct Lookup<'t> {
 }
 
 impl<'t> Lookup<'t> {
+    /// The lookups of `topos`, without domain graph yet (see [`Lookup::set_domain_graph`]).
     pub fn new(topos: &[&'t Topology]) -> Lookup<'t> {
         let mut mtas = Vec::new();
         let mut topo_of = Vec::new();
@@ -137,7 +148,7 @@ impl<'t> Lookup<'t> {
                 });
             }
         }
-        let mut l = Lookup {
+        Lookup {
             tags: (0..mtas.len()).map(|i| format!("{i}:")).collect(),
             mtas,
             topo_of,
@@ -145,79 +156,31 @@ impl<'t> Lookup<'t> {
             edges: FxMap::default(),
             closures: FxMap::default(),
             synthetic: HashSet::new(),
-        };
-        l.build_edges();
-        l.closures = l
+        }
+    }
+
+    /// The domain graph from the domain pairs `(from, to)` of every rewrite that keeps the
+    /// local part (see [`rewrite_pair`]), and the closure of every domain.
+    pub fn set_domain_graph<'p>(&mut self, pairs: impl IntoIterator<Item = (&'p str, &'p str)>) {
+        for (from, to) in pairs {
+            if from.is_empty() || to.is_empty() || from.eq_ignore_ascii_case(to) {
+                continue;
+            }
+            self.edges
+                .entry(from.to_ascii_lowercase().into())
+                .or_default()
+                .insert(to.to_ascii_lowercase().into());
+        }
+        self.closures = self
             .edges
             .keys()
-            .map(|d| (d.clone(), l.closure_of(d)))
+            .map(|d| (d.clone(), self.closure_of(d)))
             .collect();
-        l
     }
 
     /// Whether MTA `at` is the first reading its index (the others add nothing new to a set).
     pub fn first_with_index(&self, at: usize, idx: &MtaIndex) -> bool {
         first_with_index(&self.mtas, at, idx)
-    }
-
-    fn edge(&mut self, from: &str, to: &str) {
-        if from.is_empty() || to.is_empty() || from.eq_ignore_ascii_case(to) {
-            return;
-        }
-        let (from, to) = (from.to_ascii_lowercase(), to.to_ascii_lowercase());
-        self.edges.entry(from.into()).or_default().insert(to.into());
-    }
-
-    /// Every rewrite that keeps the local part links the key's domain to the result's.
-    fn build_edges(&mut self) {
-        // domain pairs, each once (most are an address to itself: no edge)
-        let mut pending: FxMap<(&str, &str), ()> = FxMap::default();
-        for (at, m) in self.mtas.iter().enumerate() {
-            match m {
-                MtaRef::Zimbra(z) => {
-                    let idx = z.index();
-                    if !first_with_index(&self.mtas, at, idx) {
-                        continue;
-                    }
-                    for (map, canon) in [(&idx.vam, false), (&idx.canonical, true)] {
-                        for (key, hits) in map.iter() {
-                            let (kl, kd) = split(key);
-                            for h in hits.iter() {
-                                let Some(rec) = idx.rec(h.rec) else { continue };
-                                let vals = if canon { rec.canonical } else { rec.vam };
-                                for v in vals.iter() {
-                                    let (vl, vd) = split(v);
-                                    if (v.starts_with('@')
-                                        || (!kl.is_empty() && vl.eq_ignore_ascii_case(kl)))
-                                        && !kd.eq_ignore_ascii_case(vd)
-                                    {
-                                        pending.insert((kd, vd), ());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    for (a, t) in idx.alias_domains.iter() {
-                        pending.insert((a, t), ());
-                    }
-                }
-                MtaRef::Foreign(f) => {
-                    for (k, v) in f.aliases.iter() {
-                        let ((kl, kd), (vl, vd)) = (split(k), split(v));
-                        if kl.eq_ignore_ascii_case(vl) {
-                            pending.insert((kd, vd), ());
-                        }
-                    }
-                }
-            }
-        }
-        let pending: Vec<(String, String)> = pending
-            .into_keys()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        for (a, b) in pending {
-            self.edge(&a, &b);
-        }
     }
 
     /// The domains reachable from `d` through local-part-keeping rewrites, `d` left out.
@@ -537,11 +500,14 @@ struct Chunk {
     extra: String,
 }
 
-/// Addresses per chunk.
+/// Most addresses per chunk (fewer when that leaves threads without work: small universes
+/// are split too, so that every thread count runs the same code).
 const CHUNK: usize = 1 << 12;
 
 /// The templates of the whole universe.
 pub(crate) struct Templates {
+    /// Addresses per chunk.
+    chunk: usize,
     chunks: Vec<Chunk>,
     /// The distinct skeletons.
     pub skels: Vec<Skel>,
@@ -579,7 +545,8 @@ impl Templates {
     /// The templates of every address of `universe`, on `threads` threads.
     pub fn build(look: &Lookup<'_>, universe: &AddrSet, threads: usize) -> Templates {
         let n = universe.len();
-        let jobs = n.div_ceil(CHUNK);
+        let chunk = (n / (threads.max(1) * 4)).clamp(1, CHUNK);
+        let jobs = n.div_ceil(chunk);
         let workers = threads.clamp(1, jobs.max(1));
         let next = AtomicUsize::new(0);
         let work = || {
@@ -592,7 +559,7 @@ impl Templates {
                     return (interner, done);
                 }
                 let mut c = Chunk::default();
-                for i in j * CHUNK..((j + 1) * CHUNK).min(n) {
+                for i in j * chunk..((j + 1) * chunk).min(n) {
                     look.template(universe.get(i), universe.hash(i), universe, &mut scratch);
                     c.skel.push(interner.intern(&scratch.skel));
                     let base = c.extra.len() as u32;
@@ -635,6 +602,7 @@ impl Templates {
             }
         }
         Templates {
+            chunk,
             chunks: chunks.into_iter().map(Option::unwrap_or_default).collect(),
             skels: global.skels,
         }
@@ -642,8 +610,8 @@ impl Templates {
 
     /// The template of universe address number `i`.
     pub fn get(&self, i: usize) -> Option<Template<'_>> {
-        let c = self.chunks.get(i / CHUNK)?;
-        let k = i % CHUNK;
+        let c = self.chunks.get(i / self.chunk)?;
+        let k = i % self.chunk;
         let end = *c.ref_end.get(k)? as usize;
         let start = match k.checked_sub(1) {
             Some(p) => *c.ref_end.get(p)? as usize,

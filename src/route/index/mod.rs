@@ -44,6 +44,7 @@ pub(crate) use crate::model::hash::FxMap;
 mod build;
 mod table;
 
+pub(crate) use build::parallel;
 pub(crate) use table::key_hash;
 use table::{Answer, Span, Table};
 
@@ -268,9 +269,15 @@ impl LmtpMap {
         self.account(self.keys.get_hashed(key, hash)?)
     }
 
-    /// Every address LMTP knows (lower-case), in no particular order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.keys.iter().map(|(k, _)| k)
+    /// Number of shards of the key table (see [`LmtpMap::shard_keys`]).
+    pub(crate) fn shard_count(&self) -> usize {
+        self.keys.shard_count()
+    }
+
+    /// Every address LMTP knows (lower-case) in shard `s` of the key table (the shards can
+    /// be read on several threads).
+    pub(crate) fn shard_keys(&self, s: usize) -> impl Iterator<Item = &str> + '_ {
+        self.keys.shard_iter(s).map(|(k, _)| k)
     }
 
     /// Every address LMTP knows (lower-case) with its account, in no particular order.

@@ -316,9 +316,21 @@ impl<T> Table<T> {
         self.get(key).is_some()
     }
 
-    /// Every key and its answers (in no particular order).
+    /// Every key and its answers (in no particular order: shard after shard, see
+    /// [`Table::shard_iter`]).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[T])> + '_ {
-        self.shards.iter().flat_map(move |s| {
+        (0..self.shard_count()).flat_map(move |s| self.shard_iter(s))
+    }
+
+    /// Number of shards (none in an empty default table).
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The keys of shard `s` and their answers, in the order [`Table::iter`] lists them: the
+    /// shards of a table can be read on several threads.
+    pub(crate) fn shard_iter(&self, s: usize) -> impl Iterator<Item = (&str, &[T])> + '_ {
+        self.shards.get(s).into_iter().flat_map(move |s| {
             s.entries.iter().map(move |e| {
                 (
                     e.key.get(&self.text),
