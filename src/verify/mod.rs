@@ -42,6 +42,14 @@
 //! part holds a recipient delimiter of some MTA (`user+ext` lookups) are classes of their own.
 //! The representative is the smallest member; a class knows its member count and a sample.
 //!
+//! Classification runs on [`CheckOptions::threads`] threads and gives the same classes, with
+//! the same numbers, whatever their count: the maps are enumerated shard by shard in parallel
+//! and the addresses numbered in the order one thread would find them; every address's
+//! lookups (its *template*: the signature with holes where other addresses are referred to)
+//! are computed in parallel, one hash per address for all the tables; the holes are then
+//! filled with classes in enumeration order on one thread, which is where a cycle of
+//! references is cut, so the result does not depend on the threads.
+//!
 //! # Exploring a class: bounded by the topology, not by the paths
 //!
 //! A trace follows every path of a message; with distribution lists that name each other across
@@ -186,8 +194,9 @@ pub fn entry_points(topo: &Topology, domain: &str) -> Vec<EntryPoint> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckOptions {
-    /// Threads that run classes in parallel; 0 (the default) uses the machine's available
-    /// parallelism. The report is the same, byte for byte, whatever the count.
+    /// Threads that classify the addresses and run classes in parallel; 0 (the default) uses
+    /// the machine's available parallelism. The classes and the report are the same, byte for
+    /// byte, whatever the count.
     pub threads: usize,
 }
 
@@ -295,7 +304,7 @@ impl Classification {
 /// Verify a topology: every address class from every entry point (see the
 /// [module documentation](self)). Cost: one classification pass over the addresses (hash lookups)
 /// plus, per class and entry point, one exploration of the message's state graph — bounded by
-/// the topology's size, not by the number of paths. Classes run in parallel
+/// the topology's size, not by the number of paths. Classification and classes run in parallel
 /// ([`CheckOptions::threads`]).
 pub fn check(topo: &Topology) -> Report {
     check_with(topo, &CheckOptions::default())

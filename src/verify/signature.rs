@@ -65,8 +65,8 @@ pub(crate) enum MtaRef<'t> {
     Foreign(ForeignIdx),
 }
 
-/// Whether `a` is the first of `list` (by address) with its index: MTAs reading one directory
-/// share one index, which is enumerated once.
+/// Whether MTA `at` of `list` is the first that reads index `idx` (by address): MTAs reading
+/// one directory share one index, which is enumerated once.
 fn first_with_index(list: &[MtaRef<'_>], at: usize, idx: &MtaIndex) -> bool {
     !list.iter().take(at).any(|m| match m {
         MtaRef::Zimbra(z) => std::ptr::eq(z.index(), idx),
@@ -158,13 +158,13 @@ pub(crate) struct Lookup<'t> {
     closures: FxMap<Box<str>, Box<[Box<str>]>>,
     /// The synthetic unknown-recipient probes.
     pub synthetic: HashSet<Box<str>>,
-    /// The per-address tables of the Zimbra MTAs (`HIT_TABLES` each, in MTA order): one key is
-    /// looked up in all of them at once ([`Table::get_many`]).
+    /// The per-address tables of the Zimbra MTAs' indexes (`HIT_TABLES` each, each index
+    /// once): one key is looked up in all of them at once ([`Table::get_many`]).
     hit_tables: Vec<&'t Table<Hit>>,
-    /// The LMTP key tables of the Zimbra MTAs.
+    /// The LMTP key tables of the indexes.
     lmtp_tables: Vec<&'t Table<LmtpKey>>,
-    /// The number of each Zimbra MTA among the Zimbra MTAs (its tables' place).
-    zimbra_at: Vec<usize>,
+    /// The index of each Zimbra MTA among the distinct indexes (its tables' place).
+    index_at: Vec<usize>,
 }
 
 impl<'t> Lookup<'t> {
@@ -181,20 +181,30 @@ impl<'t> Lookup<'t> {
                 });
             }
         }
-        let (mut hits, mut lmtp, mut zimbra_at) = (Vec::new(), Vec::new(), Vec::new());
+        // the tables of each distinct index (MTAs reading one directory share it)
+        let (mut indexes, mut hits, mut lmtp) = (Vec::<&MtaIndex>::new(), Vec::new(), Vec::new());
+        let mut index_at = Vec::new();
         for m in &mtas {
-            zimbra_at.push(lmtp.len());
-            if let MtaRef::Zimbra(z) = m {
-                let z: &'t ZimbraMta = z;
-                hits.extend(hit_tables(z.index()));
-                lmtp.push(z.index().lmtp.key_table());
-            }
+            let MtaRef::Zimbra(z) = m else {
+                index_at.push(0);
+                continue;
+            };
+            let idx: &'t MtaIndex = z.index();
+            index_at.push(match indexes.iter().position(|i| std::ptr::eq(*i, idx)) {
+                Some(at) => at,
+                None => {
+                    indexes.push(idx);
+                    hits.extend(hit_tables(idx));
+                    lmtp.push(idx.lmtp.key_table());
+                    indexes.len() - 1
+                }
+            });
         }
         Lookup {
             tags: (0..mtas.len()).map(|i| format!("{i}:")).collect(),
             hit_tables: hits,
             lmtp_tables: lmtp,
-            zimbra_at,
+            index_at,
             mtas,
             topo_of,
             topos: topos.len(),
@@ -298,7 +308,7 @@ impl<'t> Lookup<'t> {
             Table::get_many(&self.lmtp_tables, key, h, found_lmtp);
             for (mi, m) in self.mtas.iter().enumerate() {
                 let ti = self.topo_of.get(mi).copied().unwrap_or(0);
-                let zi = self.zimbra_at.get(mi).copied().unwrap_or(0);
+                let zi = self.index_at.get(mi).copied().unwrap_or(0);
                 let hit = |t: usize| found.get(zi * HIT_TABLES + t).copied().flatten();
                 out.skel
                     .sig
