@@ -124,9 +124,7 @@ fn ldif_extension_point_is_called() {
             .map_err(|e| e.to_string())?;
         Ok(d)
     };
-    let opts = zimbra_prov::scenario::LoadOptions {
-        ldif_loader: Some(&loader),
-    };
+    let opts = zimbra_prov::scenario::LoadOptions::with_ldif_loader(&loader);
     let s = Scenario::parse(
         "[[directory]]\nname = \"d\"\nldif = \"zcs.ldif\"\n[[mta]]\nname = \"m\"\nkind = \"zimbra\"\nhostname = \"mx.x.org\"\ndirectory = \"d\"\n[[expect]]\nrcpt = \"a@x.org\"\nfrom = \"m\"\noutcome = \"delivered\"\n",
         "l.toml",
