@@ -2,20 +2,13 @@
 //! and scenario errors name file, line and key. The command-line contract of `route` is tested
 //! in tests/cli/route.rs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zimbra_prov::scenario::Scenario;
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/scenarios exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    v.sort();
-    v
-}
+#[path = "support/scenarios.rs"]
+mod scenarios;
+use scenarios::scenario_files;
 
 #[test]
 fn every_seed_scenario_holds() {

@@ -9,7 +9,7 @@
 //!   with the steps' zmprov changes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use zimbra_prov::dit::{read_directory_with, ReadOptions};
@@ -21,16 +21,9 @@ use zimbra_prov::strategy::{
 };
 use zimbra_prov::verify::check;
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/scenarios exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    v.sort();
-    v
-}
+#[path = "support/scenarios.rs"]
+mod scenarios;
+use scenarios::scenario_files;
 
 fn reduced(d: &Directory) -> Directory {
     let mut d = d.clone();
