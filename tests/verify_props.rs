@@ -9,10 +9,14 @@
 
 use proptest::prelude::*;
 use zimbra_prov::route::{Disposition, Topology};
+use zimbra_prov::route::{ForeignMta, Mta, UnknownPolicy};
 use zimbra_prov::strategy::{
-    migration_plan, split_domain_topology, SecondaryKind, SplitDomainSpec,
+    directory, migration_plan, split_domain_topology, DirectorySpec, GeneratedDirectory,
+    SecondaryKind, SplitDomainSpec,
 };
-use zimbra_prov::verify::{check, classify, entry_points, plan, FindingKind};
+use zimbra_prov::verify::{
+    check, check_with, classify, classify_with, entry_points, plan, CheckOptions, FindingKind,
+};
 
 /// Outcome shape of one simulation: per leaf (via, outcome, dsn), sorted; the address itself
 /// left out so that class members compare.
@@ -32,6 +36,51 @@ fn shape(topo: &Topology, e: &zimbra_prov::verify::EntryPoint, addr: &str) -> Ve
         .collect();
     v.sort();
     v
+}
+
+/// A generated directory's servers as Zimbra MTAs and its foreign hosts as foreign MTAs
+/// relaying to the first server, MX records to the first server. With `variety`, the second
+/// server has a recipient delimiter and the split-domain check, and the foreign MTAs hold
+/// mailboxes and aliases (in mixed case).
+fn rich_topology(g: &GeneratedDirectory, variety: bool) -> Topology {
+    let mut topo = Topology::new();
+    let spec = &g.spec;
+    for (i, s) in spec.servers.iter().enumerate() {
+        let _ = topo.add(Mta::zimbra(&format!("z{i}"), s, &g.directory, |p| {
+            p.mynetworks = vec!["10.0.0.0/24".into()];
+            if variety && i == 1 {
+                p.recipient_delimiter = "+".into();
+                p.split_domain_check = true;
+            }
+        }));
+        topo.dns
+            .a
+            .insert(s.clone(), vec![format!("10.0.0.{}", i + 1)]);
+    }
+    for (i, h) in spec.foreign_hosts.iter().enumerate() {
+        let mut f = ForeignMta {
+            domains: spec.domains.clone(),
+            unknown: UnknownPolicy::Relay,
+            relayhost: spec.servers.first().cloned(),
+            dns_lookups: true,
+            hopcount_limit: 50,
+            ..ForeignMta::default()
+        };
+        if variety {
+            let d = spec.domains.first().cloned().unwrap_or_default();
+            f.mailboxes = vec![format!("Alice@{d}"), format!("bob{i}@{d}")];
+            f.aliases.insert(format!("Carol@{d}"), format!("alice@{d}"));
+            f.aliases
+                .insert(format!("team@{d}"), format!("Team@{}", spec.servers[0]));
+        }
+        let _ = topo.add(Mta::foreign(&format!("f{i}"), h, f));
+    }
+    for d in spec.domains.iter().chain(&spec.alias_domains) {
+        topo.dns
+            .mx
+            .insert(d.clone(), vec![(10, spec.servers[0].clone())]);
+    }
+    topo
 }
 
 fn loops(topo: &Topology, e: &zimbra_prov::verify::EntryPoint, addr: &str) -> bool {
@@ -152,30 +201,9 @@ proptest! {
     // alias domains, statuses), with the directory's servers and foreign hosts as MTAs
     #[test]
     fn members_route_like_their_representative_on_rich_directories(
-        g in zimbra_prov::strategy::directory(zimbra_prov::strategy::DirectorySpec::default())
+        g in directory(DirectorySpec::default())
     ) {
-        use zimbra_prov::route::{ForeignMta, Mta, UnknownPolicy};
-        let mut topo = Topology::new();
-        let spec = &g.spec;
-        for (i, s) in spec.servers.iter().enumerate() {
-            let _ = topo.add(Mta::zimbra(&format!("z{i}"), s, &g.directory, |p| {
-                p.mynetworks = vec!["10.0.0.0/24".into()];
-            }));
-            topo.dns.a.insert(s.clone(), vec![format!("10.0.0.{}", i + 1)]);
-        }
-        for (i, h) in spec.foreign_hosts.iter().enumerate() {
-            let _ = topo.add(Mta::foreign(&format!("f{i}"), h, ForeignMta {
-                domains: spec.domains.clone(),
-                unknown: UnknownPolicy::Relay,
-                relayhost: spec.servers.first().cloned(),
-                dns_lookups: true,
-                hopcount_limit: 50,
-                ..ForeignMta::default()
-            }));
-        }
-        for d in spec.domains.iter().chain(&spec.alias_domains) {
-            topo.dns.mx.insert(d.clone(), vec![(10, spec.servers[0].clone())]);
-        }
+        let topo = rich_topology(&g, false);
         let report = check(&topo);
         let cl = classify(&[&topo]);
         prop_assert_eq!(cl.classes().len(), report.classes.len());
@@ -192,5 +220,31 @@ proptest! {
                 );
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    // the classification (ids, representatives, members, samples, every address's class, in
+    // enumeration order) and the report are the same on any number of threads, for one
+    // topology and jointly for two
+    #[test]
+    fn classification_is_the_same_on_any_number_of_threads(
+        a in directory(DirectorySpec::default()),
+        b in directory(DirectorySpec::default().with_migration_shapes()),
+    ) {
+        let (ta, tb) = (rich_topology(&a, true), rich_topology(&b, true));
+        for topos in [vec![&ta], vec![&tb], vec![&ta, &tb]] {
+            let one = classify_with(&topos, &CheckOptions::threads(1));
+            prop_assert!(one.address_count() > 0);
+            for threads in [2, 3, 8] {
+                let many = classify_with(&topos, &CheckOptions::threads(threads));
+                prop_assert_eq!(one.classes(), many.classes(), "{} threads\n{}\n{}", threads, a.script, b.script);
+                prop_assert!(one.addresses().eq(many.addresses()), "{} threads\n{}\n{}", threads, a.script, b.script);
+            }
+        }
+        let one = check_with(&ta, &CheckOptions::threads(1)).to_text();
+        prop_assert_eq!(one, check_with(&ta, &CheckOptions::threads(3)).to_text());
     }
 }

@@ -128,9 +128,10 @@ mod classes;
 mod plan;
 mod report;
 mod run;
+mod signature;
+mod universe;
 
 use std::collections::BTreeSet;
-use std::rc::Rc;
 
 pub use classes::{AddressClass, SAMPLE};
 pub use plan::{
@@ -138,8 +139,8 @@ pub use plan::{
 };
 pub use report::{EntryPoint, Finding, FindingKind, HairpinHop, Issue, Outcome, Report};
 
-use crate::route::index::FxMap;
 use crate::route::Topology;
+use universe::AddrSet;
 
 /// The entry points for addresses of `domain` (see the [module documentation](self)).
 ///
@@ -220,14 +221,35 @@ impl CheckOptions {
 /// assert_eq!(c.classes().len(), 5);
 /// ```
 pub fn classify(topos: &[&Topology]) -> Classification {
-    let mut cl = classes::Classifier::new(topos);
+    classify_with(topos, &CheckOptions::default())
+}
+
+/// [`classify`] on [`CheckOptions::threads`] threads: the routing lookups of the addresses run
+/// in parallel, the classes are the same (numbers, members, samples) whatever the count.
+///
+/// ```
+/// use zimbra_prov::model::Directory;
+/// use zimbra_prov::route::{Mta, Topology};
+/// use zimbra_prov::verify::{classify_with, CheckOptions};
+/// let mut dir = Directory::new();
+/// zimbra_prov::zmprov::run(&mut dir, "cs mx.example.org\ncd example.org\n\
+///     ca a@example.org pw\nca b@example.org pw\naaa b@example.org b2@example.org").unwrap();
+/// let mut t = Topology::new();
+/// t.add(Mta::zimbra("mx", "mx.example.org", &dir, |_| {})).unwrap();
+/// let one = classify_with(&[&t], &CheckOptions::threads(1));
+/// let two = classify_with(&[&t], &CheckOptions::threads(2));
+/// assert_eq!(one.classes(), two.classes());
+/// assert!(one.addresses().eq(two.addresses()));
+/// ```
+pub fn classify_with(topos: &[&Topology], opts: &CheckOptions) -> Classification {
+    let threads = run::thread_count(opts.threads, usize::MAX);
+    let mut cl = classes::Classifier::new(topos, threads);
     cl.universe(topos);
-    let (classes, universe, position, class_idx) = cl.run();
+    let (classes, universe, class_idx) = cl.run();
     Classification {
         classes: classes.classes,
         addresses: classes.addresses,
         universe,
-        position,
         class_idx,
     }
 }
@@ -237,8 +259,7 @@ pub fn classify(topos: &[&Topology]) -> Classification {
 pub struct Classification {
     classes: Vec<AddressClass>,
     addresses: u64,
-    universe: Vec<Rc<str>>,
-    position: FxMap<Rc<str>, u32>,
+    universe: AddrSet,
     class_idx: Vec<u32>,
 }
 
@@ -251,7 +272,7 @@ impl Classification {
     /// The class of `addr` (case-insensitive), if it is one of the enumerated addresses.
     pub fn class_of(&self, addr: &str) -> Option<&AddressClass> {
         let lc = addr.to_ascii_lowercase();
-        let i = *self.position.get(lc.as_str())? as usize;
+        let i = self.universe.find(&lc)? as usize;
         self.class_idx
             .get(i)
             .and_then(|c| self.classes.get(*c as usize))
@@ -262,7 +283,7 @@ impl Classification {
         self.universe
             .iter()
             .zip(&self.class_idx)
-            .map(|(a, c)| (&**a, *c as usize))
+            .map(|(a, c)| (a, *c as usize))
     }
 
     /// Number of enumerated addresses.
@@ -294,7 +315,7 @@ pub fn check(topo: &Topology) -> Report {
 /// assert_eq!(check_with(&t, &CheckOptions::threads(4)).to_text(), one);
 /// ```
 pub fn check_with(topo: &Topology, opts: &CheckOptions) -> Report {
-    let c = classify(&[topo]);
+    let c = classify_with(&[topo], opts);
     report(topo, &c.classes, 0, c.addresses, opts)
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::run::{self, ClassRuns, Runner};
 use super::{
-    classify, AddressClass, CheckOptions, EntryPoint, Finding, FindingKind, Outcome, Report,
+    classify_with, AddressClass, CheckOptions, EntryPoint, Finding, FindingKind, Outcome, Report,
 };
 use crate::route::Topology;
 use crate::scenario::Scenario;
@@ -164,7 +164,7 @@ pub fn diff(before: &Topology, after: &Topology) -> Diff {
 
 /// [`diff`] with options (threads).
 pub fn diff_with(before: &Topology, after: &Topology, opts: &CheckOptions) -> Diff {
-    let c = classify(&[before, after]);
+    let c = classify_with(&[before, after], opts);
     let per_class = run::parallel(&[before, after], c.classes(), opts.threads, |rs, cl| {
         let [rb, ra] = rs else {
             return Vec::new();
@@ -267,7 +267,7 @@ struct ClassPlan {
 /// [`plan`] with options (threads).
 pub fn plan_with(stages: &[(&str, &Topology)], opts: &CheckOptions) -> PlanReport {
     let topos: Vec<&Topology> = stages.iter().map(|(_, t)| *t).collect();
-    let c = classify(&topos);
+    let c = classify_with(&topos, opts);
     let per_class = run::parallel(&topos, c.classes(), opts.threads, |rs, cl| {
         let mut p = ClassPlan {
             findings: Vec::new(),

@@ -405,7 +405,11 @@ impl Part {
 }
 
 /// `f(0..jobs)` on up to `threads` threads, results in job order.
-fn parallel<T: Send>(jobs: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+pub(crate) fn parallel<T: Send>(
+    jobs: usize,
+    threads: usize,
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
     let workers = threads.min(jobs);
     if workers <= 1 {
         return (0..jobs).map(f).collect();

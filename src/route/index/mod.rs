@@ -44,6 +44,8 @@ pub(crate) use crate::model::hash::FxMap;
 mod build;
 mod table;
 
+pub(crate) use build::parallel;
+pub(crate) use table::key_hash;
 use table::{Answer, Span, Table};
 
 /// The attribute through which a lookup key matched an entry.
@@ -262,9 +264,20 @@ impl LmtpMap {
         self.account(self.keys.get(key)?)
     }
 
-    /// Every address LMTP knows (lower-case), in no particular order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.keys.iter().map(|(k, _)| k)
+    /// [`LmtpMap::get`] with the key's [`key_hash`] computed by the caller.
+    pub(crate) fn get_hashed(&self, key: &str, hash: u64) -> Option<LmtpAccount<'_>> {
+        self.account(self.keys.get_hashed(key, hash)?)
+    }
+
+    /// Number of shards of the key table (see [`LmtpMap::shard_keys`]).
+    pub(crate) fn shard_count(&self) -> usize {
+        self.keys.shard_count()
+    }
+
+    /// Every address LMTP knows (lower-case) in shard `s` of the key table (the shards can
+    /// be read on several threads).
+    pub(crate) fn shard_keys(&self, s: usize) -> impl Iterator<Item = &str> + '_ {
+        self.keys.shard_iter(s).map(|(k, _)| k)
     }
 
     /// Every address LMTP knows (lower-case) with its account, in no particular order.

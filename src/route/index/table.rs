@@ -283,7 +283,13 @@ impl<T> Table<T> {
 
     /// The answers to `key` (already lower-cased), in the order they were added.
     pub(crate) fn get(&self, key: &str) -> Option<&[T]> {
-        let hash = key_hash(key);
+        self.get_hashed(key, key_hash(key))
+    }
+
+    /// [`Table::get`] with the key's [`key_hash`] computed by the caller: one hash serves
+    /// every table of an index (and of all indexes) that an address is looked up in.
+    pub(crate) fn get_hashed(&self, key: &str, hash: u64) -> Option<&[T]> {
+        debug_assert_eq!(hash, key_hash(key));
         let shard = self.shards.get(shard_of(hash))?;
         if shard.slots.is_empty() {
             return None;
@@ -310,9 +316,21 @@ impl<T> Table<T> {
         self.get(key).is_some()
     }
 
-    /// Every key and its answers (in no particular order).
+    /// Every key and its answers (in no particular order: shard after shard, see
+    /// [`Table::shard_iter`]).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[T])> + '_ {
-        self.shards.iter().flat_map(move |s| {
+        (0..self.shard_count()).flat_map(move |s| self.shard_iter(s))
+    }
+
+    /// Number of shards (none in an empty default table).
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The keys of shard `s` and their answers, in the order [`Table::iter`] lists them: the
+    /// shards of a table can be read on several threads.
+    pub(crate) fn shard_iter(&self, s: usize) -> impl Iterator<Item = (&str, &[T])> + '_ {
+        self.shards.get(s).into_iter().flat_map(move |s| {
             s.entries.iter().map(move |e| {
                 (
                     e.key.get(&self.text),
