@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::route::index::{key_hash, FxMap};
 use crate::route::Topology;
 
-use super::signature::{ref_text, Lookup, Ref, Scratch, Skel, Templates};
+use super::signature::{ref_text, Lookup, PerTopology, Ref, Scratch, Skel, Templates};
 use super::universe::{self, AddrSet};
 
 /// Local part of the synthetic "unknown recipient" probed in every served domain.
@@ -115,6 +115,8 @@ impl<'t> Classifier<'t> {
             extra: FxMap::default(),
             by_sig: FxMap::default(),
             skel_class: vec![u32::MAX; tpl.skels.len()],
+            by_classes: FxMap::default(),
+            key: Vec::new(),
             stack: Vec::new(),
             holes: Vec::new(),
             sig: String::new(),
@@ -185,6 +187,9 @@ struct Resolver<'a, 't> {
     by_sig: FxMap<Box<str>, u32>,
     /// The class of each skeleton without holes, once known (its signature is its text).
     skel_class: Vec<u32>,
+    /// The class of a skeleton whose holes are classes, by `[skeleton, classes...]`.
+    by_classes: FxMap<Box<[u32]>, u32>,
+    key: Vec<u32>,
     /// The addresses being classified (a reference back to one is a cycle).
     stack: Vec<Frame>,
     /// The classes found for the holes of the templates being classified (`None`: literal).
@@ -259,7 +264,7 @@ impl Resolver<'_, '_> {
                         }
                     }
                 }
-                let c = self.resolve(skel, t.refs, t.extra, frame, depth);
+                let c = self.resolve(skel, Some(t.skel), t.refs, t.extra, frame, depth);
                 if skel.holes.is_empty() {
                     if let Some(slot) = self.skel_class.get_mut(t.skel as usize) {
                         *slot = c;
@@ -271,15 +276,17 @@ impl Resolver<'_, '_> {
                 // not enumerated: its template now
                 let mut s = Scratch::default();
                 self.look.template(text, key_hash(text), universe, &mut s);
-                self.resolve(&s.skel, &s.refs, &s.extra, frame, depth)
+                self.resolve(&s.skel, None, &s.refs, &s.extra, frame, depth)
             }
         }
     }
 
-    /// The class of the address `frame` whose template is `skel` with `refs`.
+    /// The class of the address `frame` whose template is `skel` (number `id`, if interned)
+    /// with `refs`.
     fn resolve(
         &mut self,
         skel: &Skel,
+        id: Option<u32>,
         refs: &[Ref],
         extra: &str,
         frame: Frame,
@@ -292,6 +299,22 @@ impl Resolver<'_, '_> {
             self.holes.push(c);
         }
         self.stack.pop();
+        // a skeleton whose holes are classes: its signature is known by the class numbers
+        let cached = match (id, self.holes.get(base..)) {
+            (Some(id), Some(found)) if !found.is_empty() && found.iter().all(Option::is_some) => {
+                self.key.clear();
+                self.key.push(id);
+                self.key.extend(found.iter().map(|c| c.unwrap_or_default()));
+                match self.by_classes.get(self.key.as_slice()) {
+                    Some(c) => {
+                        self.holes.truncate(base);
+                        return *c;
+                    }
+                    None => true,
+                }
+            }
+            _ => false,
+        };
         self.sig.clear();
         let mut at = 0;
         for (k, (h, r)) in skel.holes.iter().zip(refs).enumerate() {
@@ -309,11 +332,21 @@ impl Resolver<'_, '_> {
         }
         self.sig.push_str(skel.sig.get(at..).unwrap_or(""));
         self.holes.truncate(base);
+        let id = self.class_of_sig(&skel.per);
+        if cached {
+            self.by_classes.insert(self.key.as_slice().into(), id);
+        }
+        id
+    }
+
+    /// The class of the signature in `self.sig` (a new one, where the members have a mailbox
+    /// as `per` says, if it is new).
+    fn class_of_sig(&mut self, per: &PerTopology) -> u32 {
         if let Some(id) = self.by_sig.get(self.sig.as_str()) {
             return *id;
         }
         let id = self.classes.len() as u32;
-        let per = skel.per.clone();
+        let per = per.clone();
         self.classes.push(AddressClass {
             id: id as usize,
             representative: String::new(),

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::model::AccountStatus;
-use crate::route::index::{key_hash, FxMap, MtaIndex};
+use crate::route::index::{key_hash, FxMap, Hit, LmtpKey, MtaIndex, Table};
 use crate::route::{ForeignMta, MtaKind, Topology, ZimbraMta};
 
 use super::classes::split;
@@ -109,12 +109,34 @@ pub(crate) struct Skel {
 
 /// A template under construction (one per thread, reused address after address).
 #[derive(Default)]
-pub(crate) struct Scratch {
+pub(crate) struct Scratch<'t> {
     pub skel: Skel,
     pub refs: Vec<Ref>,
     pub extra: String,
     key: String,
     local_at: String,
+    /// The answers of [`Lookup::hit_tables`] to the key being looked up.
+    hits: Vec<Option<&'t [Hit]>>,
+    /// The answers of [`Lookup::lmtp_tables`].
+    lmtp: Vec<Option<&'t [LmtpKey]>>,
+}
+
+/// The per-address tables of a Zimbra MTA's index, in the order of [`Lookup::hit_tables`].
+const CANONICAL: usize = 0;
+const VAM: usize = 1;
+const TRANSPORT: usize = 2;
+const VMM: usize = 3;
+const SPLIT: usize = 4;
+const HIT_TABLES: usize = 5;
+
+fn hit_tables(idx: &MtaIndex) -> [&Table<Hit>; HIT_TABLES] {
+    [
+        &idx.canonical,
+        &idx.vam,
+        &idx.transport,
+        &idx.vmm,
+        &idx.split,
+    ]
 }
 
 /// Everything a template reads: the MTAs of the topologies, the domain closures and the
@@ -132,6 +154,13 @@ pub(crate) struct Lookup<'t> {
     closures: FxMap<Box<str>, Box<[Box<str>]>>,
     /// The synthetic unknown-recipient probes.
     pub synthetic: HashSet<Box<str>>,
+    /// The per-address tables of the Zimbra MTAs (`HIT_TABLES` each, in MTA order): one key is
+    /// looked up in all of them at once ([`Table::get_many`]).
+    hit_tables: Vec<&'t Table<Hit>>,
+    /// The LMTP key tables of the Zimbra MTAs.
+    lmtp_tables: Vec<&'t Table<LmtpKey>>,
+    /// The number of each Zimbra MTA among the Zimbra MTAs (its tables' place).
+    zimbra_at: Vec<usize>,
 }
 
 impl<'t> Lookup<'t> {
@@ -148,8 +177,20 @@ impl<'t> Lookup<'t> {
                 });
             }
         }
+        let (mut hits, mut lmtp, mut zimbra_at) = (Vec::new(), Vec::new(), Vec::new());
+        for m in &mtas {
+            zimbra_at.push(lmtp.len());
+            if let MtaRef::Zimbra(z) = m {
+                let z: &'t ZimbraMta = z;
+                hits.extend(hit_tables(z.index()));
+                lmtp.push(z.index().lmtp.key_table());
+            }
+        }
         Lookup {
             tags: (0..mtas.len()).map(|i| format!("{i}:")).collect(),
+            hit_tables: hits,
+            lmtp_tables: lmtp,
+            zimbra_at,
             mtas,
             topo_of,
             topos: topos.len(),
@@ -205,13 +246,15 @@ impl<'t> Lookup<'t> {
     }
 
     /// The template of `addr` (lower case; `hash` its [`key_hash`]) into `s`.
-    pub fn template(&self, addr: &str, hash: u64, universe: &AddrSet, s: &mut Scratch) {
+    pub fn template(&self, addr: &str, hash: u64, universe: &AddrSet, s: &mut Scratch<'t>) {
         let Scratch {
             skel,
             refs,
             extra,
             key: keybuf,
             local_at,
+            hits: found,
+            lmtp: found_lmtp,
         } = s;
         skel.sig.clear();
         skel.holes.clear();
@@ -247,8 +290,12 @@ impl<'t> Lookup<'t> {
                     (keybuf.as_str(), key_hash(keybuf))
                 }
             };
+            Table::get_many(&self.hit_tables, key, h, found);
+            Table::get_many(&self.lmtp_tables, key, h, found_lmtp);
             for (mi, m) in self.mtas.iter().enumerate() {
                 let ti = self.topo_of.get(mi).copied().unwrap_or(0);
+                let zi = self.zimbra_at.get(mi).copied().unwrap_or(0);
+                let hit = |t: usize| found.get(zi * HIT_TABLES + t).copied().flatten();
                 out.skel
                     .sig
                     .push_str(self.tags.get(mi).map_or("", |t| t.as_str()));
@@ -263,7 +310,7 @@ impl<'t> Lookup<'t> {
                             out.skel.sig.push('!');
                             out.skel.sig.push_str(key);
                         }
-                        if let Some(hits) = idx.canonical.get_hashed(key, h) {
+                        if let Some(hits) = hit(CANONICAL) {
                             out.skel.sig.push_str("c[");
                             let first = hits
                                 .iter()
@@ -275,7 +322,7 @@ impl<'t> Lookup<'t> {
                             }
                             out.skel.sig.push(']');
                         }
-                        if let Some(hits) = idx.vam.get_hashed(key, h) {
+                        if let Some(hits) = hit(VAM) {
                             out.skel.sig.push_str("v[");
                             out.vam_values(
                                 hits.iter()
@@ -284,7 +331,7 @@ impl<'t> Lookup<'t> {
                             );
                             out.skel.sig.push(']');
                         }
-                        let transport = idx.transport.get_hashed(key, h);
+                        let transport = hit(TRANSPORT);
                         if let Some(hits) = transport {
                             out.skel.sig.push_str("t[");
                             for r in hits.iter().filter_map(|h| idx.rec(h.rec)) {
@@ -295,10 +342,10 @@ impl<'t> Lookup<'t> {
                             }
                             out.skel.sig.push(']');
                         }
-                        if idx.vmm.get_hashed(key, h).is_some() {
+                        if hit(VMM).is_some() {
                             out.skel.sig.push('m');
                         }
-                        if idx.split.get_hashed(key, h).is_some() {
+                        if hit(SPLIT).is_some() {
                             out.skel.sig.push('s');
                         }
                         if z.params.split_domain_check {
@@ -312,7 +359,8 @@ impl<'t> Lookup<'t> {
                                 out.skel.sig.push('u');
                             }
                         }
-                        if let Some(l) = idx.lmtp.get_hashed(key, h) {
+                        let l = found_lmtp.get(zi).copied().flatten();
+                        if let Some(l) = l.and_then(|a| idx.lmtp.account(a)) {
                             out.skel.sig.push_str("l[");
                             out.skel.sig.push_str(l.status.map_or("-", |s| s.into()));
                             out.skel.sig.push(',');

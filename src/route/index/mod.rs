@@ -45,8 +45,8 @@ mod build;
 mod table;
 
 pub(crate) use build::parallel;
-pub(crate) use table::key_hash;
-use table::{Answer, Span, Table};
+pub(crate) use table::{key_hash, Table};
+use table::{Answer, Span};
 
 /// The attribute through which a lookup key matched an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -224,7 +224,7 @@ pub(crate) struct LmtpAccount<'a> {
 /// One answer of the LMTP key table: an account record, found by its name (the last account
 /// with that name wins) or by an alias (the first account with that alias wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LmtpKey {
+pub(crate) struct LmtpKey {
     rec: u32,
     by_name: bool,
 }
@@ -244,7 +244,14 @@ pub(crate) struct LmtpMap {
 }
 
 impl LmtpMap {
-    fn account(&self, answers: &[LmtpKey]) -> Option<LmtpAccount<'_>> {
+    /// The table from keys to accounts (for [`Table::get_many`]; [`LmtpMap::account`] reads
+    /// its answers).
+    pub(crate) fn key_table(&self) -> &Table<LmtpKey> {
+        &self.keys
+    }
+
+    /// The account LMTP finds from the answers of its key table to an address.
+    pub(crate) fn account(&self, answers: &[LmtpKey]) -> Option<LmtpAccount<'_>> {
         // an account's own name beats an alias; the last account of a name, the first of an alias
         let k = answers
             .iter()
@@ -262,11 +269,6 @@ impl LmtpMap {
     /// The account LMTP finds for a (lower-case) address: by name or by alias.
     pub(crate) fn get(&self, key: &str) -> Option<LmtpAccount<'_>> {
         self.account(self.keys.get(key)?)
-    }
-
-    /// [`LmtpMap::get`] with the key's [`key_hash`] computed by the caller.
-    pub(crate) fn get_hashed(&self, key: &str, hash: u64) -> Option<LmtpAccount<'_>> {
-        self.account(self.keys.get_hashed(key, hash)?)
     }
 
     /// Number of shards of the key table (see [`LmtpMap::shard_keys`]).

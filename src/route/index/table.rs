@@ -13,6 +13,8 @@ use crate::model::hash::FxHasher;
 
 /// Number of shards of every table (a power of two).
 pub(crate) const SHARDS: usize = 16;
+/// Tables [`Table::get_many`] reads side by side.
+const MANY: usize = 16;
 const SHARD_SHIFT: u32 = 64 - SHARDS.trailing_zeros();
 
 /// Lengths from this one up are stored with a 16 hex-digit length header in the arena.
@@ -308,6 +310,58 @@ impl<T> Table<T> {
                     .get(e.first as usize..(e.first + e.len) as usize);
             }
             pos = (pos + 1) & mask;
+        }
+    }
+
+    /// The slot a key with this hash is looked for first (0: none, the key is absent).
+    fn first_slot(&self, hash: u64) -> u32 {
+        match self.shards.get(shard_of(hash)) {
+            Some(shard) if !shard.slots.is_empty() => {
+                let pos = hash as usize & (shard.slots.len() - 1);
+                shard.slots.get(pos).copied().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// [`Table::get_hashed`] of one key in several tables: `out` gets the answers of each, in
+    /// order. In a large index every step of a lookup (slot, entry, key text) is a likely cache
+    /// miss; here each step is taken for all the tables before the next one, so that the
+    /// misses of different tables overlap instead of waiting for each other.
+    pub(crate) fn get_many<'a>(
+        tables: &[&'a Table<T>],
+        key: &str,
+        hash: u64,
+        out: &mut Vec<Option<&'a [T]>>,
+    ) {
+        out.clear();
+        for chunk in tables.chunks(MANY) {
+            let mut slots = [0u32; MANY];
+            for (s, t) in slots.iter_mut().zip(chunk) {
+                *s = t.first_slot(hash);
+            }
+            let mut entries = [None::<Entry>; MANY];
+            for ((e, s), t) in entries.iter_mut().zip(&slots).zip(chunk) {
+                if *s != 0 {
+                    *e = t
+                        .shards
+                        .get(shard_of(hash))
+                        .and_then(|sh| sh.entries.get(*s as usize - 1))
+                        .copied();
+                }
+            }
+            for ((e, s), t) in entries.iter().zip(&slots).zip(chunk) {
+                out.push(match e {
+                    _ if *s == 0 => None,
+                    Some(e) if e.hash == hash as u32 && e.key.get(&t.text) == key => {
+                        t.shards.get(shard_of(hash)).and_then(|sh| {
+                            sh.answers.get(e.first as usize..(e.first + e.len) as usize)
+                        })
+                    }
+                    // another key in the first slot: probe on
+                    _ => t.get_hashed(key, hash),
+                });
+            }
         }
     }
 
