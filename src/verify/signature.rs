@@ -77,8 +77,12 @@ fn first_with_index(list: &[MtaRef<'_>], at: usize, idx: &MtaIndex) -> bool {
 /// The domain pair `(from, to)` that the result `v` of a map lookup of `key` adds to the
 /// domain graph: a rewrite that keeps the local part (a catch-all `@d → @e`, `local@d →
 /// local@e`) links the key's domain to the result's. Most values are the key itself: none.
-pub(crate) fn rewrite_pair<'a>(key: &'a str, v: &'a str) -> Option<(&'a str, &'a str)> {
-    let ((kl, kd), (vl, vd)) = (split(key), split(v));
+/// `key` is given split at its last `@`.
+pub(crate) fn rewrite_pair<'a>(
+    (kl, kd): (&'a str, &'a str),
+    v: &'a str,
+) -> Option<(&'a str, &'a str)> {
+    let (vl, vd) = split(v);
     ((v.starts_with('@') || (!kl.is_empty() && vl.eq_ignore_ascii_case(kl)))
         && !kd.eq_ignore_ascii_case(vd))
     .then_some((kd, vd))

@@ -1,13 +1,18 @@
-//! The universe of a classification: every enumerated address (lower case) once, in
-//! enumeration order, in one text arena, with its hash and an open-addressing table to find it —
-//! one allocation for all the addresses instead of one each, and the hash kept, because it is
-//! the one every lookup table of the route index uses ([`key_hash`]): an address is hashed once.
+//! The universe of a classification: every enumerated address (lower case) once, numbered in
+//! enumeration order, with its hash — the one every lookup table of the route index uses
+//! ([`key_hash`]), so that an address is hashed once.
 //!
-//! The enumeration reads the maps shard by shard ([`enumerate`]): worker threads read the
-//! next shards (each into a small set of its own) while the calling thread adds the current
-//! ones to the universe in order, so the order is the one a single thread produces.
+//! An [`AddrSet`] is split into [`PARTS`] parts by the top bits of the hash, each a text arena
+//! with an open-addressing table; an address has a number in its part and a number in the set.
+//! The enumeration ([`enumerate`]) reads the maps shard by shard on worker threads, each shard
+//! yielding its candidates (every key and value, in order) sorted into the parts; then each
+//! part keeps the first occurrence of each of its addresses, the parts on worker threads too
+//! (a part is small enough to stay in cache, the whole set is not); finally the parts' first
+//! occurrences are merged in enumeration order, which numbers the addresses exactly as one
+//! thread adding the candidates one by one would.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::model::hash::FxSet;
 use crate::route::index::{key_hash, parallel, MtaIndex};
@@ -16,57 +21,47 @@ use crate::route::{MtaKind, Topology};
 use super::classes::{split, UNKNOWN_LOCAL, UNSERVED_DOMAIN};
 use super::signature::{rewrite_pair, ForeignIdx, Lookup, MtaRef};
 
-/// A set of addresses numbered in insertion order.
+/// Number of parts of an [`AddrSet`] (a power of two).
+pub(crate) const PARTS: usize = 16;
+/// Bits of a part's number of an address in [`AddrSet::order`].
+const LOCAL_BITS: u32 = 28;
+
+/// The part of an address with this hash.
+fn part_of(hash: u64) -> usize {
+    (hash >> (64 - PARTS.trailing_zeros())) as usize
+}
+
+/// One part of an [`AddrSet`].
 #[derive(Debug, Clone, Default)]
-pub(crate) struct AddrSet {
-    /// Every address, back to back.
+struct Part {
+    /// Its addresses, back to back.
     text: String,
-    /// Where address `i` starts in `text` (`starts[i + 1]` or the end of `text`: where it ends).
+    /// Where address `l` starts in `text` (it ends where `l + 1` starts, or at the end).
     starts: Vec<usize>,
     /// [`key_hash`] of every address.
     hashes: Vec<u64>,
-    /// 0: empty; else the high half of the address's hash and its number + 1 in the low half
-    /// (a probe reads the address only when the hashes agree). A power of two, at most half
-    /// full.
+    /// The number in the set of every address.
+    global: Vec<u32>,
+    /// 0: empty; else the high half of the address's hash and its number in the part + 1 in
+    /// the low half (a probe reads the address only when the hashes agree). A power of two,
+    /// at most half full.
     slots: Vec<u64>,
 }
 
-/// What a slot holds for address number `i` with hash `hash`.
-fn slot(i: usize, hash: u64) -> u64 {
-    (hash & !0xffff_ffff) | (i as u64 + 1)
-}
-
-impl AddrSet {
-    /// Number of addresses.
-    pub(crate) fn len(&self) -> usize {
+impl Part {
+    fn len(&self) -> usize {
         self.starts.len()
     }
 
-    /// Address number `i` (empty if there is none).
-    pub(crate) fn get(&self, i: usize) -> &str {
-        let Some(start) = self.starts.get(i).copied() else {
+    fn get(&self, l: usize) -> &str {
+        let Some(start) = self.starts.get(l).copied() else {
             return "";
         };
-        let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
+        let end = self.starts.get(l + 1).copied().unwrap_or(self.text.len());
         self.text.get(start..end).unwrap_or("")
     }
 
-    /// The [`key_hash`] of address number `i`.
-    pub(crate) fn hash(&self, i: usize) -> u64 {
-        self.hashes.get(i).copied().unwrap_or_default()
-    }
-
-    /// The number of `a`.
-    pub(crate) fn find(&self, a: &str) -> Option<u32> {
-        self.find_hashed(a, key_hash(a))
-    }
-
-    /// The number of `a`, whose [`key_hash`] is `hash`.
-    pub(crate) fn find_hashed(&self, a: &str, hash: u64) -> Option<u32> {
-        self.probe(a, hash).err()
-    }
-
-    /// `Ok(slot)`: `a` is not in the set and would go to `slot`; `Err(number)`: it is.
+    /// `Ok(slot)`: `a` is not in the part and would go to `slot`; `Err(l)`: it is number `l`.
     fn probe(&self, a: &str, hash: u64) -> Result<usize, u32> {
         if self.slots.is_empty() {
             return Ok(0);
@@ -77,9 +72,9 @@ impl AddrSet {
             match self.slots.get(pos).copied().unwrap_or(0) {
                 0 => return Ok(pos),
                 s => {
-                    let i = (s & 0xffff_ffff) as u32 - 1;
-                    if (s ^ hash) >> 32 == 0 && self.get(i as usize) == a {
-                        return Err(i);
+                    let l = (s & 0xffff_ffff) as u32 - 1;
+                    if (s ^ hash) >> 32 == 0 && self.get(l as usize) == a {
+                        return Err(l);
                     }
                 }
             }
@@ -87,38 +82,110 @@ impl AddrSet {
         }
     }
 
-    /// Add `a` (already lower case) unless it is there.
-    pub(crate) fn insert(&mut self, a: &str) {
-        self.insert_hashed(a, key_hash(a));
-    }
-
-    /// [`AddrSet::insert`] with the [`key_hash`] of `a`.
-    pub(crate) fn insert_hashed(&mut self, a: &str, hash: u64) {
+    /// Add `a` unless it is there; its number in the part if it is new.
+    fn insert(&mut self, a: &str, hash: u64) -> Option<u32> {
         if (self.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        if let Ok(at) = self.probe(a, hash) {
-            self.starts.push(self.text.len());
-            self.text.push_str(a);
-            self.hashes.push(hash);
-            if let Some(s) = self.slots.get_mut(at) {
-                *s = slot(self.starts.len() - 1, hash);
-            }
+        let at = self.probe(a, hash).ok()?;
+        let l = self.len();
+        self.starts.push(self.text.len());
+        self.text.push_str(a);
+        self.hashes.push(hash);
+        self.global.push(u32::MAX);
+        if let Some(s) = self.slots.get_mut(at) {
+            *s = slot(l, hash);
         }
+        Some(l as u32)
     }
 
     fn grow(&mut self) {
         let cap = (self.slots.len() * 2).max(64);
         let mask = cap - 1;
         let mut slots = vec![0u64; cap];
-        for (i, h) in self.hashes.iter().enumerate() {
+        for (l, h) in self.hashes.iter().enumerate() {
             let mut pos = *h as usize & mask;
             while slots[pos] != 0 {
                 pos = (pos + 1) & mask;
             }
-            slots[pos] = slot(i, *h);
+            slots[pos] = slot(l, *h);
         }
         self.slots = slots;
+    }
+}
+
+/// What a slot holds for address number `l` with hash `hash`.
+fn slot(l: usize, hash: u64) -> u64 {
+    (hash & !0xffff_ffff) | (l as u64 + 1)
+}
+
+/// A set of addresses numbered in insertion order.
+#[derive(Debug, Clone)]
+pub(crate) struct AddrSet {
+    parts: Vec<Part>,
+    /// The part and the number in it of every address: `part << LOCAL_BITS | number`.
+    order: Vec<u32>,
+}
+
+impl Default for AddrSet {
+    fn default() -> Self {
+        AddrSet {
+            parts: vec![Part::default(); PARTS],
+            order: Vec::new(),
+        }
+    }
+}
+
+impl AddrSet {
+    /// Number of addresses.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The part and the number in it of address number `i`.
+    fn locate(&self, i: usize) -> Option<(&Part, usize)> {
+        let o = *self.order.get(i)?;
+        let part = self.parts.get((o >> LOCAL_BITS) as usize)?;
+        Some((part, (o & ((1 << LOCAL_BITS) - 1)) as usize))
+    }
+
+    /// Address number `i` (empty if there is none).
+    pub(crate) fn get(&self, i: usize) -> &str {
+        self.locate(i).map_or("", |(p, l)| p.get(l))
+    }
+
+    /// The [`key_hash`] of address number `i`.
+    pub(crate) fn hash(&self, i: usize) -> u64 {
+        self.locate(i)
+            .and_then(|(p, l)| p.hashes.get(l).copied())
+            .unwrap_or_default()
+    }
+
+    /// The number of `a`.
+    pub(crate) fn find(&self, a: &str) -> Option<u32> {
+        self.find_hashed(a, key_hash(a))
+    }
+
+    /// The number of `a`, whose [`key_hash`] is `hash`.
+    pub(crate) fn find_hashed(&self, a: &str, hash: u64) -> Option<u32> {
+        let part = self.parts.get(part_of(hash))?;
+        let l = part.probe(a, hash).err()?;
+        part.global.get(l as usize).copied()
+    }
+
+    /// Add `a` (already lower case) unless it is there.
+    pub(crate) fn insert(&mut self, a: &str) {
+        let hash = key_hash(a);
+        let p = part_of(hash);
+        let i = self.order.len() as u32;
+        if let Some(part) = self.parts.get_mut(p) {
+            if let Some(l) = part.insert(a, hash) {
+                if let Some(g) = part.global.get_mut(l as usize) {
+                    *g = i;
+                }
+                self.order.push(((p as u32) << LOCAL_BITS) | l);
+            }
+        }
     }
 
     /// Every address in number order.
@@ -126,25 +193,47 @@ impl AddrSet {
         (0..self.len()).map(move |i| self.get(i))
     }
 
-    /// Add the addresses of `other` that are not in `self`, in `other`'s order.
-    pub(crate) fn extend(&mut self, other: &AddrSet) {
-        for i in 0..other.len() {
-            self.insert_hashed(other.get(i), other.hash(i));
+    /// The set of parts filled independently: each part's addresses with the place (any
+    /// increasing key) of their first occurrence; numbered by that place.
+    fn merge(parts: Vec<(Part, Vec<u64>)>) -> AddrSet {
+        let mut heap: BinaryHeap<Reverse<(u64, usize, usize)>> = parts
+            .iter()
+            .enumerate()
+            .filter_map(|(p, (_, first))| first.first().map(|f| Reverse((*f, p, 0))))
+            .collect();
+        let total = parts.iter().map(|(p, _)| p.len()).sum();
+        let (mut parts, firsts): (Vec<Part>, Vec<Vec<u64>>) = parts.into_iter().unzip();
+        let mut order = Vec::with_capacity(total);
+        while let Some(Reverse((_, p, l))) = heap.pop() {
+            if let Some(g) = parts.get_mut(p).and_then(|part| part.global.get_mut(l)) {
+                *g = order.len() as u32;
+            }
+            order.push(((p as u32) << LOCAL_BITS) | l as u32);
+            if let Some(f) = firsts.get(p).and_then(|f| f.get(l + 1)) {
+                heap.push(Reverse((*f, p, l + 1)));
+            }
         }
+        AddrSet { parts, order }
     }
 }
 
-/// Whether an enumerated value is an address: `local@domain`, both non-empty, no white space.
+/// Whether an enumerated value is an address: `local@domain`, both non-empty, no white space
+/// (`char::is_whitespace`). One pass over the bytes of an ASCII value.
 fn valid_address(a: &str) -> bool {
-    let (l, d) = split(a);
-    let space = if a.is_ascii() {
-        // char::is_whitespace on ASCII (with U+000B, which u8::is_ascii_whitespace leaves out)
-        a.bytes()
-            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-    } else {
-        a.contains(char::is_whitespace)
-    };
-    a.contains('@') && !l.is_empty() && !d.is_empty() && !space
+    let (mut last_at, mut space, mut ascii) = (None, false, true);
+    for (i, b) in a.bytes().enumerate() {
+        match b {
+            b'@' => last_at = Some(i),
+            // the ASCII white space of char::is_whitespace (with U+000B)
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => space = true,
+            0x80.. => ascii = false,
+            _ => {}
+        }
+    }
+    if !ascii && a.contains(char::is_whitespace) {
+        space = true;
+    }
+    last_at.is_some_and(|i| i > 0 && i + 1 < a.len()) && !space
 }
 
 /// Add `a` lower-cased to `set` if it is an address (`lc`: a buffer).
@@ -152,14 +241,10 @@ fn add(set: &mut AddrSet, a: &str, lc: &mut String) {
     if a.starts_with('@') || !valid_address(a) {
         return;
     }
-    if a.bytes().any(|b| b.is_ascii_uppercase()) {
-        lc.clear();
-        lc.push_str(a);
-        lc.make_ascii_lowercase();
-        set.insert(lc);
-    } else {
-        set.insert(a);
-    }
+    lc.clear();
+    lc.push_str(a);
+    lc.make_ascii_lowercase();
+    set.insert(lc);
 }
 
 /// One step of the enumeration.
@@ -173,35 +258,86 @@ enum Step<'a> {
     Foreign(&'a ForeignIdx),
 }
 
-/// What a step enumerates: its addresses in order (each once), the served domains and the
-/// domain pairs (see [`rewrite_pair`]) it found.
-#[derive(Default)]
-struct Batch<'a> {
-    addrs: AddrSet,
+/// An address a step found: its hash, its text in the step's text, its place in the step.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    hash: u64,
+    start: u32,
+    len: u32,
+    at: u32,
+}
+
+/// What a step enumerates: its candidates (lower case, in `text`) by part, the served
+/// domains and the domain pairs (see [`rewrite_pair`]) it found.
+struct Found<'a> {
+    text: String,
+    parts: Vec<Vec<Candidate>>,
+    found: u32,
     served: Vec<String>,
     pairs: FxSet<(&'a str, &'a str)>,
 }
 
+impl Found<'_> {
+    /// Add `a` if it is an address.
+    fn add(&mut self, a: &str) {
+        if a.starts_with('@') || !valid_address(a) {
+            return;
+        }
+        let start = self.text.len();
+        self.text.push_str(a);
+        let Some(lc) = self.text.get_mut(start..) else {
+            return;
+        };
+        lc.make_ascii_lowercase();
+        let hash = key_hash(lc);
+        if let Some(part) = self.parts.get_mut(part_of(hash)) {
+            part.push(Candidate {
+                hash,
+                start: start as u32,
+                len: a.len() as u32,
+                at: self.found,
+            });
+        }
+        self.found += 1;
+    }
+
+    fn text(&self, c: &Candidate) -> &str {
+        self.text
+            .get(c.start as usize..(c.start + c.len) as usize)
+            .unwrap_or("")
+    }
+}
+
 impl<'a> Step<'a> {
-    fn run(&self) -> Batch<'a> {
-        let mut b = Batch::default();
-        let mut lc = String::new();
+    fn run(&self) -> Found<'a> {
+        let mut f = Found {
+            text: String::new(),
+            parts: vec![Vec::new(); PARTS],
+            found: 0,
+            served: Vec::new(),
+            pairs: FxSet::default(),
+        };
         match *self {
             Step::Map(idx, canonical, s) => {
                 let map = if canonical { &idx.canonical } else { &idx.vam };
                 for (k, hits) in map.shard_iter(s) {
+                    let key = split(k);
                     if let Some(d) = k.strip_prefix('@') {
-                        b.served.push(d.to_string());
+                        f.served.push(d.to_string());
                     } else {
-                        add(&mut b.addrs, k, &mut lc);
+                        f.add(k);
                     }
                     for h in hits.iter() {
                         if let Some(r) = idx.rec(h.rec) {
                             for (vals, of_map) in [(r.vam, !canonical), (r.canonical, canonical)] {
                                 for v in vals.iter() {
-                                    add(&mut b.addrs, v, &mut lc);
-                                    if let Some(p) = of_map.then(|| rewrite_pair(k, v)).flatten() {
-                                        b.pairs.insert(p);
+                                    // the key itself (a delivery address) is in already
+                                    if v != k {
+                                        f.add(v);
+                                    }
+                                    if let Some(p) = of_map.then(|| rewrite_pair(key, v)).flatten()
+                                    {
+                                        f.pairs.insert(p);
                                     }
                                 }
                             }
@@ -211,57 +347,64 @@ impl<'a> Step<'a> {
             }
             Step::Lmtp(idx, s) => {
                 for k in idx.lmtp.shard_keys(s) {
-                    add(&mut b.addrs, k, &mut lc);
+                    f.add(k);
                 }
             }
-            Step::Foreign(f) => {
+            Step::Foreign(m) => {
                 // in the order the MTA lists them (a hash set's order would change from run
                 // to run)
-                for a in f.mailbox_list.iter() {
-                    add(&mut b.addrs, a, &mut lc);
+                for a in m.mailbox_list.iter() {
+                    f.add(a);
                 }
-                for (k, v) in f.aliases.iter() {
-                    add(&mut b.addrs, k, &mut lc);
-                    add(&mut b.addrs, v, &mut lc);
+                for (k, v) in m.aliases.iter() {
+                    f.add(k);
+                    f.add(v);
                 }
-                for k in f.routes.keys() {
-                    add(&mut b.addrs, k, &mut lc);
+                for k in m.routes.keys() {
+                    f.add(k);
                 }
             }
         }
-        b
+        f
     }
 }
 
-/// Run `steps` and hand their batches to `take` in step order: on one thread, or with
-/// `threads` threads running the next steps while `take` adds the current ones.
-fn pipeline<'a>(steps: &[Step<'a>], threads: usize, mut take: impl FnMut(Batch<'a>)) {
+/// Add the candidates of `found` (steps `first..`, in order) to the parts (each with the
+/// places of its addresses' first occurrences), the parts on `threads` threads.
+fn dedup(parts: &mut [(Part, Vec<u64>)], found: &[Found<'_>], first: usize, threads: usize) {
+    let fill = |p: usize, (part, places): &mut (Part, Vec<u64>)| {
+        for (s, f) in found.iter().enumerate() {
+            for c in f.parts.get(p).into_iter().flatten() {
+                if part.insert(f.text(c), c.hash).is_some() {
+                    places.push(((first + s) as u64) << 32 | u64::from(c.at));
+                }
+            }
+        }
+    };
+    let per = parts.len().div_ceil(threads.max(1)).max(1);
     if threads <= 1 {
-        for s in steps {
-            take(s.run());
+        for (p, part) in parts.iter_mut().enumerate() {
+            fill(p, part);
         }
         return;
     }
-    let run = |w: &[Step<'a>]| parallel(w.len(), threads, |j| w.get(j).map(Step::run));
-    let mut waves = steps.chunks(threads * 2);
-    let mut ready = waves.next().map(run);
-    while let Some(batches) = ready.take() {
-        let next = waves.next();
-        ready = std::thread::scope(|sc| {
-            let h = next.map(|w| sc.spawn(move || run(w)));
-            for b in batches.into_iter().flatten() {
-                take(b);
-            }
-            h.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-        });
-    }
+    std::thread::scope(|sc| {
+        for (k, chunk) in parts.chunks_mut(per).enumerate() {
+            let fill = &fill;
+            sc.spawn(move || {
+                for (j, part) in chunk.iter_mut().enumerate() {
+                    fill(k * per + j, part);
+                }
+            });
+        }
+    });
 }
 
 /// Every address the topologies know, the unknown probes of every served domain and the
 /// unserved-domain probe (added to `look.synthetic`), in enumeration order (see the
 /// [module documentation](super)); and, from the same pass over the maps, the domain graph
-/// (set in `look`). The maps are read on `threads` threads; the order is the same whatever
-/// the number.
+/// (set in `look`). The maps are read on `threads` threads; the numbers are the same whatever
+/// the number of threads.
 pub(crate) fn enumerate(look: &mut Lookup<'_>, topos: &[&Topology], threads: usize) -> AddrSet {
     let mut served: BTreeSet<String> = BTreeSet::new();
     let mut pairs: FxSet<(&str, &str)> = FxSet::default();
@@ -297,12 +440,19 @@ pub(crate) fn enumerate(look: &mut Lookup<'_>, topos: &[&Topology], threads: usi
             }
         }
     }
-    let mut set = AddrSet::default();
-    pipeline(&steps, threads, |b| {
-        set.extend(&b.addrs);
-        served.extend(b.served);
-        pairs.extend(b.pairs);
-    });
+    // a few steps at a time: what they found is held until the parts have it
+    let mut parts: Vec<(Part, Vec<u64>)> = vec![Default::default(); PARTS];
+    let wave = (threads * 4).max(4);
+    for (w, chunk) in steps.chunks(wave).enumerate() {
+        let found = parallel(chunk.len(), threads, |j| chunk.get(j).map(Step::run));
+        let found: Vec<Found<'_>> = found.into_iter().flatten().collect();
+        dedup(&mut parts, &found, w * wave, threads);
+        for f in found {
+            served.extend(f.served);
+            pairs.extend(f.pairs);
+        }
+    }
+    let mut set = AddrSet::merge(parts);
     let pairs: Vec<(String, String)> = pairs
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -341,16 +491,21 @@ pub(crate) fn enumerate(look: &mut Lookup<'_>, topos: &[&Topology], threads: usi
 
 #[cfg(test)]
 mod tests {
-    use super::AddrSet;
+    use super::{part_of, valid_address, AddrSet, Part, PARTS};
+    use crate::route::index::key_hash;
+
+    fn words() -> Vec<String> {
+        (0..3000)
+            .map(|i| format!("u{}@d{}", (i * 7) % 2100, i % 3))
+            .collect()
+    }
 
     #[test]
     fn numbers_addresses_in_insertion_order_once() {
         let mut s = AddrSet::default();
         assert_eq!(s.find("a@x"), None);
-        let words: Vec<String> = (0..1000)
-            .map(|i| format!("u{}@d{}", i % 700, i % 3))
-            .collect();
         let mut want: Vec<&str> = Vec::new();
+        let words = words();
         for w in &words {
             s.insert(w);
             if !want.contains(&w.as_str()) {
@@ -364,8 +519,54 @@ mod tests {
         for (i, w) in want.iter().enumerate() {
             assert_eq!(s.find(w), Some(i as u32), "{w}");
             assert_eq!(s.get(i), *w);
+            assert_eq!(s.hash(i), key_hash(w));
         }
-        assert_eq!(s.find("u700@d0"), None);
+        assert_eq!(s.find("u2100@d0"), None);
         assert_eq!(s.get(want.len()), "");
+    }
+
+    #[test]
+    fn addresses_are_local_at_domain_without_white_space() {
+        for a in ["a@b", "a@b@c", "ü@x.org", "a.b+c@d"] {
+            assert!(valid_address(a), "{a}");
+        }
+        for a in [
+            "",
+            "@",
+            "a@",
+            "@b",
+            "ab",
+            "a b@c",
+            "a@b\u{b}",
+            "a\t@b",
+            "a@b\u{a0}",
+            "\u{2003}a@b",
+        ] {
+            assert!(!valid_address(a), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn parts_filled_apart_merge_into_insertion_order() {
+        let words = words();
+        let mut one = AddrSet::default();
+        let mut parts: Vec<(Part, Vec<u64>)> = vec![Default::default(); PARTS];
+        for (at, w) in words.iter().enumerate() {
+            one.insert(w);
+            let h = key_hash(w);
+            let (part, places) = &mut parts[part_of(h)];
+            if part.insert(w, h).is_some() {
+                places.push(at as u64);
+            }
+        }
+        assert!(parts.iter().filter(|(p, _)| p.len() > 0).count() > 1);
+        let merged = AddrSet::merge(parts);
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            one.iter().collect::<Vec<_>>()
+        );
+        for w in &words {
+            assert_eq!(merged.find(w), one.find(w));
+        }
     }
 }

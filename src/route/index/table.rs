@@ -124,10 +124,41 @@ struct Entry {
     len: u32,
 }
 
-/// One shard: slots (0 empty, else entry index + 1) over entries, answers in one vector.
+/// Shards with fewer entries than this are *tagged*: a slot keeps 8 bits of the key's hash
+/// above the entry number, so that a probe reads an entry (a likely cache miss) only when
+/// those agree — almost only for the key itself.
+const TAGGED: usize = (1 << 24) - 1;
+
+/// The 8 bits of `hash` a tagged slot keeps (not among those that pick the shard, the slot or
+/// the entry's stored hash).
+fn tag(hash: u64) -> u32 {
+    ((hash >> 32) as u32 & 0xff) << 24
+}
+
+/// The slot of entry number `e` of a key with hash `hash`.
+fn slot_of(e: usize, hash: u64, tagged: bool) -> u32 {
+    let n = e as u32 + 1;
+    if tagged {
+        tag(hash) | n
+    } else {
+        n
+    }
+}
+
+/// The entry a (non-empty) slot names, if its key may have hash `hash`.
+fn entry_of(slot: u32, hash: u64, tagged: bool) -> Option<usize> {
+    if !tagged {
+        return Some(slot as usize - 1);
+    }
+    (slot & 0xff00_0000 == tag(hash)).then(|| (slot & 0x00ff_ffff) as usize - 1)
+}
+
+/// One shard: slots (0 empty, else entry index + 1, tagged when the shard has fewer than
+/// [`TAGGED`] entries) over entries, answers in one vector.
 #[derive(Clone, Debug)]
 pub(crate) struct Shard<T> {
     slots: Box<[u32]>,
+    tagged: bool,
     entries: Box<[Entry]>,
     answers: Box<[T]>,
 }
@@ -136,6 +167,7 @@ impl<T> Default for Shard<T> {
     fn default() -> Self {
         Shard {
             slots: Box::default(),
+            tagged: false,
             entries: Box::default(),
             answers: Box::default(),
         }
@@ -155,16 +187,23 @@ struct Probe<'t> {
     text: &'t str,
     mask: usize,
     slots: Vec<u32>,
+    tagged: bool,
     entries: Vec<Entry>,
 }
 
 impl<'t> Probe<'t> {
+    #[cfg(test)]
     fn new(text: &'t str, max_keys: usize) -> Self {
+        Probe::tagged(text, max_keys, max_keys < TAGGED)
+    }
+
+    fn tagged(text: &'t str, max_keys: usize, tagged: bool) -> Self {
         let cap = (max_keys + max_keys / 3 + 1).next_power_of_two();
         Probe {
             text,
             mask: cap - 1,
             slots: vec![0; cap],
+            tagged,
             entries: Vec::new(),
         }
     }
@@ -182,13 +221,16 @@ impl<'t> Probe<'t> {
                         first: 0,
                         len: 0,
                     });
-                    self.slots[pos] = self.entries.len() as u32;
-                    return self.entries.len() - 1;
+                    let e = self.entries.len() - 1;
+                    self.slots[pos] = slot_of(e, hash, self.tagged);
+                    return e;
                 }
                 s => {
-                    let e = &self.entries[s as usize - 1];
-                    if e.hash == hash as u32 && e.key.get(self.text) == want {
-                        return s as usize - 1;
+                    if let Some(i) = entry_of(s, hash, self.tagged) {
+                        let e = &self.entries[i];
+                        if e.hash == hash as u32 && e.key.get(self.text) == want {
+                            return i;
+                        }
                     }
                 }
             }
@@ -202,6 +244,7 @@ impl<'t> Probe<'t> {
         }
         Shard {
             slots: self.slots.into_boxed_slice(),
+            tagged: self.tagged,
             entries: self.entries.into_boxed_slice(),
             answers: answers.into_boxed_slice(),
         }
@@ -237,10 +280,20 @@ pub(crate) fn build_shard<T: Answer>(
     items: impl Iterator<Item = Item<T>> + Clone,
 ) -> Shard<T> {
     let n = items.clone().count();
+    build_shard_tagged(text, items, n < TAGGED)
+}
+
+/// [`build_shard`], tagged or not.
+fn build_shard_tagged<T: Answer>(
+    text: &str,
+    items: impl Iterator<Item = Item<T>> + Clone,
+    tagged: bool,
+) -> Shard<T> {
+    let n = items.clone().count();
     if n == 0 {
         return Shard::default();
     }
-    let mut probe = Probe::new(text, n);
+    let mut probe = Probe::tagged(text, n, tagged);
     // pass 1: entries and counts (repeats dropped); pass 2: answers placed by entry, in order
     let mut order: Vec<(u32, T)> = Vec::with_capacity(n);
     let mut last: Vec<Option<T>> = Vec::new();
@@ -303,24 +356,31 @@ impl<T> Table<T> {
             if s == 0 {
                 return None;
             }
-            let e = shard.entries.get(s as usize - 1)?;
-            if e.hash == hash as u32 && e.key.get(&self.text) == key {
-                return shard
-                    .answers
-                    .get(e.first as usize..(e.first + e.len) as usize);
+            if let Some(i) = entry_of(s, hash, shard.tagged) {
+                let e = shard.entries.get(i)?;
+                if e.hash == hash as u32 && e.key.get(&self.text) == key {
+                    return shard
+                        .answers
+                        .get(e.first as usize..(e.first + e.len) as usize);
+                }
             }
             pos = (pos + 1) & mask;
         }
     }
 
-    /// The slot a key with this hash is looked for first (0: none, the key is absent).
-    fn first_slot(&self, hash: u64) -> u32 {
+    /// The slot a key with this hash is looked for first (0: none, the key is absent) and
+    /// the entry it names if the tag agrees.
+    fn first_slot(&self, hash: u64) -> (u32, Option<usize>) {
         match self.shards.get(shard_of(hash)) {
             Some(shard) if !shard.slots.is_empty() => {
                 let pos = hash as usize & (shard.slots.len() - 1);
-                shard.slots.get(pos).copied().unwrap_or(0)
+                let s = shard.slots.get(pos).copied().unwrap_or(0);
+                (
+                    s,
+                    (s != 0).then(|| entry_of(s, hash, shard.tagged)).flatten(),
+                )
             }
-            _ => 0,
+            _ => (0, None),
         }
     }
 
@@ -336,21 +396,21 @@ impl<T> Table<T> {
     ) {
         out.clear();
         for chunk in tables.chunks(MANY) {
-            let mut slots = [0u32; MANY];
+            let mut slots = [(0u32, None::<usize>); MANY];
             for (s, t) in slots.iter_mut().zip(chunk) {
                 *s = t.first_slot(hash);
             }
             let mut entries = [None::<Entry>; MANY];
-            for ((e, s), t) in entries.iter_mut().zip(&slots).zip(chunk) {
-                if *s != 0 {
+            for ((e, (_, i)), t) in entries.iter_mut().zip(&slots).zip(chunk) {
+                if let Some(i) = i {
                     *e = t
                         .shards
                         .get(shard_of(hash))
-                        .and_then(|sh| sh.entries.get(*s as usize - 1))
+                        .and_then(|sh| sh.entries.get(*i))
                         .copied();
                 }
             }
-            for ((e, s), t) in entries.iter().zip(&slots).zip(chunk) {
+            for ((e, (s, _)), t) in entries.iter().zip(&slots).zip(chunk) {
                 out.push(match e {
                     _ if *s == 0 => None,
                     Some(e) if e.hash == hash as u32 && e.key.get(&t.text) == key => {
@@ -428,6 +488,10 @@ mod tests {
     }
 
     fn table(keys: &[(&str, A)]) -> Table<A> {
+        table_tagged(keys, true)
+    }
+
+    fn table_tagged(keys: &[(&str, A)], tagged: bool) -> Table<A> {
         let mut text = String::new();
         let items: Vec<Item<A>> = keys
             .iter()
@@ -442,9 +506,10 @@ mod tests {
             .collect();
         let shards = (0..SHARDS)
             .map(|s| {
-                build_shard(
+                build_shard_tagged(
                     &text,
                     items.iter().filter(|i| shard_of(i.hash) == s).copied(),
+                    tagged,
                 )
             })
             .collect();
@@ -543,6 +608,55 @@ mod tests {
         assert_eq!(probe.entry(7, a), 0);
         let shard = build_shard(&text, items.iter().copied());
         assert_eq!(shard.entries.len(), 2);
+    }
+
+    #[test]
+    fn tagged_and_untagged_shards_and_many_tables_at_once_answer_alike() {
+        let keys: Vec<String> = (0..3000).map(|i| format!("k{i}@d{}.org", i % 5)).collect();
+        let pairs: Vec<(&str, A)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), A(i as u32, 0)))
+            .collect();
+        let (even, odd): (Vec<_>, Vec<_>) = pairs.iter().partition(|(_, a)| a.0 % 2 == 0);
+        let tables = [
+            table_tagged(&pairs, true),
+            table_tagged(&pairs, false),
+            table(&even),
+            table_tagged(&odd, false),
+            Table::default(),
+        ];
+        assert!(tables[0]
+            .shards
+            .iter()
+            .all(|s| s.tagged || s.entries.is_empty()));
+        assert!(tables[1].shards.iter().all(|s| !s.tagged));
+        let refs: Vec<&Table<A>> = tables.iter().collect();
+        let mut many = Vec::new();
+        for (i, k) in keys
+            .iter()
+            .map(String::as_str)
+            .chain(["absent@d0.org", ""])
+            .enumerate()
+        {
+            let hash = key_hash(k);
+            Table::get_many(&refs, k, hash, &mut many);
+            let one: Vec<Option<&[A]>> = tables.iter().map(|t| t.get(k)).collect();
+            assert_eq!(many, one, "{k}");
+            let found = i < keys.len();
+            assert_eq!(many[0].is_some(), found);
+            assert_eq!(many[1], many[0]);
+            assert_eq!(many[2].is_some() || many[3].is_some(), found);
+            assert_eq!(many[4], None);
+        }
+        // a slot whose tag disagrees names no entry
+        let s = slot_of(5, 0xab_0000_0000, true);
+        assert_eq!(entry_of(s, 0xab_0000_0000, true), Some(5));
+        assert_eq!(entry_of(s, 0xac_0000_0000, true), None);
+        assert_eq!(
+            entry_of(slot_of(5, 1, false), 0xac_0000_0000, false),
+            Some(5)
+        );
     }
 
     #[test]
