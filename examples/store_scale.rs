@@ -15,7 +15,9 @@
 //! before each size: measure on a quiet machine.
 //!
 //! Rows: `ldapmodify -n -c` · `load (1 thread)` · `load (all threads)` · `load + index` ·
-//! `verify 2 MTAs, 1 directory` · for sizes ≥ 1,000,000 also `verify 2 MTAs, 2 directories`.
+//! `load + index` keeping only the attributes routing reads · `verify 2 MTAs, 1 directory` ·
+//! for sizes ≥ 1,000,000 also `verify 2 MTAs, 2 directories`. `verify` loads as
+//! `zimbra-prov route verify` does: accounts keep only the attributes routing reads.
 
 #[path = "support/slapcat_gen.rs"]
 mod slapcat_gen;
@@ -35,9 +37,12 @@ use zimbra_prov::route::{IndexOptions, MtaIndex, ZimbraMta};
 
 const DOMAINS: usize = 50;
 
-fn load(file: &Path, threads: usize) -> zimbra_prov::model::Directory {
+/// Reads `file`; `routing`: accounts keep only what routing reads (as `zimbra-prov route`
+/// loads).
+fn load(file: &Path, threads: usize, routing: bool) -> zimbra_prov::model::Directory {
     let f = std::fs::File::open(file).unwrap_or_else(|e| die(&format!("{}: {e}", file.display())));
-    let opts = ReadOptions::with_threads(threads);
+    let mut opts = ReadOptions::with_threads(threads);
+    opts.routing_only = routing;
     read_directory_with(f, &opts).unwrap_or_else(|e| die(&format!("{}: {e}", file.display())))
 }
 
@@ -46,24 +51,33 @@ fn die(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+/// Leaves a loaded structure to the operating system at exit, as `zimbra-prov` does, instead
+/// of freeing it entry by entry.
+fn keep_until_exit<T>(big: T) {
+    std::mem::forget(big)
+}
+
 /// A child phase: prints `wall_seconds peak_rss_kb accounts`.
 fn child(args: &[String]) {
     let phase = args.first().map(String::as_str).unwrap_or_default();
     let path = PathBuf::from(args.get(1).cloned().unwrap_or_default());
+    let routing = args.iter().any(|a| a == "routing");
     let start = Instant::now();
     let accounts = match phase {
         "load" => {
             let threads = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-            let dir = load(&path, threads);
+            let dir = load(&path, threads, routing);
             let bags: usize = dir.accounts().map(|a| a.attrs.heap_bytes()).sum();
             eprintln!(
                 "attribute buffers: {} bytes per account",
                 bags / dir.account_count().max(1)
             );
-            dir.account_count()
+            let n = dir.account_count();
+            keep_until_exit(dir);
+            n
         }
         "index" => {
-            let dir = load(&path, 0);
+            let dir = load(&path, 0, routing);
             let (cpu, wall) = (cpu_seconds(), Instant::now());
             let mta = ZimbraMta::from_directory(&dir, "mta1.example.net");
             let n = dir.account_count().max(1);
@@ -85,15 +99,23 @@ fn child(args: &[String]) {
                     cpu_seconds() - cpu
                 );
                 std::hint::black_box(&one);
+                keep_until_exit(one);
+            } else {
+                keep_until_exit(mta);
             }
-            dir.account_count()
+            let n = dir.account_count();
+            keep_until_exit(dir);
+            n
         }
         "verify" => {
-            let sc = zimbra_prov::scenario::Scenario::load(&path)
+            // as `zimbra-prov route verify` loads it
+            let opts = zimbra_prov::scenario::LoadOptions::default().routing();
+            let sc = zimbra_prov::scenario::Scenario::load_with(&path, &opts)
                 .unwrap_or_else(|e| die(&e.to_string()));
             let stage = sc.stages.first().unwrap_or_else(|| die("no stage"));
-            let report = zimbra_prov::verify::check(&stage.topology);
-            report.addresses as usize
+            let addresses = zimbra_prov::verify::check(&stage.topology).addresses as usize;
+            keep_until_exit(sc);
+            addresses
         }
         other => die(&format!("unknown phase {other:?}")),
     };
@@ -103,6 +125,16 @@ fn child(args: &[String]) {
         peak_rss_kb(),
         cpu_seconds()
     );
+}
+
+/// Prints a row's peak RSS per account.
+fn per_account(what: &str, m: Option<M>, accounts: usize) {
+    if let Some((_, kb, _)) = m {
+        println!(
+            "|   {what}: {:.0} bytes per account (peak RSS / accounts) | | | | | |",
+            kb as f64 * 1024.0 / accounts as f64
+        );
+    }
 }
 
 /// Runs a command `repeat` times; the fastest (wall, peak KB, CPU seconds).
@@ -272,17 +304,21 @@ fn main() {
         }
         let idx = measure(repeat, || run_child(&["index", &f]));
         row("load + index (all threads)", idx, lm, file_mb);
-        if let Some((_, kb, _)) = idx {
-            println!(
-                "|   directory + index: {:.0} bytes per account (peak RSS / accounts) | | | | | |",
-                kb as f64 * 1024.0 / n as f64
-            );
-        }
+        per_account("directory + index", idx, n);
+        let routing = measure(repeat, || run_child(&["index", &f, "routing"]));
+        row(
+            "load + index, routing attributes only",
+            routing,
+            lm,
+            file_mb,
+        );
+        per_account("directory + index, routing attributes only", routing, n);
         if verify {
             let sc = dir.join(format!("verify-{n}-1.toml"));
             scenario(&sc, &[&file]).unwrap_or_else(|e| die(&e.to_string()));
             let v = measure(repeat, || run_child(&["verify", &sc.to_string_lossy()]));
             row("route verify, 2 MTAs, 1 directory", v, lm, file_mb);
+            per_account("route verify, 1 directory", v, n);
             if n >= 1_000_000 {
                 let sc = dir.join(format!("verify-{n}-2.toml"));
                 scenario(&sc, &[&file, &file]).unwrap_or_else(|e| die(&e.to_string()));

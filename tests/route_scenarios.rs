@@ -2,20 +2,13 @@
 //! and scenario errors name file, line and key. The command-line contract of `route` is tested
 //! in tests/cli/route.rs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zimbra_prov::scenario::Scenario;
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/scenarios exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    v.sort();
-    v
-}
+#[path = "support/scenarios.rs"]
+mod scenarios;
+use scenarios::scenario_files;
 
 #[test]
 fn every_seed_scenario_holds() {
@@ -124,9 +117,7 @@ fn ldif_extension_point_is_called() {
             .map_err(|e| e.to_string())?;
         Ok(d)
     };
-    let opts = zimbra_prov::scenario::LoadOptions {
-        ldif_loader: Some(&loader),
-    };
+    let opts = zimbra_prov::scenario::LoadOptions::with_ldif_loader(&loader);
     let s = Scenario::parse(
         "[[directory]]\nname = \"d\"\nldif = \"zcs.ldif\"\n[[mta]]\nname = \"m\"\nkind = \"zimbra\"\nhostname = \"mx.x.org\"\ndirectory = \"d\"\n[[expect]]\nrcpt = \"a@x.org\"\nfrom = \"m\"\noutcome = \"delivered\"\n",
         "l.toml",

@@ -70,29 +70,9 @@ fn has_class(attrs: &AttrBag, class: &str) -> bool {
 /// # Ok::<(), zimbra_prov::dn::DnError>(())
 /// ```
 pub fn classify(dn: &Dn, attrs: &AttrBag) -> EntryKind {
-    let c = |class| has_class(attrs, class);
-    if c("zimbraGlobalConfig") {
-        EntryKind::GlobalConfig
-    } else if c("zimbraCOS") {
-        EntryKind::Cos
-    } else if c("zimbraServer") {
-        EntryKind::Server
-    } else if c("zimbraDomain") {
-        EntryKind::Domain
-    } else if c("zimbraAlias") {
-        EntryKind::Alias
-    } else if c("zimbraDistributionList") {
-        EntryKind::DistributionList
-    } else if c("zimbraGroupDynamicUnit") || c("zimbraGroupStaticUnit") {
-        EntryKind::GroupUnit
-    } else if c("zimbraGroup") {
-        EntryKind::DynamicGroup
-    } else if c("zimbraAccount") {
-        if c("zimbraCalendarResource") {
-            EntryKind::CalendarResource
-        } else {
-            EntryKind::Account
-        }
+    let c = |class: &str| has_class(attrs, class);
+    if let Some(kind) = kind_by_classes(c) {
+        kind
     } else if c("dcObject") && leaf_type_is(dn, "dc") {
         EntryKind::ParentDomain
     } else if !attrs.values(names::OBJECT_CLASS).is_empty()
@@ -107,6 +87,40 @@ pub fn classify(dn: &Dn, attrs: &AttrBag) -> EntryKind {
     } else {
         EntryKind::Other
     }
+}
+
+/// The Zimbra object classes, in [`classify`]'s order of precedence.
+const PRECEDENCE: [(&str, EntryKind); 10] = [
+    ("zimbraGlobalConfig", EntryKind::GlobalConfig),
+    ("zimbraCOS", EntryKind::Cos),
+    ("zimbraServer", EntryKind::Server),
+    ("zimbraDomain", EntryKind::Domain),
+    ("zimbraAlias", EntryKind::Alias),
+    ("zimbraDistributionList", EntryKind::DistributionList),
+    ("zimbraGroupDynamicUnit", EntryKind::GroupUnit),
+    ("zimbraGroupStaticUnit", EntryKind::GroupUnit),
+    ("zimbraGroup", EntryKind::DynamicGroup),
+    ("zimbraAccount", EntryKind::Account),
+];
+
+/// The kind that an entry's object classes decide on their own (`has`: whether the entry has
+/// a class, case-insensitively); `None` when no Zimbra class does and the DN decides.
+fn kind_by_classes(has: impl Fn(&str) -> bool) -> Option<EntryKind> {
+    let (_, kind) = PRECEDENCE.iter().find(|(class, _)| has(class))?;
+    Some(match kind {
+        EntryKind::Account if has("zimbraCalendarResource") => EntryKind::CalendarResource,
+        k => *k,
+    })
+}
+
+/// Whether an entry with these `objectClass` values is an account or a calendar resource,
+/// whatever its DN and other attributes ([`classify`] agrees).
+pub(crate) fn is_account_by_classes(classes: &[&[u8]]) -> bool {
+    let has = |c: &str| classes.iter().any(|v| v.eq_ignore_ascii_case(c.as_bytes()));
+    matches!(
+        kind_by_classes(has),
+        Some(EntryKind::Account | EntryKind::CalendarResource)
+    )
 }
 
 fn leaf_type_is(dn: &Dn, ty: &str) -> bool {
@@ -163,6 +177,37 @@ mod tests {
         let mut b = AttrBag::new();
         b.set("objectClass", classes.iter().copied());
         b
+    }
+
+    #[test]
+    fn accounts_by_classes_agree_with_classify() {
+        let classes: Vec<&str> = PRECEDENCE
+            .iter()
+            .map(|(c, _)| *c)
+            .chain(["zimbraCalendarResource", "dcObject", "inetOrgPerson"])
+            .collect();
+        let dn = Dn::parse("uid=a,ou=people,dc=example,dc=org").unwrap();
+        for set in 0u32..1 << classes.len() {
+            let mut chosen: Vec<String> = Vec::new();
+            for (i, c) in classes.iter().enumerate() {
+                if set & 1 << i != 0 {
+                    // alternate the case: classes compare case-insensitively
+                    chosen.push(if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_string()
+                    });
+                }
+            }
+            let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            let bytes: Vec<&[u8]> = refs.iter().map(|c| c.as_bytes()).collect();
+            let kind = classify(&dn, &bag(&refs));
+            assert_eq!(
+                is_account_by_classes(&bytes),
+                matches!(kind, EntryKind::Account | EntryKind::CalendarResource),
+                "{refs:?} is {kind}"
+            );
+        }
     }
 
     #[test]

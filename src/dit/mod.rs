@@ -45,6 +45,7 @@ mod plan;
 mod read;
 mod write;
 
+pub(crate) use classify::is_account_by_classes;
 pub use classify::{classify, domain_of_dn, EntryKind};
 pub use plan::{
     plan_move, plan_move_dirs, plan_move_file, plan_move_ldif, Conflict, FollowUp, IdPolicy,

@@ -12,13 +12,13 @@ use std::io::{BufRead, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 
-use super::classify::{address_of_dn, classify, EntryKind};
+use super::classify::{address_of_dn, classify, is_account_by_classes, EntryKind};
 use super::DitError;
 use crate::dn::Dn;
 use crate::ldif::{LdifError, LdifErrorKind, Reader};
 use crate::model::{
-    names, Account, Address, Alias, AttrBag, BagBuilder, Cos, Directory, DistributionList, Domain,
-    DomainName, DynamicGroup, Object, RawEntry, Server,
+    is_routing_attr, names, Account, Address, Alias, AttrBag, BagBuilder, Cos, Directory,
+    DistributionList, Domain, DomainName, DynamicGroup, Object, RawEntry, Server,
 };
 
 /// Streams the content records of an LDIF directory dump (a `slapcat` output) as
@@ -95,6 +95,12 @@ pub struct ReadOptions {
     /// Bytes per block handed to a thread (a block always ends at a record boundary and may be
     /// larger when a record is).
     pub block_bytes: usize,
+    /// Keep of each account and calendar resource only the attributes routing reads
+    /// ([`names::ROUTING`]); the others are never stored. Other entries are kept whole. Every
+    /// routing answer is the same as with the whole directory
+    /// ([`Directory::keep_routing_attrs`] gives the same directory), in a fraction of the
+    /// memory; such a directory is for routing questions, not for writing back.
+    pub routing_only: bool,
 }
 
 impl Default for ReadOptions {
@@ -102,6 +108,7 @@ impl Default for ReadOptions {
         ReadOptions {
             threads: 0,
             block_bytes: 4 << 20,
+            routing_only: false,
         }
     }
 }
@@ -111,6 +118,27 @@ impl ReadOptions {
     pub fn with_threads(threads: usize) -> Self {
         ReadOptions {
             threads,
+            ..ReadOptions::default()
+        }
+    }
+
+    /// The defaults, keeping only what routing reads ([`ReadOptions::routing_only`]).
+    ///
+    /// ```
+    /// use zimbra_prov::dit::{read_directory_with, ReadOptions};
+    /// let ldif = b"dn: uid=ann,ou=people,dc=example,dc=org\nobjectClass: zimbraAccount\n\
+    /// zimbraMailDeliveryAddress: ann@example.org\nzimbraPrefLocale: en_US\n";
+    /// let dir = read_directory_with(&ldif[..], &ReadOptions::routing())?;
+    /// let ann = dir.account("ann@example.org").unwrap();
+    /// assert_eq!(ann.attrs.first("zimbraPrefLocale"), None);
+    /// let mut whole = read_directory_with(&ldif[..], &ReadOptions::default())?;
+    /// whole.keep_routing_attrs();
+    /// assert_eq!(whole, dir);
+    /// # Ok::<(), zimbra_prov::dit::DitError>(())
+    /// ```
+    pub fn routing() -> Self {
+        ReadOptions {
+            routing_only: true,
             ..ReadOptions::default()
         }
     }
@@ -160,7 +188,7 @@ pub fn read_directory_with<R: Read>(
     if threads <= 1 || first.last {
         // small input or one thread: parse and add block by block on this thread
         let mut block = Some(first);
-        let mut prep = Preparer::default();
+        let mut prep = Preparer::new(opts);
         while let Some(bl) = block {
             b.add_block(prep.block(&bl))?;
             if bl.last {
@@ -172,7 +200,7 @@ pub fn read_directory_with<R: Read>(
         }
         return Ok(b.dir);
     }
-    parallel(first, &mut splitter, &mut input, threads, &mut b)?;
+    parallel(first, &mut splitter, &mut input, threads, opts, &mut b)?;
     Ok(b.dir)
 }
 
@@ -181,6 +209,7 @@ fn parallel<R: Read>(
     splitter: &mut Splitter,
     input: &mut R,
     threads: usize,
+    opts: &ReadOptions,
     b: &mut Builder,
 ) -> Result<(), DitError> {
     let (job_tx, job_rx) = mpsc::sync_channel::<Block>(threads);
@@ -194,7 +223,7 @@ fn parallel<R: Read>(
             let res_tx = res_tx.clone();
             let (job_rx, stop) = (&job_rx, &stop);
             s.spawn(move || {
-                let mut prep = Preparer::default();
+                let mut prep = Preparer::new(opts);
                 loop {
                     let job = match job_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -408,12 +437,39 @@ enum BlockError {
     },
 }
 
-#[derive(Default)]
 struct Preparer {
     bags: BagBuilder,
+    /// [`ReadOptions::routing_only`].
+    routing_only: bool,
 }
 
 impl Preparer {
+    fn new(opts: &ReadOptions) -> Self {
+        Preparer {
+            bags: BagBuilder::default(),
+            routing_only: opts.routing_only,
+        }
+    }
+
+    /// The bag of a record's attributes: all of them, or for an account read for routing,
+    /// those routing reads.
+    fn bag<'a>(&mut self, lines: impl Iterator<Item = (&'a str, &'a [u8])> + Clone) -> AttrBag {
+        if !self.routing_only {
+            return self.bags.build(lines);
+        }
+        let classes: Vec<&[u8]> = lines
+            .clone()
+            .filter(|(d, _)| d.eq_ignore_ascii_case(names::OBJECT_CLASS))
+            .map(|(_, v)| v)
+            .collect();
+        let account = is_account_by_classes(&classes);
+        if account {
+            self.bags.build_where(lines, is_routing_attr)
+        } else {
+            self.bags.build(lines)
+        }
+    }
+
     fn block(&mut self, block: &Block) -> BlockResult {
         let mut reader = Reader::new(block.bytes.as_slice());
         let mut entries = Vec::new();
@@ -434,7 +490,7 @@ impl Preparer {
                 });
             }
             first = false;
-            let attrs = self.bags.build(r.attributes());
+            let attrs = self.bag(r.attributes());
             match prepare(r.dn().to_string(), attrs, line) {
                 Ok(p) => entries.push(p),
                 Err(e) => break Some(BlockError::Dit(e)),
@@ -854,6 +910,7 @@ dn: uid=admin,cn=admins,cn=zimbra\nobjectClass: zimbraAccount\nuid: admin\nzimbr
         ReadOptions {
             threads,
             block_bytes,
+            routing_only: false,
         }
     }
 

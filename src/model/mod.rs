@@ -25,6 +25,7 @@ pub(crate) mod hash;
 mod ids;
 mod objects;
 mod order;
+mod projection;
 mod transport;
 mod value;
 
@@ -44,6 +45,7 @@ pub use objects::{
     MailRecipient, Object, RawEntry, Server,
 };
 pub use order::EntryRef;
+pub(crate) use projection::is_routing_attr;
 pub use transport::{NextHop, Port, Transport};
 pub use value::{AttrValue, ValueRef};
 

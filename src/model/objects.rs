@@ -54,6 +54,46 @@ pub mod names {
     pub const IS_DOMAIN_ADMIN_ACCOUNT: &str = "zimbraIsDomainAdminAccount";
     pub const MEMBER_URL: &str = "memberURL";
     pub const DISPLAY_NAME: &str = "displayName";
+    pub const MEMBER_OF: &str = "zimbraMemberOf";
+    pub const FEATURE_MAIL_FORWARDING_ENABLED: &str = "zimbraFeatureMailForwardingEnabled";
+    pub const IS_SYSTEM_RESOURCE: &str = "zimbraIsSystemResource";
+    pub const IS_SYSTEM_ACCOUNT: &str = "zimbraIsSystemAccount";
+
+    /// What routing reads of an account or calendar resource: the attributes Zimbra's Postfix
+    /// maps query and return (`ldap-vam.cf`, `ldap-vmm.cf`, `ldap-canonical.cf`,
+    /// `ldap-transport.cf`, `ldap-splitdomain.cf`, the dynlist members), what LMTP and the
+    /// simulator check (status, mail host), what `verify` and the planner read, and what
+    /// zmprov's routing changes keep consistent (`uid`, `cn`, COS, membership). Loading with
+    /// [`ReadOptions::routing_only`](crate::dit::ReadOptions::routing_only) keeps only these
+    /// on accounts; every routing answer stays the same.
+    pub const ROUTING: &[&str] = &[
+        OBJECT_CLASS,
+        ZIMBRA_ID,
+        UID,
+        CN,
+        MAIL,
+        MAIL_DELIVERY_ADDRESS,
+        MAIL_ALIAS,
+        OLD_MAIL_ADDRESS,
+        MAIL_CANONICAL_ADDRESS,
+        MAIL_CATCH_ALL_ADDRESS,
+        MAIL_CATCH_ALL_FORWARDING_ADDRESS,
+        MAIL_CATCH_ALL_CANONICAL_ADDRESS,
+        MAIL_FORWARDING_ADDRESS,
+        PREF_MAIL_FORWARDING_ADDRESS,
+        PREF_MAIL_LOCAL_DELIVERY_DISABLED,
+        FEATURE_MAIL_FORWARDING_ENABLED,
+        MAIL_STATUS,
+        ACCOUNT_STATUS,
+        MAIL_HOST,
+        MAIL_TRANSPORT,
+        COS_ID,
+        ALIAS_TARGET_ID,
+        MEMBER_OF,
+        MEMBER_URL,
+        IS_SYSTEM_RESOURCE,
+        IS_SYSTEM_ACCOUNT,
+    ];
 }
 
 use names as n;

@@ -98,9 +98,7 @@ impl Runbook {
         let sc = Scenario::parse(
             toml,
             "scenario.toml",
-            &LoadOptions {
-                ldif_loader: Some(&loader),
-            },
+            &LoadOptions::with_ldif_loader(&loader),
         )
         .map_err(|e| OutputError::Invalid(e.to_string()))?;
         if sc.stages.len() != self.steps.len() + 1 {

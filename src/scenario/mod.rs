@@ -133,21 +133,66 @@ pub type LdifLoader = dyn Fn(&Path) -> Result<Directory, String>;
 /// must name a regular file (or a link to one): a FIFO or a device is refused before it is
 /// opened, so loading never blocks on a FIFO nor reads `/dev/zero` forever.
 pub fn read_ldif_directory(path: &Path) -> Result<Directory, String> {
+    read_ldif_directory_with(path, &crate::dit::ReadOptions::default())
+}
+
+/// [`read_ldif_directory`] with read options (threads, [`routing_only`](crate::dit::ReadOptions::routing_only)).
+pub fn read_ldif_directory_with(
+    path: &Path,
+    opts: &crate::dit::ReadOptions,
+) -> Result<Directory, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !meta.is_file() {
         return Err(format!("{}: not a regular file", path.display()));
     }
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::dit::read_directory(std::io::BufReader::new(file))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    crate::dit::read_directory_with(file, opts).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Options for loading scenarios.
+/// Options for loading scenarios: start from [`LoadOptions::default`], then set fields or use
+/// the builder methods (the struct is non-exhaustive: options can be added without breaking
+/// callers).
+///
+/// ```
+/// use zimbra_prov::scenario::{LoadOptions, Scenario};
+/// let src = "[[directory]]\nname = \"zcs\"\nzmprov = \"cs mx.example.org\\ncd example.org\\n\
+///     ca a@example.org pw zimbraPrefLocale de\"\n";
+/// let sc = Scenario::parse(src, "inline.toml", &LoadOptions::default().routing())?;
+/// let dir = &sc.stages[0].directories["zcs"];
+/// assert_eq!(dir.account("a@example.org").unwrap().attrs.first("zimbraPrefLocale"), None);
+/// # Ok::<(), zimbra_prov::scenario::ScenarioError>(())
+/// ```
 #[derive(Default)]
+#[non_exhaustive]
 pub struct LoadOptions<'a> {
     /// How `ldif = "file"` directories are read; `None` reads them as slapcat LDIF with
     /// [`read_ldif_directory`].
     pub ldif_loader: Option<&'a LdifLoader>,
+    /// Keep of every account only what routing reads ([`Directory::keep_routing_attrs`]):
+    /// `ldif =` files are read with [`ReadOptions::routing`](crate::dit::ReadOptions::routing)
+    /// (by a custom loader: reduced once loaded), `zmprov =` directories are reduced before the
+    /// steps run. Every routing answer (`check`, `verify`, traces) is the same; the directories
+    /// take a fraction of the memory but do not hold what a dump should. `zimbra-prov route`
+    /// loads this way.
+    pub routing_only: bool,
+}
+
+impl<'a> LoadOptions<'a> {
+    /// The defaults with `ldif =` files read by `loader`.
+    pub fn with_ldif_loader(loader: &'a LdifLoader) -> Self {
+        LoadOptions {
+            ldif_loader: Some(loader),
+            ..LoadOptions::default()
+        }
+    }
+
+    /// These options, keeping only what routing reads ([`LoadOptions::routing_only`]).
+    pub fn routing(self) -> Self {
+        LoadOptions {
+            routing_only: true,
+            ..self
+        }
+    }
 }
 
 /// A TOML value given as one string or a list of them (the runbook's spec reads it too).
@@ -874,6 +919,9 @@ impl Scenario {
                 (Some(z), None) => {
                     let mut dir = Directory::new();
                     cx.run_zmprov(&mut dir, z, "directory.zmprov")?;
+                    if opts.routing_only {
+                        dir.keep_routing_attrs();
+                    }
                     dir
                 }
                 (None, Some(l)) => {
@@ -882,7 +930,15 @@ impl Scenario {
                         None => PathBuf::from(l.get_ref()),
                     };
                     let loaded = match cx.opts.ldif_loader {
-                        Some(load) => load(&path),
+                        Some(load) => load(&path).map(|mut dir| {
+                            if opts.routing_only {
+                                dir.keep_routing_attrs();
+                            }
+                            dir
+                        }),
+                        None if opts.routing_only => {
+                            read_ldif_directory_with(&path, &crate::dit::ReadOptions::routing())
+                        }
                         None => read_ldif_directory(&path),
                     };
                     loaded.map_err(|m| cx.invalid(l.span().start, "directory.ldif", m))?

@@ -404,9 +404,7 @@ impl SavedScenario {
                 .ok_or_else(|| format!("{name}: not written"))?;
             dit::read_directory(bytes.as_slice()).map_err(|e| format!("{name}: {e}"))
         };
-        let opts = LoadOptions {
-            ldif_loader: Some(&loader),
-        };
+        let opts = LoadOptions::with_ldif_loader(&loader);
         let back = Scenario::parse(&self.toml, "(saved scenario)", &opts).map_err(|e| {
             SaveError::NotRepresentable {
                 what: e.to_string(),

@@ -3,7 +3,7 @@
 //! entries — as keys plus where their attributes are, not as parsed entries — and what the
 //! references report needs. Everything else is looked at once and dropped.
 
-use std::collections::{HashMap, HashSet};
+use crate::model::hash::{FxMap, FxSet};
 
 use super::follow_up::token_keys;
 use super::output::SourceFile;
@@ -54,7 +54,7 @@ pub(super) fn lines(b: &AttrBag) -> Vec<Line<'_>> {
 /// RDN's type, and a directory has few distinct combinations of those.
 #[derive(Default)]
 pub(super) struct Classifier {
-    known: HashMap<Vec<u8>, EntryKind>,
+    known: FxMap<Vec<u8>, EntryKind>,
     key: Vec<u8>,
 }
 
@@ -134,15 +134,15 @@ fn quick_domain(dn: &str) -> Option<Option<String>> {
 #[derive(Default)]
 pub(super) struct TargetIndex {
     dns: Vec<String>,
-    pub(super) by_dn: HashMap<String, (u32, EntryKind)>,
-    pub(super) classes: HashMap<String, Vec<String>>,
-    pub(super) addresses: HashMap<String, u32>,
-    pub(super) ids: HashMap<String, u32>,
-    pub(super) domains: HashMap<String, u32>,
-    pub(super) domain_ids: HashSet<String>,
-    pub(super) coses: HashMap<String, String>,
-    pub(super) cos_ids: HashSet<String>,
-    pub(super) servers: HashSet<String>,
+    pub(super) by_dn: FxMap<String, (u32, EntryKind)>,
+    pub(super) classes: FxMap<String, Vec<String>>,
+    pub(super) addresses: FxMap<String, u32>,
+    pub(super) ids: FxMap<String, u32>,
+    pub(super) domains: FxMap<String, u32>,
+    pub(super) domain_ids: FxSet<String>,
+    pub(super) coses: FxMap<String, String>,
+    pub(super) cos_ids: FxSet<String>,
+    pub(super) servers: FxSet<String>,
     pub(super) token_keys: Option<Vec<Vec<u8>>>,
     classifier: Classifier,
     dn_parser: DnParser,
@@ -364,7 +364,7 @@ pub(super) fn decode(mut b: &[u8]) -> impl Iterator<Item = Line<'_>> {
 pub(super) struct SourceScan {
     main: String,
     pub(super) domains: Vec<SrcDomain>,
-    domain_index: HashMap<String, usize>,
+    domain_index: FxMap<String, usize>,
     /// Entries of the moved domain, in source order.
     pub(super) main_entries: Vec<Moved>,
     /// Entries of other domains that may turn out to be alias domains of the moved one
@@ -372,11 +372,11 @@ pub(super) struct SourceScan {
     /// `other_domains`).
     pub(super) others: Vec<(u32, Other)>,
     pub(super) other_domains: Vec<String>,
-    other_domain_index: HashMap<String, u32>,
+    other_domain_index: FxMap<String, u32>,
     pub(super) coses: Vec<RawEntry>,
     pub(super) servers: Vec<RawEntry>,
     /// Dynamic groups outside the moved domain, by lower-case id.
-    pub(super) groups: HashMap<String, GroupInfo>,
+    pub(super) groups: FxMap<String, GroupInfo>,
     /// References to addresses that may be moved, held by entries outside the moved domain.
     pub(super) candidates: Vec<Candidate>,
     pub(super) token_keys: Option<Vec<Vec<u8>>>,
@@ -407,14 +407,14 @@ impl SourceScan {
         SourceScan {
             main: domain.to_string(),
             domains: Vec::new(),
-            domain_index: HashMap::new(),
+            domain_index: FxMap::default(),
             main_entries: Vec::new(),
             others: Vec::new(),
             other_domains: Vec::new(),
-            other_domain_index: HashMap::new(),
+            other_domain_index: FxMap::default(),
             coses: Vec::new(),
             servers: Vec::new(),
-            groups: HashMap::new(),
+            groups: FxMap::default(),
             candidates: Vec::new(),
             token_keys: None,
             arena: Vec::new(),

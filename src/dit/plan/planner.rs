@@ -2,7 +2,9 @@
 //! ids, the entries' new DNs, conflicts, missing parents, the order of the LDIF, follow-ups
 //! and references.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::hash::{FxMap, FxSet};
 use std::sync::Arc;
 
 use super::conflict::Conflict;
@@ -94,7 +96,7 @@ impl Planner<'_> {
         }
         let mut extra = st.coses(&s, &moving, &mut tr);
         let (host_uses, moved_hosts) = st.hosts(&s, &moving, &tr, &mut extra);
-        let moved_domains: HashSet<String> = std::iter::once(old.to_string())
+        let moved_domains: FxSet<String> = std::iter::once(old.to_string())
             .chain(alias_domains.iter().cloned())
             .collect();
         let references = reference::resolve(
@@ -318,7 +320,7 @@ impl Stages<'_> {
     /// options say.
     fn ids(&mut self, moving: &[(Moved, bool)], tr: &mut Transform) {
         let t = self.t;
-        let moved_ids: HashSet<String> = moving
+        let moved_ids: FxSet<String> = moving
             .iter()
             .flat_map(|(m, _)| m.ids.iter())
             .map(|i| lower(i))
@@ -360,7 +362,7 @@ impl Stages<'_> {
 
     /// A moved alias entry must point at a moved entry or one the target has.
     fn alias_targets(&mut self, planned: &[Planned]) {
-        let final_ids: HashSet<String> = planned
+        let final_ids: FxSet<String> = planned
             .iter()
             .flat_map(|p| p.ids.iter())
             .map(|i| lower(i))
@@ -388,7 +390,7 @@ impl Stages<'_> {
     /// A moved address must not be in use in the target, nor (`mail`, which the target's
     /// unique overlay covers) by another moved entry.
     fn addresses(&mut self, planned: &[Planned]) {
-        let mut moved_mail: HashMap<String, usize> = HashMap::new();
+        let mut moved_mail: FxMap<String, usize> = FxMap::default();
         for (idx, p) in planned.iter().enumerate() {
             let mut seen_here: BTreeSet<String> = BTreeSet::new();
             for (ai, a) in ADDRESS_ATTRS.iter().enumerate() {
@@ -433,7 +435,8 @@ impl Stages<'_> {
         let t = self.t;
         let mut changes = Vec::new();
         let mut keep: Vec<Planned> = Vec::with_capacity(planned.len());
-        let mut have: HashSet<String> = HashSet::with_capacity(planned.len());
+        let mut have: FxSet<String> =
+            FxSet::with_capacity_and_hasher(planned.len(), Default::default());
         let mut merged: Vec<(Box<str>, Box<str>)> = Vec::new();
         // kept (true) and merged (false) entries in plan order, for the parents
         let mut walk: Vec<(bool, usize)> = Vec::with_capacity(planned.len());
@@ -472,7 +475,7 @@ impl Stages<'_> {
         }
         let mut added: Vec<(String, PlannedEntry)> = Vec::new();
         // parents (by sort key) whose ancestors were looked at already
-        let mut checked: HashSet<Box<str>> = HashSet::new();
+        let mut checked: FxSet<Box<str>> = FxSet::default();
         for (kept, i) in walk {
             let (dn, key, kind) = match kept {
                 true => match keep.get(i) {

@@ -10,7 +10,7 @@
 //! dynamic-group memberships are found from the moved side (the moved entry's
 //! `zimbraMailAlias` and `zimbraMemberOf`), so the source's other aliases are never kept.
 
-use std::collections::HashSet;
+use crate::model::hash::{FxMap, FxSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -377,8 +377,8 @@ fn modify_line(
 pub(super) fn resolve<'m>(
     candidates: Vec<Candidate>,
     moved: impl Iterator<Item = (&'m Moved, bool)>,
-    groups: &std::collections::HashMap<String, GroupInfo>,
-    moved_domains: &HashSet<String>,
+    groups: &FxMap<String, GroupInfo>,
+    moved_domains: &FxSet<String>,
     t: &Transform,
 ) -> Vec<Reference> {
     let renamed = |addr: &str, in_main: bool| -> Option<String> {
@@ -467,7 +467,7 @@ pub(super) fn resolve<'m>(
         }
         let new_name = renamed(name, in_main);
         let now = new_name.as_deref().unwrap_or(name);
-        let mut seen = HashSet::new();
+        let mut seen = FxSet::default();
         for alias in m.addresses(2) {
             let stays = domain_part(alias).is_some_and(|d| !moved_domains.contains(&d));
             if !stays || !seen.insert(lower(alias)) {

@@ -196,4 +196,49 @@ impl ZimbraMta {
             .collect();
         (!out.is_empty()).then_some(out)
     }
+
+    /// One `ldap-vam.cf` lookup of `cur` as cleanup's stage 4 reads it: every value of every
+    /// entry answering the key, joined with commas and parsed as one address list (a `@domain`
+    /// first value makes the whole joined string one address: a domain catch-all and an account
+    /// catch-all on one domain give an address that grows on every lookup until the length
+    /// limit defers the message, observed with the oracle; a later `@domain` stays as it is).
+    pub(super) fn vam_lookup<'a>(&'a self, cur: &'a str, buf: &mut String) -> VamLookup<'a> {
+        let Some(found) = self.find(&self.index.vam, cur, Query::External, buf) else {
+            return VamLookup::Final;
+        };
+        let joined = self.joined(found.hits, |r| &r.vam);
+        match self.map_result(&joined, cur, &found, self.params.propagate_virtual) {
+            None => VamLookup::NoAddress { joined },
+            Some(results) => match results
+                .iter()
+                .find(|r| r.len() > super::rewrite::VIRTUAL_ADDRESS_LENGTH_LIMIT)
+            {
+                Some(long) => VamLookup::TooLong { long: long.clone() },
+                None => VamLookup::To { results, found },
+            },
+        }
+    }
+}
+
+/// What one `ldap-vam.cf` lookup gives cleanup ([`ZimbraMta::vam_lookup`]).
+pub(super) enum VamLookup<'a> {
+    /// No entry answers: the address is final.
+    Final,
+    /// The result holds no address (Postfix: a lookup error).
+    NoAddress {
+        /// The joined result.
+        joined: String,
+    },
+    /// A result address is longer than `virtual_alias_address_length_limit`.
+    TooLong {
+        /// That address.
+        long: String,
+    },
+    /// The addresses the key maps to.
+    To {
+        /// The addresses (internal form).
+        results: Vec<String>,
+        /// The lookup.
+        found: Found<'a>,
+    },
 }

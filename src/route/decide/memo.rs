@@ -7,7 +7,7 @@
 //! carried out address by address, limits and `been_here` included, exactly as
 //! [`ZimbraMta::virtual_expand`] does.
 
-use super::lookup::Query;
+use super::lookup::VamLookup;
 use super::rewrite::refusal;
 use super::ZimbraMta;
 use crate::route::index::FxMap;
@@ -101,20 +101,12 @@ impl ZimbraMta {
             return;
         }
         let cur = memo.name(i).to_string();
-        let answer = match self.find(&self.index.vam, &cur, Query::External, buf) {
-            None => VamAnswer::Final,
-            Some(f) => {
-                let joined = self.joined(f.hits, |r| &r.vam);
-                match self.map_result(&joined, &cur, &f, self.params.propagate_virtual) {
-                    None => VamAnswer::NoAddress,
-                    Some(results) => match results
-                        .iter()
-                        .find(|r| r.len() > super::rewrite::VIRTUAL_ADDRESS_LENGTH_LIMIT)
-                    {
-                        Some(long) => VamAnswer::TooLong(long.clone()),
-                        None => VamAnswer::To(results.iter().map(|r| memo.intern(r)).collect()),
-                    },
-                }
+        let answer = match self.vam_lookup(&cur, buf) {
+            VamLookup::Final => VamAnswer::Final,
+            VamLookup::NoAddress { .. } => VamAnswer::NoAddress,
+            VamLookup::TooLong { long } => VamAnswer::TooLong(long),
+            VamLookup::To { results, .. } => {
+                VamAnswer::To(results.iter().map(|r| memo.intern(r)).collect())
             }
         };
         if let Some(slot) = memo.vam.get_mut(i as usize) {

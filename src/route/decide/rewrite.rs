@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::lookup::{KeyKind, Query};
+use super::lookup::{KeyKind, Query, VamLookup};
 use super::outcome::{Stage, Step};
 use super::{Rec, ZimbraMta};
 
@@ -170,47 +170,41 @@ impl ZimbraMta {
                 }
                 count += 1;
                 let cur = argv[arg].clone();
-                let Some(f) = self.find(&self.index.vam, &cur, Query::External, buf) else {
-                    if recorded < 32 {
-                        recorded += 1;
-                        rec.add(|| {
-                            Step::new(Stage::Virtual, format!("{cur}: no alias (final)"))
-                                .table("ldap-vam.cf")
-                        });
+                let (results, f) = match self.vam_lookup(&cur, buf) {
+                    VamLookup::Final => {
+                        if recorded < 32 {
+                            recorded += 1;
+                            rec.add(|| {
+                                Step::new(Stage::Virtual, format!("{cur}: no alias (final)"))
+                                    .table("ldap-vam.cf")
+                            });
+                        }
+                        break;
                     }
-                    break;
+                    VamLookup::NoAddress { joined } => {
+                        rec.add(|| {
+                            Step::new(
+                                Stage::Virtual,
+                                format!("{cur}: the result {joined:?} holds no address"),
+                            )
+                            .table("ldap-vam.cf")
+                        });
+                        return Err(refusal::lookup_problem(addr));
+                    }
+                    VamLookup::TooLong { long } => {
+                        rec.add(|| {
+                            Step::new(
+                                Stage::Virtual,
+                                format!(
+                                    "a result longer than {VIRTUAL_ADDRESS_LENGTH_LIMIT} characters (virtual_alias_address_length_limit)"
+                                ),
+                            )
+                            .table("ldap-vam.cf")
+                        });
+                        return Err(refusal::long_result(&long));
+                    }
+                    VamLookup::To { results, found } => (results, found),
                 };
-                // every value of every entry answering the key, joined with commas and parsed
-                // as one address list: a `@domain` first value makes the whole joined string
-                // one address (a domain catch-all and an account catch-all on one domain give
-                // an address that grows on every lookup until the length limit defers the
-                // message, observed with the oracle); a later `@domain` stays as it is
-                let joined = self.joined(f.hits, |r| &r.vam);
-                let Some(results) = self.map_result(&joined, &cur, &f, p.propagate_virtual) else {
-                    rec.add(|| {
-                        Step::new(
-                            Stage::Virtual,
-                            format!("{cur}: the result {joined:?} holds no address"),
-                        )
-                        .table("ldap-vam.cf")
-                    });
-                    return Err(refusal::lookup_problem(addr));
-                };
-                if let Some(long) = results
-                    .iter()
-                    .find(|r| r.len() > VIRTUAL_ADDRESS_LENGTH_LIMIT)
-                {
-                    rec.add(|| {
-                        Step::new(
-                            Stage::Virtual,
-                            format!(
-                                "a result longer than {VIRTUAL_ADDRESS_LENGTH_LIMIT} characters (virtual_alias_address_length_limit)"
-                            ),
-                        )
-                        .table("ldap-vam.cf")
-                    });
-                    return Err(refusal::long_result(long));
-                }
                 if recorded < 32 {
                     recorded += 1;
                     let list = results.join(", ");

@@ -383,7 +383,7 @@ pub(crate) fn member_url_terms(url: &str) -> Option<(Vec<String>, Vec<String>)> 
         if v.is_empty() || v.contains(['(', ')', '*', '\\', '=', '|', '&', '!']) {
             return None;
         }
-        if a.eq_ignore_ascii_case("zimbraMemberOf") {
+        if a.eq_ignore_ascii_case(n::MEMBER_OF) {
             member_of.push(v.to_ascii_lowercase());
         } else if a.eq_ignore_ascii_case(n::ZIMBRA_ID) {
             ids.push(v.to_ascii_lowercase());
@@ -431,7 +431,7 @@ impl<'d> DynlistMembers<'d> {
         m.entries
             .extend(dir.entries_in_order().into_iter().map(|e| e.attrs()));
         for (i, bag) in m.entries.iter().enumerate() {
-            for v in bag.strs("zimbraMemberOf") {
+            for v in bag.strs(n::MEMBER_OF) {
                 m.by_member_of
                     .entry(v.to_ascii_lowercase())
                     .or_default()

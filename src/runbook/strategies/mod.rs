@@ -250,8 +250,12 @@ impl Ctx<'_> {
 /// Whether an account is a person's mailbox (not a Zimbra system account).
 fn is_user_account(a: &crate::model::Account) -> bool {
     a.mail_enabled()
-        && !a.attrs.has_value_ci("zimbraIsSystemResource", "TRUE")
-        && !a.attrs.has_value_ci("zimbraIsSystemAccount", "TRUE")
+        && !a
+            .attrs
+            .has_value_ci(crate::model::names::IS_SYSTEM_RESOURCE, "TRUE")
+        && !a
+            .attrs
+            .has_value_ci(crate::model::names::IS_SYSTEM_ACCOUNT, "TRUE")
 }
 
 /// The mailbox server of an account: `zimbraMailHost`, else the host of an `lmtp:` transport.

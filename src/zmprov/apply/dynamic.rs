@@ -35,7 +35,7 @@ use crate::model::ObjectKind;
 use crate::zmprov::{AttrArg, ErrorCode};
 /// Zimbra's LDAP user, which Zimbra puts into `dgIdentity`.
 const DG_IDENTITY: &str = "uid=zimbra,cn=admins,cn=zimbra";
-const ZIMBRA_MEMBER_OF: &str = "zimbraMemberOf";
+const ZIMBRA_MEMBER_OF: &str = crate::model::names::MEMBER_OF;
 const GROUP_ID: &str = "zimbraGroupId";
 
 /// The address of a group's dynamic unit: `<local>.__internal__@<domain>`.
