@@ -47,6 +47,7 @@ pub mod dn;
 pub mod ldap;
 pub mod ldif;
 pub mod model;
+mod par;
 pub mod route;
 pub mod runbook;
 pub mod scenario;

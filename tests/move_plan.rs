@@ -227,3 +227,77 @@ fn auth_key_follow_up_says_what_the_directories_show() {
         );
     }
 }
+
+#[test]
+fn addresses_clash_with_the_target_and_mail_between_moved_entries_case_blind() {
+    let mut s = dir(
+        1,
+        "cs mbx1.old.net\ncd company.com\nca bob@company.com pw\nca carol@company.com pw\n\
+         ca dave@company.com pw\n",
+    );
+    let mut add = |who: &str, attr: &str, value: &str| {
+        s.account_mut(who)
+            .unwrap_or_else(|| panic!("{who}"))
+            .attrs
+            .add(attr, value);
+    };
+    // bob's own address again under another attribute: one address, no clash with itself
+    add("bob@company.com", "zimbraMailAlias", "BOB@company.com");
+    // an alias two moved entries share: only `mail` is unique in the target
+    add("bob@company.com", "zimbraMailAlias", "Shared@company.com");
+    add("dave@company.com", "zimbraMailAlias", "shared@company.com");
+    // bob's mail on carol too
+    add("carol@company.com", "mail", "BOB@company.com");
+    let mut t = dir(
+        2,
+        "cs mbx1.old.net\ncd existing.org\nca admin@existing.org pw\n",
+    );
+    t.account_mut("admin@existing.org")
+        .expect("admin")
+        .attrs
+        .add("mail", "Carol@Company.com");
+    let plan = dit::plan_move_dirs(&s, &t, "company.com", &MoveOptions::default()).expect("plan");
+    let mut clashes: Vec<(String, String, String, String)> = plan
+        .conflicts
+        .iter()
+        .filter_map(|c| match c {
+            Conflict::AddressInUse {
+                address,
+                attribute,
+                dn,
+                target_dn,
+            } => Some((
+                address.clone(),
+                attribute.clone(),
+                dn.clone(),
+                target_dn.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    clashes.sort();
+    let (bob, carol) = (
+        "uid=bob,ou=people,dc=company,dc=com",
+        "uid=carol,ou=people,dc=company,dc=com",
+    );
+    assert_eq!(clashes.len(), 2, "{plan}");
+    let (a, m, dn, other) = &clashes[0];
+    assert_eq!(
+        (a.as_str(), m.as_str()),
+        ("bob@company.com", "mail"),
+        "{plan}"
+    );
+    let mut pair = [dn.as_str(), other.as_str()];
+    pair.sort();
+    assert_eq!(pair, [bob, carol], "{plan}");
+    assert_eq!(
+        clashes[1],
+        (
+            "carol@company.com".to_string(),
+            "mail".to_string(),
+            carol.to_string(),
+            "uid=admin,ou=people,dc=existing,dc=org".to_string()
+        ),
+        "{plan}"
+    );
+}

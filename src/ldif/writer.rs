@@ -55,8 +55,29 @@ pub fn needs_base64(value: &[u8]) -> bool {
     match (value.first(), value.last()) {
         (None, _) => false,
         (Some(b' ' | b':' | b'<'), _) | (_, Some(b' ')) => true,
-        _ => value.iter().any(|&b| !(0x20..=0x7e).contains(&b)),
+        _ => !all_printable(value),
     }
+}
+
+/// True when every byte of `v` is printable ASCII (`0x20..=0x7e`); eight bytes at a time.
+fn all_printable(v: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = v.chunks_exact(8);
+    for c in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let w = u64::from_le_bytes(b);
+        // with no lane at or above 0x80 the sums below carry into no other lane: a lane
+        // below 0x20 stays below 0x80 after adding 0x60, and only 0x7f reaches 0x80 by adding 1
+        if w & HIGHS != 0
+            || !w.wrapping_add(0x60 * ONES) & HIGHS != 0
+            || w.wrapping_add(ONES) & HIGHS != 0
+        {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|b| (0x20..=0x7e).contains(b))
 }
 
 /// Writes LDIF records. Each record is validated and serialized completely before any
@@ -273,9 +294,8 @@ impl<W: Write> Writer<W> {
     }
 
     fn force_b64(&self, desc: &str) -> bool {
-        let mut parts = desc.split(';');
-        let ty = parts.next().unwrap_or_default();
-        parts.any(|o| o.eq_ignore_ascii_case("binary"))
+        let (ty, options) = desc.split_once(';').unwrap_or((desc, ""));
+        (!options.is_empty() && options.split(';').any(|o| o.eq_ignore_ascii_case("binary")))
             || self
                 .opts
                 .base64_attributes
@@ -353,6 +373,21 @@ fn fold(out: &mut Vec<u8>, line: &[u8], prefix: usize, wrap: usize) {
 mod tests {
     use super::*;
     use crate::dn::Dn;
+
+    #[test]
+    fn printable_check_agrees_with_the_byte_rule_everywhere_in_a_word() {
+        let naive = |v: &[u8]| v.iter().all(|b| (0x20..=0x7e).contains(b));
+        for b in 0..=255u8 {
+            for len in [1usize, 7, 8, 9, 16, 17] {
+                for at in 0..len {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    assert_eq!(all_printable(&v), naive(&v), "byte {b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(all_printable(b""));
+    }
 
     #[test]
     fn folds_value_only_and_refuses_bad_records() {

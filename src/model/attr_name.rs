@@ -55,28 +55,6 @@ const EXTRA: &[&str] = &[
 /// Id 0 means "not in the table": the name is always stored spelled out.
 pub(crate) const UNKNOWN: u32 = 0;
 
-/// A case-insensitive FNV-1a hash (names are ASCII).
-#[derive(Default, Clone, Copy)]
-struct CiHasher(u64);
-
-impl std::hash::Hasher for CiHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(b.to_ascii_lowercase());
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 struct Table {
     /// Canonical spellings; index = id - 1.
     names: Vec<&'static str>,
@@ -102,10 +80,24 @@ impl std::hash::Hasher for IdentityHasher {
     }
 }
 
-fn ci_hash(name: &str) -> u64 {
+/// A hash of `name` that ignores ASCII case: eight bytes at a time, each with bit 5 set (which
+/// folds the case of letters; other bytes that differ only there merely share a hash).
+pub(crate) fn ci_hash(name: &str) -> u64 {
     use std::hash::Hasher;
-    let mut h = CiHasher::default();
-    h.write(name.as_bytes());
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let mut h = crate::model::hash::FxHasher::default();
+    let mut words = name.as_bytes().chunks_exact(8);
+    for c in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h.write_u64(u64::from_le_bytes(w) | FOLD);
+    }
+    let rest = words.remainder();
+    let mut w = [0u8; 8];
+    if let Some(head) = w.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    h.write_u64((u64::from_le_bytes(w) | FOLD) ^ name.len() as u64);
     h.finish()
 }
 

@@ -19,7 +19,7 @@
 //! ```
 
 mod address;
-mod attr_name;
+pub(crate) mod attr_name;
 mod bag;
 pub(crate) mod hash;
 mod ids;

@@ -15,7 +15,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::model::hash::FxSet;
-use crate::route::index::{key_hash, parallel, MtaIndex};
+use crate::par::parallel;
+use crate::route::index::{key_hash, MtaIndex};
 use crate::route::{MtaKind, Topology};
 
 use super::classes::{split, UNKNOWN_LOCAL, UNSERVED_DOMAIN};

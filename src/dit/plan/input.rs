@@ -153,8 +153,8 @@ impl TargetIndex {
     where
         I: Iterator<Item = Line<'a>> + Clone,
     {
-        let norm = match self.dn_parser.facts(dn_text, None) {
-            Ok(f) => f.norm,
+        let norm = match self.dn_parser.normalized(dn_text) {
+            Ok(n) => n,
             Err(_) => parse_dn_at(dn_text, line)?.normalized().into(),
         };
         let kind = self.classifier.kind(dn_text, None, attrs.clone())?;

@@ -421,7 +421,7 @@ pub fn plan_move_file(
         })
     };
     let (tgt, back) = (open(target)?, open(source)?);
-    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = crate::par::cores();
     let (s, t) = std::thread::scope(|scope| {
         let t = scope.spawn(|| index_target(BufReader::with_capacity(1 << 20, tgt)));
         let s = scan_source_file(source, old.as_str(), parts);

@@ -10,13 +10,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::input::{bag, decode, lines, Held};
-use super::transform::Transform;
+use super::transform::{role, Role, Transform};
 use super::DitError;
 use crate::dit::EntryKind;
 use crate::dn::Dn;
 use crate::ldif::{
     Change, ChangeOp, ModOp, Modification, Reader, RecordRef, WriteError, Writer, WriterOptions,
 };
+use crate::model::attr_name::ci_hash;
+use crate::model::hash::FxMap;
 use crate::model::{names, AttrBag};
 
 /// One entry of the move's LDIF.
@@ -280,10 +282,7 @@ impl PlannedEntries {
     pub(super) fn write<W: Write>(&self, mut out: W) -> Result<u64, DitError> {
         const CHUNK: usize = 512;
         let chunks: Vec<&[Slot]> = self.slots.chunks(CHUNK).collect();
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(chunks.len())
-            .min(8);
+        let workers = crate::par::cores().min(chunks.len()).min(8);
         if workers <= 1 {
             for c in &chunks {
                 out.write_all(&self.format(c)?).map_err(WriteError::from)?;
@@ -366,6 +365,7 @@ impl PlannedEntries {
         );
         let tr = self.store.transform.as_deref();
         let mut buf = Vec::new();
+        let mut scratch = EmitScratch::default();
         for slot in slots {
             match slot {
                 Slot::Ready(e) => {
@@ -378,14 +378,14 @@ impl PlannedEntries {
                     held,
                     ..
                 } => match held {
-                    Held::Bag(b) => emit(&mut w, dn, lines(b).into_iter(), tr)?,
+                    Held::Bag(b) => emit(&mut w, dn, lines(b).into_iter(), tr, &mut scratch)?,
                     Held::Arena(s, e) => {
                         let bytes = self.store.arena.get(*s..*e).unwrap_or_default();
-                        emit(&mut w, dn, decode(bytes), tr)?
+                        emit(&mut w, dn, decode(bytes), tr, &mut scratch)?
                     }
                     Held::File(offset, len) => {
                         self.read_back(source_dn, (*offset, *len), &mut buf, |rec| {
-                            emit(&mut w, dn, rec.attributes(), tr)
+                            emit(&mut w, dn, rec.attributes(), tr, &mut scratch)
                         })?
                     }
                 },
@@ -408,6 +408,30 @@ struct Pipeline {
     stop: bool,
 }
 
+/// What [`emit`] keeps from one entry to the next: the attribute names seen so far (by a hash
+/// that ignores case) and what the move does to their values.
+#[derive(Default)]
+struct EmitScratch {
+    /// Case-insensitive hash of a name → (the name, its [`Role`]).
+    roles: FxMap<u64, (Box<str>, Role)>,
+    /// Case-insensitive hash of a name → the first of the entry's groups with that hash.
+    groups: FxMap<u64, usize>,
+}
+
+impl EmitScratch {
+    fn role(&mut self, name: &str, hash: u64) -> Role {
+        match self.roles.get(&hash) {
+            Some((n, r)) if **n == *name || n.eq_ignore_ascii_case(name) => *r,
+            Some(_) => role(name),
+            None => {
+                let r = role(name);
+                self.roles.insert(hash, (name.into(), r));
+                r
+            }
+        }
+    }
+}
+
 /// Writes one held entry: its lines grouped attribute by attribute under the first spelling
 /// (as an [`AttrBag`] holds them), values rewritten by `tr` — the bytes
 /// [`PlannedEntries::iter`]'s entries would be written as, without building them.
@@ -416,28 +440,67 @@ fn emit<'a, W: Write>(
     dn: &str,
     attrs: impl Iterator<Item = (&'a str, &'a [u8])>,
     tr: Option<&Transform>,
+    scratch: &mut EmitScratch,
 ) -> Result<(), DitError> {
     let lines: Vec<(&str, &[u8])> = attrs.collect();
-    let mut names: Vec<&str> = Vec::new();
+    // groups in order of first appearance, each with its first spelling and role
+    let mut names: Vec<(&str, Role)> = Vec::new();
     let mut group: Vec<usize> = Vec::with_capacity(lines.len());
+    // whether each attribute's lines are together already (slapcat writes them so)
+    let mut together = true;
+    scratch.groups.clear();
     for (d, _) in &lines {
-        let g = match names.iter().position(|n| n.eq_ignore_ascii_case(d)) {
-            Some(g) => g,
-            None => {
-                names.push(d);
-                names.len() - 1
+        let prev = group.last().copied();
+        let g = match prev {
+            Some(p) if names.get(p).is_some_and(|(n, _)| n.eq_ignore_ascii_case(d)) => p,
+            _ => {
+                let h = ci_hash(d);
+                let found = match scratch.groups.get(&h) {
+                    Some(&g) if names.get(g).is_some_and(|(n, _)| n.eq_ignore_ascii_case(d)) => {
+                        Some(g)
+                    }
+                    // another name with the same hash: look through them all
+                    Some(_) => names.iter().position(|(n, _)| n.eq_ignore_ascii_case(d)),
+                    None => None,
+                };
+                match found {
+                    Some(g) => {
+                        together = false;
+                        g
+                    }
+                    None => {
+                        let r = match tr {
+                            Some(_) => scratch.role(d, h),
+                            None => Role::Kept,
+                        };
+                        names.push((d, r));
+                        scratch.groups.entry(h).or_insert(names.len() - 1);
+                        names.len() - 1
+                    }
+                }
             }
         };
         group.push(g);
     }
     let mut order: Vec<usize> = (0..lines.len()).collect();
-    order.sort_by_key(|&i| group.get(i).copied().unwrap_or_default());
-    let new: Vec<Option<String>> = lines.iter().map(|(d, v)| tr?.value_bytes(d, v)).collect();
+    if !together {
+        order.sort_by_key(|&i| group.get(i).copied().unwrap_or_default());
+    }
+    let new: Vec<Option<String>> = lines
+        .iter()
+        .zip(&group)
+        .map(|((_, v), &g)| match (tr, names.get(g)) {
+            (Some(tr), Some(&(_, r))) if r != Role::Kept => {
+                tr.value_as(r, std::str::from_utf8(v).ok()?)
+            }
+            _ => None,
+        })
+        .collect();
     let out: Vec<(&str, &[u8])> = order
         .iter()
         .filter_map(|&i| {
             let (_, v) = lines.get(i)?;
-            let name = names.get(*group.get(i)?)?;
+            let (name, _) = names.get(*group.get(i)?)?;
             let value = match new.get(i) {
                 Some(Some(n)) => n.as_bytes(),
                 _ => v,

@@ -2,7 +2,7 @@
 //! ids, the entries' new DNs, conflicts, missing parents, the order of the LDIF, follow-ups
 //! and references.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::model::hash::{FxMap, FxSet};
 use std::sync::Arc;
@@ -37,6 +37,17 @@ struct Planned {
     ids: Vec<Box<str>>,
     addrs: Vec<(u8, Box<str>)>,
     alias_target: Option<Box<str>>,
+    /// The entry's addresses for the checks, see [`AddressKey`].
+    keys: Vec<AddressKey>,
+}
+
+/// One address of a moved entry as [`Stages::addresses`] checks it: lower case, each once per
+/// entry (in [`ADDRESS_ATTRS`] order), with the target entry that already has it.
+struct AddressKey {
+    /// Index in [`ADDRESS_ATTRS`].
+    attr: u8,
+    key: Box<str>,
+    in_target: Option<u32>,
 }
 
 impl Planned {
@@ -46,6 +57,45 @@ impl Planned {
             .filter(move |(i, _)| *i as usize == a)
             .map(|(_, v)| &**v)
     }
+
+    /// Fills [`keys`](Self::keys), looking them up in the target.
+    fn look_up_addresses(&mut self, t: &TargetIndex) {
+        let mut keys: Vec<AddressKey> = Vec::with_capacity(self.addrs.len());
+        for ai in 0..ADDRESS_ATTRS.len() {
+            for v in self.addresses(ai) {
+                if keys.iter().any(|k| k.key.eq_ignore_ascii_case(v)) {
+                    continue;
+                }
+                let key: Box<str> = lower(v).into();
+                let in_target = t.addresses.get(&*key).copied();
+                keys.push(AddressKey {
+                    attr: ai as u8,
+                    key,
+                    in_target,
+                });
+            }
+        }
+        self.keys = keys;
+    }
+}
+
+/// [`rewrite`]s the moved entries and looks their addresses up in the target.
+fn rewrite_all(
+    moving: Vec<(Moved, bool)>,
+    tr: &Transform,
+    t: &TargetIndex,
+) -> Result<Vec<Planned>, DitError> {
+    // Rewriting on several threads was tried: it doubled the CPU time (allocation-bound, and
+    // the entries are then freed across threads) and saved no wall time on two cores.
+    let mut dns = DnParser::default();
+    moving
+        .into_iter()
+        .map(|(m, in_main)| {
+            let mut p = rewrite(m, in_main, tr, &mut dns)?;
+            p.look_up_addresses(t);
+            Ok(p)
+        })
+        .collect()
 }
 
 /// The planner: the two inputs, the options and the rewriting rules.
@@ -108,12 +158,7 @@ impl Planner<'_> {
         );
         moving.extend(extra.into_iter().map(|m| (m, false)));
         st.ids(&moving, &mut tr);
-        let mut planned: Vec<Planned> = Vec::with_capacity(moving.len());
-        let mut dns = DnParser::default();
-        for (m, in_main) in moving {
-            planned.push(rewrite(m, in_main, &tr, &mut dns)?);
-        }
-        drop(dns);
+        let planned = rewrite_all(moving, &tr, &t)?;
         st.alias_targets(&planned);
         st.addresses(&planned);
         let (slots, changes) = st.place(planned)?;
@@ -320,11 +365,9 @@ impl Stages<'_> {
     /// options say.
     fn ids(&mut self, moving: &[(Moved, bool)], tr: &mut Transform) {
         let t = self.t;
-        let moved_ids: FxSet<String> = moving
-            .iter()
-            .flat_map(|(m, _)| m.ids.iter())
-            .map(|i| lower(i))
-            .collect();
+        // the moved entries' own ids, which fresh ids must not take either: needed only
+        // when an id is made, so built then
+        let mut moved_ids: Option<FxSet<String>> = None;
         let mut gen = IdGenerator::new(self.opts.id_seed);
         for (m, _) in moving {
             for id in &m.ids {
@@ -348,6 +391,13 @@ impl Stages<'_> {
                     IdPolicy::RegenerateAll => true,
                 };
                 if regenerate {
+                    let moved_ids = moved_ids.get_or_insert_with(|| {
+                        moving
+                            .iter()
+                            .flat_map(|(m, _)| m.ids.iter())
+                            .map(|i| lower(i))
+                            .collect()
+                    });
                     let fresh = loop {
                         let c = gen.next_id().to_string();
                         if !t.ids.contains_key(&c) && !moved_ids.contains(&c) {
@@ -362,6 +412,12 @@ impl Stages<'_> {
 
     /// A moved alias entry must point at a moved entry or one the target has.
     fn alias_targets(&mut self, planned: &[Planned]) {
+        if !planned
+            .iter()
+            .any(|p| p.kind == EntryKind::Alias && p.alias_target.is_some())
+        {
+            return;
+        }
         let final_ids: FxSet<String> = planned
             .iter()
             .flat_map(|p| p.ids.iter())
@@ -390,40 +446,34 @@ impl Stages<'_> {
     /// A moved address must not be in use in the target, nor (`mail`, which the target's
     /// unique overlay covers) by another moved entry.
     fn addresses(&mut self, planned: &[Planned]) {
-        let mut moved_mail: FxMap<String, usize> = FxMap::default();
+        let mut moved_mail: FxMap<&str, usize> = FxMap::default();
         for (idx, p) in planned.iter().enumerate() {
-            let mut seen_here: BTreeSet<String> = BTreeSet::new();
-            for (ai, a) in ADDRESS_ATTRS.iter().enumerate() {
-                for v in p.addresses(ai) {
-                    let k = lower(v);
-                    if !seen_here.insert(k.clone()) {
-                        continue;
-                    }
-                    if let Some(&i) = self.t.addresses.get(&k) {
-                        self.conflicts.push(Conflict::AddressInUse {
-                            address: k.clone(),
-                            attribute: a.to_string(),
-                            dn: p.dn.to_string(),
-                            target_dn: self.t.dn(i),
-                        });
-                    } else if *a == names::MAIL {
-                        if let Some(&other) = moved_mail.get(&k) {
-                            if other != idx {
-                                self.conflicts.push(Conflict::AddressInUse {
-                                    address: k.clone(),
-                                    attribute: a.to_string(),
-                                    dn: p.dn.to_string(),
-                                    target_dn: planned
-                                        .get(other)
-                                        .map(|o| o.dn.to_string())
-                                        .unwrap_or_default(),
-                                });
-                            }
-                        } else {
-                            moved_mail.insert(k, idx);
+            for k in &p.keys {
+                let attribute = ADDRESS_ATTRS
+                    .get(k.attr as usize)
+                    .copied()
+                    .unwrap_or_default();
+                let target_dn = match k.in_target {
+                    Some(i) => self.t.dn(i),
+                    None if attribute != names::MAIL => continue,
+                    None => match moved_mail.get(&*k.key) {
+                        None => {
+                            moved_mail.insert(&k.key, idx);
+                            continue;
                         }
-                    }
-                }
+                        Some(&other) if other == idx => continue,
+                        Some(&other) => planned
+                            .get(other)
+                            .map(|o| o.dn.to_string())
+                            .unwrap_or_default(),
+                    },
+                };
+                self.conflicts.push(Conflict::AddressInUse {
+                    address: k.key.to_string(),
+                    attribute: attribute.to_string(),
+                    dn: p.dn.to_string(),
+                    target_dn,
+                });
             }
         }
     }
@@ -580,6 +630,7 @@ fn rewrite(
             ids,
             addrs,
             alias_target,
+            keys: Vec::new(),
         });
     }
     let rewrite = |name: &str, v: &mut Box<str>| {
@@ -608,5 +659,6 @@ fn rewrite(
         ids: m.ids,
         addrs: m.addrs,
         alias_target: m.alias_target,
+        keys: Vec::new(),
     })
 }

@@ -132,30 +132,17 @@ struct Parent {
 /// holds a domain's accounts) cost one RDN parse each instead of a whole DN.
 #[derive(Default)]
 pub(super) struct DnParser {
-    parents: HashMap<Box<str>, Parent>,
+    parents: crate::model::hash::FxMap<Box<str>, Parent>,
 }
 
 impl DnParser {
-    /// The facts of `dn` as it will be in the target: rebased by `tr` when it is given.
-    pub(super) fn facts(&mut self, dn: &str, tr: Option<&Transform>) -> Result<DnFacts, DitError> {
-        let full = |tr: Option<&Transform>| -> Result<DnFacts, DitError> {
-            let parsed = parse_dn(dn)?;
-            Ok(DnFacts::of(&match tr {
-                Some(t) => t.dn(parsed, true),
-                None => parsed,
-            }))
-        };
-        let split = dn.split_once(',').filter(|_| is_plain_dn(dn));
-        let Some((leaf, parent)) = split else {
-            return full(tr);
-        };
-        let Ok(rdn) = Rdn::parse(leaf) else {
-            return full(tr);
-        };
+    /// The leaf RDN of a plain DN (its text and parse) and its parent, parsed once for all
+    /// its children; `None` for a DN to parse whole.
+    fn split<'d>(&mut self, dn: &'d str) -> Option<(&'d str, Rdn, &mut Parent)> {
+        let (leaf, parent) = dn.split_once(',').filter(|_| is_plain_dn(dn))?;
+        let rdn = Rdn::parse(leaf).ok()?;
         if !self.parents.contains_key(parent) {
-            let Ok(pdn) = Dn::parse(parent) else {
-                return full(tr);
-            };
+            let pdn = Dn::parse(parent).ok()?;
             let key = sort_key(&pdn);
             self.parents.insert(
                 parent.into(),
@@ -166,7 +153,28 @@ impl DnParser {
                 },
             );
         }
-        let Some(p) = self.parents.get_mut(parent) else {
+        let p = self.parents.get_mut(parent)?;
+        Some((leaf, rdn, p))
+    }
+
+    /// The normalized form of `dn`.
+    pub(super) fn normalized(&mut self, dn: &str) -> Result<Box<str>, DitError> {
+        match self.split(dn) {
+            Some((_, rdn, p)) => Ok(format!("{},{}", rdn.normalized(), p.dn.normalized()).into()),
+            None => Ok(parse_dn(dn)?.normalized().into()),
+        }
+    }
+
+    /// The facts of `dn` as it will be in the target: rebased by `tr` when it is given.
+    pub(super) fn facts(&mut self, dn: &str, tr: Option<&Transform>) -> Result<DnFacts, DitError> {
+        let full = |tr: Option<&Transform>| -> Result<DnFacts, DitError> {
+            let parsed = parse_dn(dn)?;
+            Ok(DnFacts::of(&match tr {
+                Some(t) => t.dn(parsed, true),
+                None => parsed,
+            }))
+        };
+        let Some((leaf, rdn, p)) = self.split(dn) else {
             return full(tr);
         };
         let (text, pnorm, pkey): (String, &str, &str) = match tr.filter(|t| t.renaming()) {
@@ -222,7 +230,7 @@ pub(super) fn replace_ids(v: &str, map: &BTreeMap<String, String>) -> Option<Str
 
 /// What an attribute is to the rewriting rules.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     Renamed,
     Host,
     Transport,
@@ -231,7 +239,8 @@ enum Role {
     Kept,
 }
 
-fn role(name: &str) -> Role {
+/// What the move does to the values of attribute `name`.
+pub(super) fn role(name: &str) -> Role {
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     if RENAMED_ATTRS.iter().any(|r| is(r)) {
         Role::Renamed
@@ -299,7 +308,7 @@ impl Transform {
         self.value_as(role(name), s)
     }
 
-    fn value_as(&self, role: Role, s: &str) -> Option<String> {
+    pub(super) fn value_as(&self, role: Role, s: &str) -> Option<String> {
         match role {
             Role::Renamed if self.renaming() => rewrite_domain(s, &self.old, &self.new),
             Role::Host => self.map_host(s),
@@ -312,18 +321,9 @@ impl Transform {
                     _ => None,
                 }
             }
-            Role::IdRef => self.id_map.get(&lower(s)).cloned(),
+            Role::IdRef if !self.id_map.is_empty() => self.id_map.get(&lower(s)).cloned(),
             Role::MemberUrl if !self.id_map.is_empty() => replace_ids(s, &self.id_map),
             _ => None,
-        }
-    }
-
-    /// [`value`](Self::value) for raw bytes: `None` too for values that are not text and for
-    /// attributes no rule rewrites (without looking at the value).
-    pub(super) fn value_bytes(&self, name: &str, v: &[u8]) -> Option<String> {
-        match role(name) {
-            Role::Kept => None,
-            r => self.value_as(r, std::str::from_utf8(v).ok()?),
         }
     }
 

@@ -212,6 +212,7 @@ impl<R: BufRead> Reader<R> {
                     line,
                     dn: std::str::from_utf8(dn_bytes).unwrap_or_default(),
                     buf: &self.buf,
+                    text: std::str::from_utf8(&self.buf).ok(),
                     decoded: &self.decoded,
                     lines: attrs,
                     start: self.bounds(first_attr).0,

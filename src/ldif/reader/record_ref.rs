@@ -12,6 +12,9 @@ pub struct RecordRef<'a> {
     pub(super) line: u64,
     pub(super) dn: &'a str,
     pub(super) buf: &'a [u8],
+    /// `buf` as text when it is UTF-8 (it is but for raw non-UTF-8 values): checked once per
+    /// record, so that descriptions need no check of their own.
+    pub(super) text: Option<&'a str>,
     pub(super) decoded: &'a [u8],
     /// The attribute lines of a content entry (empty for change records).
     pub(super) lines: &'a [Line],
@@ -25,6 +28,7 @@ pub struct RecordRef<'a> {
 #[derive(Debug, Clone)]
 struct Attributes<'a> {
     buf: &'a [u8],
+    text: Option<&'a str>,
     decoded: &'a [u8],
     lines: std::slice::Iter<'a, Line>,
     start: usize,
@@ -62,8 +66,14 @@ impl<'a> Iterator for Attributes<'a> {
                     .unwrap_or_default(),
             ),
         };
-        let desc = self.buf.get(start..colon).unwrap_or_default();
-        Some((std::str::from_utf8(desc).unwrap_or_default(), value))
+        // descriptions are ASCII (the reader checked them), so they are whole characters of
+        // `text`
+        let desc = match self.text.and_then(|t| t.get(start..colon)) {
+            Some(d) => d,
+            None => std::str::from_utf8(self.buf.get(start..colon).unwrap_or_default())
+                .unwrap_or_default(),
+        };
+        Some((desc, value))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -108,6 +118,7 @@ impl<'a> RecordRef<'a> {
     pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + Clone + 'a {
         Attributes {
             buf: self.buf,
+            text: self.text,
             decoded: self.decoded,
             lines: self.lines.iter(),
             start: self.start,

@@ -35,6 +35,12 @@ pub fn valid_description(d: &str) -> bool {
 }
 
 pub(super) fn valid_description_bytes(d: &[u8]) -> bool {
+    // the common shape first: a keystring type without options
+    if d.first().is_some_and(u8::is_ascii_alphabetic)
+        && d.iter().fold(1u8, |a, &c| a & CLASS[c as usize]) != 0
+    {
+        return true;
+    }
     let mut parts = d.split(|&c| c == b';');
     let ty = parts.next().unwrap_or_default();
     let ty_ok = match ty.first() {
@@ -176,12 +182,7 @@ pub(super) fn scan_line(avail: &[u8], max_line: usize) -> Option<Scanned> {
         i += 8;
     };
     let desc = avail.get(..colon)?;
-    let simple = desc.iter().fold(1u8, |a, &c| a & CLASS[c as usize]) != 0;
-    let ok = match desc.first() {
-        Some(&c) if simple && c.is_ascii_alphabetic() => true,
-        _ => valid_description_bytes(desc),
-    };
-    if !ok {
+    if !valid_description_bytes(desc) {
         return None;
     }
     let (b64, mut j) = match avail.get(colon + 1) {

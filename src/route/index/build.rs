@@ -10,7 +10,6 @@
 //!    number of threads and wherever the runs were cut. The parts' keys for a table are freed
 //!    once it is built, which keeps the peak memory down.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::table::{build_shard, is_lower_of, key_hash, push, push_lower, shard_of, Item, SHARDS};
@@ -21,6 +20,7 @@ use super::{
 use crate::model::{
     names as n, AttrBag, AttrName, Directory, EntryRef, MailRecipient, MailStatus, Values,
 };
+use crate::par::parallel;
 
 /// Below this many entries per thread, the index is built on fewer threads.
 const MIN_ENTRIES_PER_THREAD: usize = 4096;
@@ -404,41 +404,6 @@ impl Part {
     }
 }
 
-/// `f(0..jobs)` on up to `threads` threads, results in job order.
-pub(crate) fn parallel<T: Send>(
-    jobs: usize,
-    threads: usize,
-    f: impl Fn(usize) -> T + Sync,
-) -> Vec<T> {
-    let workers = threads.min(jobs);
-    if workers <= 1 {
-        return (0..jobs).map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let j = next.fetch_add(1, Ordering::Relaxed);
-                        if j >= jobs {
-                            return out;
-                        }
-                        out.push((j, f(j)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    done.sort_unstable_by_key(|(j, _)| *j);
-    done.into_iter().map(|(_, t)| t).collect()
-}
-
 /// Where a part's numbering starts in the joined index.
 #[derive(Clone, Copy)]
 struct Bases {
@@ -459,8 +424,9 @@ pub(super) fn build(dir: &Directory, options: IndexOptions, threads: Option<usiz
     // key's answers are kept in the order the parts, one after the other, add them
     let entries = dir.entries_in_order();
     let threads = threads.unwrap_or_else(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores.min(entries.len() / MIN_ENTRIES_PER_THREAD).max(1)
+        crate::par::cores()
+            .min(entries.len() / MIN_ENTRIES_PER_THREAD)
+            .max(1)
     });
     let per = entries.len().div_ceil(threads).max(1);
     let runs: Vec<&[EntryRef<'_>]> = entries.chunks(per).collect();

@@ -44,7 +44,6 @@ pub(crate) use crate::model::hash::FxMap;
 mod build;
 mod table;
 
-pub(crate) use build::parallel;
 pub(crate) use table::{key_hash, Table};
 use table::{Answer, Span};
 
