@@ -115,8 +115,12 @@ fn kind_by_classes(has: impl Fn(&str) -> bool) -> Option<EntryKind> {
 
 /// Whether an entry with these `objectClass` values is an account or a calendar resource,
 /// whatever its DN and other attributes ([`classify`] agrees).
-pub(crate) fn is_account_by_classes(classes: &[&[u8]]) -> bool {
-    let has = |c: &str| classes.iter().any(|v| v.eq_ignore_ascii_case(c.as_bytes()));
+pub(crate) fn is_account_by_classes<'a>(classes: impl Iterator<Item = &'a [u8]> + Clone) -> bool {
+    let has = |c: &str| {
+        classes
+            .clone()
+            .any(|v| v.eq_ignore_ascii_case(c.as_bytes()))
+    };
     matches!(
         kind_by_classes(has),
         Some(EntryKind::Account | EntryKind::CalendarResource)
@@ -203,7 +207,7 @@ mod tests {
             let bytes: Vec<&[u8]> = refs.iter().map(|c| c.as_bytes()).collect();
             let kind = classify(&dn, &bag(&refs));
             assert_eq!(
-                is_account_by_classes(&bytes),
+                is_account_by_classes(bytes.iter().copied()),
                 matches!(kind, EntryKind::Account | EntryKind::CalendarResource),
                 "{refs:?} is {kind}"
             );

@@ -457,13 +457,11 @@ impl Preparer {
         if !self.routing_only {
             return self.bags.build(lines);
         }
-        let classes: Vec<&[u8]> = lines
+        let classes = lines
             .clone()
             .filter(|(d, _)| d.eq_ignore_ascii_case(names::OBJECT_CLASS))
-            .map(|(_, v)| v)
-            .collect();
-        let account = is_account_by_classes(&classes);
-        if account {
+            .map(|(_, v)| v);
+        if is_account_by_classes(classes) {
             self.bags.build_where(lines, is_routing_attr)
         } else {
             self.bags.build(lines)

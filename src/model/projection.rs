@@ -90,13 +90,8 @@ impl Directory {
         }
         // account entries without an address stay untyped
         for e in &mut self.other_entries {
-            let classes: Vec<&[u8]> = e
-                .attrs
-                .values(names::OBJECT_CLASS)
-                .map(|v| v.as_bytes())
-                .collect();
-            let account = crate::dit::is_account_by_classes(&classes);
-            if account {
+            let classes = e.attrs.values(names::OBJECT_CLASS).map(|v| v.as_bytes());
+            if crate::dit::is_account_by_classes(classes) {
                 e.attrs = e.attrs.routing_view();
             }
         }

@@ -915,14 +915,12 @@ impl Scenario {
                     format!("duplicate directory {name:?}"),
                 ));
             }
-            let dir = match (&d.zmprov, &d.ldif) {
+            // (the directory, whether it holds only what routing reads already)
+            let (mut dir, reduced) = match (&d.zmprov, &d.ldif) {
                 (Some(z), None) => {
                     let mut dir = Directory::new();
                     cx.run_zmprov(&mut dir, z, "directory.zmprov")?;
-                    if opts.routing_only {
-                        dir.keep_routing_attrs();
-                    }
-                    dir
+                    (dir, false)
                 }
                 (None, Some(l)) => {
                     let path = match cx.dir {
@@ -930,16 +928,13 @@ impl Scenario {
                         None => PathBuf::from(l.get_ref()),
                     };
                     let loaded = match cx.opts.ldif_loader {
-                        Some(load) => load(&path).map(|mut dir| {
-                            if opts.routing_only {
-                                dir.keep_routing_attrs();
-                            }
-                            dir
-                        }),
+                        Some(load) => load(&path).map(|dir| (dir, false)),
+                        // the reader keeps only what routing reads as it goes
                         None if opts.routing_only => {
                             read_ldif_directory_with(&path, &crate::dit::ReadOptions::routing())
+                                .map(|dir| (dir, true))
                         }
-                        None => read_ldif_directory(&path),
+                        None => read_ldif_directory(&path).map(|dir| (dir, false)),
                     };
                     loaded.map_err(|m| cx.invalid(l.span().start, "directory.ldif", m))?
                 }
@@ -951,6 +946,9 @@ impl Scenario {
                     ))
                 }
             };
+            if opts.routing_only && !reduced {
+                dir.keep_routing_attrs();
+            }
             dirs.insert(name, dir);
         }
         let mut mtas: Vec<RawMta> = raw.mta.clone();

@@ -150,7 +150,8 @@ pub enum RouteCommand {
 /// How many threads verification uses.
 #[derive(Args)]
 pub struct Threads {
-    /// Run address classes on N threads (default: every core; the output is the same).
+    /// Classify addresses and run address classes on N threads (default: every core; the
+    /// output is the same whatever N).
     #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
 }
