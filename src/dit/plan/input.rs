@@ -8,7 +8,9 @@ use crate::model::hash::{FxMap, FxSet};
 use super::follow_up::token_keys;
 use super::output::SourceFile;
 use super::reference::{self, Candidate, GroupInfo};
-use super::transform::{is_plain_dn, lower, DnParser, ADDRESS_ATTRS, COS_REF_ATTRS};
+use super::transform::{
+    is_plain_dn, lower, DnFacts, DnParser, Transform, ADDRESS_ATTRS, COS_REF_ATTRS,
+};
 use crate::dit::classify::{address_of_dn, classify, domain_of_dn, EntryKind};
 use crate::dit::DitError;
 use crate::dn::Dn;
@@ -262,6 +264,9 @@ pub(super) struct Moved {
     /// `zimbraMemberOf` values (dynamic groups the entry is an internal member of).
     pub(super) member_of: Vec<Box<str>>,
     pub(super) held: Held,
+    /// For an entry of the moved domain: its DN in the target, worked out while scanning
+    /// (on the scanning threads, so that planning need not).
+    pub(super) facts: Option<DnFacts>,
 }
 
 impl Moved {
@@ -307,6 +312,7 @@ fn keys<'a>(kind: EntryKind, source_dn: &str, attrs: impl Iterator<Item = Line<'
         alias_target: None,
         member_of: Vec::new(),
         held: Held::Bag(Box::default()),
+        facts: None,
     };
     let (mut host_seen, mut target_seen) = (false, false);
     for (d, v) in attrs {
@@ -382,6 +388,8 @@ pub(super) struct SourceScan {
     pub(super) token_keys: Option<Vec<Vec<u8>>>,
     pub(super) arena: Vec<u8>,
     classifier: Classifier,
+    /// How the moved domain's DNs are rewritten, and a parser sharing their parents.
+    rebase: Option<(Transform, DnParser)>,
 }
 
 /// An entry of another domain kept in case its domain moves.
@@ -402,8 +410,9 @@ pub(super) enum Kept {
 }
 
 impl SourceScan {
-    /// A scan for moving `domain` (lower case).
-    pub(super) fn new(domain: &str) -> SourceScan {
+    /// A scan for moving `domain` (lower case); with `tr`, the moved entries' DNs in the
+    /// target are worked out as they are scanned.
+    pub(super) fn new(domain: &str, tr: Option<Transform>) -> SourceScan {
         SourceScan {
             main: domain.to_string(),
             domains: Vec::new(),
@@ -419,6 +428,7 @@ impl SourceScan {
             token_keys: None,
             arena: Vec::new(),
             classifier: Classifier::default(),
+            rebase: tr.map(|t| (t, DnParser::default())),
         }
     }
 
@@ -513,7 +523,11 @@ impl SourceScan {
             _ => {}
         }
         if in_main {
-            let m = self.keep(kind, dn_text, attrs, loc);
+            let mut m = self.keep(kind, dn_text, attrs, loc);
+            if let Some((tr, dns)) = &mut self.rebase {
+                // a DN the parser refuses is parsed again, and reported, when planning
+                m.facts = dns.facts(dn_text, Some(tr)).ok();
+            }
             self.main_entries.push(m);
             return Ok(Some(Kept::Main));
         }

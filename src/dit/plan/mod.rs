@@ -322,7 +322,8 @@ where
         let e = e?;
         t.add(&e.dn, 0, lines(&e.attrs).into_iter())?;
     }
-    let mut s = SourceScan::new(old.as_str());
+    let tr = Transform::new(old, new, &opts.map_hosts)?;
+    let mut s = SourceScan::new(tr.old.as_str(), Some(tr.clone()));
     for e in source {
         let e = e?;
         s.add(&e.dn, 0, lines(&e.attrs).into_iter(), Loc::Arena, false)?;
@@ -331,7 +332,7 @@ where
         t,
         s,
         opts,
-        tr: Transform::new(old, new, &opts.map_hosts)?,
+        tr,
         file: None,
     }
     .plan()
@@ -364,12 +365,13 @@ pub fn plan_move_ldif<S: BufRead, T: BufRead>(
 ) -> Result<MovePlan, DitError> {
     let (old, new) = domain_names(domain, opts)?;
     let t = index_target(target)?;
-    let s = scan_source(source, old.as_str(), false, 0)?;
+    let tr = Transform::new(old, new, &opts.map_hosts)?;
+    let s = scan_source(source, &tr, false, 0)?;
     Planner {
         t,
         s,
         opts,
-        tr: Transform::new(old, new, &opts.map_hosts)?,
+        tr,
         file: None,
     }
     .plan()
@@ -421,10 +423,11 @@ pub fn plan_move_file(
         })
     };
     let (tgt, back) = (open(target)?, open(source)?);
+    let tr = Transform::new(old, new, &opts.map_hosts)?;
     let parts = crate::par::cores();
     let (s, t) = std::thread::scope(|scope| {
         let t = scope.spawn(|| index_target(BufReader::with_capacity(1 << 20, tgt)));
-        let s = scan_source_file(source, old.as_str(), parts);
+        let s = scan_source_file(source, &tr, parts);
         let t = t.join().unwrap_or_else(|_| {
             Err(DitError::Io {
                 path: target.display().to_string(),
@@ -449,7 +452,7 @@ pub fn plan_move_file(
         t,
         s,
         opts,
-        tr: Transform::new(old, new, &opts.map_hosts)?,
+        tr,
         file: Some(Arc::new(SourceFile::new(source.to_path_buf(), back))),
     }
     .plan()

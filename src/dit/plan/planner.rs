@@ -596,7 +596,12 @@ fn rewrite(
     tr: &Transform,
     dns: &mut DnParser,
 ) -> Result<Planned, DitError> {
-    let f = dns.facts(&m.source_dn, in_main.then_some(tr))?;
+    let mut m = m;
+    let f = match m.facts.take() {
+        // worked out while scanning, for the moved domain's entries and this transform
+        Some(f) if in_main => f,
+        _ => dns.facts(&m.source_dn, in_main.then_some(tr))?,
+    };
     let (dn, norm, key) = (f.text, f.norm, f.key);
     if let Held::Bag(b) = &m.held {
         let mut attrs = (**b).clone();
@@ -638,7 +643,6 @@ fn rewrite(
             *v = n.into();
         }
     };
-    let mut m = m;
     for v in &mut m.ids {
         rewrite(names::ZIMBRA_ID, v);
     }

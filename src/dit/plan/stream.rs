@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::input::{Loc, SourceScan, TargetIndex};
+use super::transform::Transform;
 use super::DitError;
 use crate::ldif::Reader;
 
@@ -43,11 +44,11 @@ pub(super) fn index_target<T: BufRead>(target: T) -> Result<TargetIndex, DitErro
 /// they are copied into the arena.
 pub(super) fn scan_source<S: BufRead>(
     source: S,
-    domain: &str,
+    tr: &Transform,
     in_place: bool,
     base: u64,
 ) -> Result<SourceScan, DitError> {
-    let mut s = SourceScan::new(domain);
+    let mut s = SourceScan::new(tr.old.as_str(), Some(tr.clone()));
     let mut r = Reader::new(source);
     let mut last = None;
     loop {
@@ -151,7 +152,7 @@ fn shift_lines(err: DitError, by: u64) -> DitError {
 /// which planning drops.
 pub(super) fn scan_source_file(
     path: &Path,
-    domain: &str,
+    tr: &Transform,
     parts: usize,
 ) -> Result<SourceScan, DitError> {
     let mut f = File::open(path).map_err(|e| io(path, e))?;
@@ -174,7 +175,7 @@ pub(super) fn scan_source_file(
                     let mut f = File::open(path).map_err(|e| io(path, e))?;
                     f.seek(SeekFrom::Start(start)).map_err(|e| io(path, e))?;
                     let part = BufReader::with_capacity(1 << 20, f.take(end - start));
-                    scan_source(part, domain, true, start)
+                    scan_source(part, tr, true, start)
                 })
             })
             .collect();
@@ -199,7 +200,7 @@ pub(super) fn scan_source_file(
             Some(m) => m.append(scan),
         });
     }
-    Ok(merged.unwrap_or_else(|| SourceScan::new(domain)))
+    Ok(merged.unwrap_or_else(|| SourceScan::new(tr.old.as_str(), None)))
 }
 
 #[cfg(test)]
