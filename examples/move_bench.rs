@@ -19,7 +19,12 @@ use std::time::Instant;
 
 use zimbra_prov::dit::{self, MoveOptions};
 
+/// The allocator settings of the `zimbra-prov` binary, so that this measures what it does.
+#[path = "../src/bin/zimbra-prov/malloc.rs"]
+mod malloc;
+
 fn main() {
+    malloc::tune();
     let mut nums: Vec<usize> = Vec::new();
     let mut dir = std::env::temp_dir();
     let mut args = std::env::args().skip(1);

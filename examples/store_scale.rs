@@ -250,7 +250,12 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+/// The allocator settings of the `zimbra-prov` binary, so that this measures what it does.
+#[path = "../src/bin/zimbra-prov/malloc.rs"]
+mod malloc;
+
 fn main() {
+    malloc::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("child") {
         child(args.get(1..).unwrap_or_default());

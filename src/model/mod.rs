@@ -404,13 +404,16 @@ impl Directory {
     /// of the map).
     pub(crate) fn try_insert<T: Object>(&mut self, obj: T) -> Result<&mut T, T> {
         let key: Box<str> = obj.key().into();
-        if T::map(self).contains_key(&key) {
-            return Err(obj);
+        let (map, order, raw) = T::parts_mut(self);
+        match map.entry(key) {
+            std::collections::btree_map::Entry::Occupied(_) => Err(obj),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                // the new entry takes the next place in creation order (or its own, renamed)
+                order.adopt(raw);
+                order.inserted(T::KIND, v.key(), obj.attrs());
+                Ok(v.insert(obj))
+            }
         }
-        // the new entry takes the next place in creation order (or its own, renamed)
-        self.order.adopt(&self.other_entries);
-        self.order.inserted(T::KIND, &key, obj.attrs());
-        Ok(T::map_mut(self).entry(key).or_insert(obj))
     }
 
     /// Removes the object of type `T` named `name` (an object with its `zimbraId` inserted

@@ -232,6 +232,14 @@ pub(crate) mod sealed {
     pub trait Stored: Sized {
         fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self>;
         fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self>;
+        /// The map with the directory's creation order and untyped entries, borrowed apart.
+        fn parts_mut(
+            dir: &mut Directory,
+        ) -> (
+            &mut BTreeMap<Box<str>, Self>,
+            &mut crate::model::order::EntryOrder,
+            &[crate::model::RawEntry],
+        );
     }
 }
 
@@ -272,6 +280,15 @@ macro_rules! object_impl {
             }
             fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self> {
                 &mut dir.$field
+            }
+            fn parts_mut(
+                dir: &mut Directory,
+            ) -> (
+                &mut BTreeMap<Box<str>, Self>,
+                &mut crate::model::order::EntryOrder,
+                &[crate::model::RawEntry],
+            ) {
+                (&mut dir.$field, &mut dir.order, &dir.other_entries)
             }
         }
         impl Object for $t {

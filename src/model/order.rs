@@ -77,7 +77,9 @@ impl<'a> EntryRef<'a> {
 /// The sequence numbers of a directory's entries (private to the model; read through
 /// [`Directory::entries_in_order`](super::Directory::entries_in_order)).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct EntryOrder {
+/// Every entry's place in creation order (`pub` only so that the sealed `Stored` can name it;
+/// the module is private).
+pub struct EntryOrder {
     /// The next number to hand out.
     next: u64,
     /// The global configuration's number, once it exists.
@@ -111,8 +113,9 @@ impl EntryOrder {
 
     /// Number a typed object that was just inserted under `key`.
     pub(crate) fn inserted(&mut self, kind: ObjectKind, key: &str, attrs: &AttrBag) {
-        let renamed = match (&self.vacated, id_of(attrs)) {
-            (Some((id, n)), Some(mine)) if *id == mine => Some(*n),
+        // (the new object's id is looked at only right after a removal)
+        let renamed = match &self.vacated {
+            Some((id, n)) if id_of(attrs).is_some_and(|mine| *id == mine) => Some(*n),
             _ => None,
         };
         let n = match renamed {

@@ -21,6 +21,7 @@
 mod fsio;
 mod ldap_cmd;
 mod ldif_cmd;
+mod malloc;
 mod migrate_cmd;
 mod move_cmd;
 mod out;
@@ -185,6 +186,7 @@ fn parse() -> Result<Cli, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    malloc::tune();
     let cli = match parse() {
         Ok(c) => c,
         Err(code) => return code,
