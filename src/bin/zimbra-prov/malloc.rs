@@ -17,7 +17,7 @@ pub fn tune() {
         // Setting any threshold by mallopt stops glibc from raising the mmap threshold as
         // big blocks are freed (which it does by default): keep the LDIF reader's 4 MiB
         // blocks in the heap, reused, instead of mapped and unmapped each time.
-        const MMAP_THRESHOLD: libc::c_int = 32 << 20;
+        const MMAP_THRESHOLD: libc::c_int = 8 << 20;
         // SAFETY: mallopt only sets malloc parameters (a refused value leaves the default);
         // it is called before this process starts any other thread.
         unsafe {
