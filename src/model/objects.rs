@@ -228,18 +228,18 @@ pub trait MailRecipient: Object {
 pub(crate) mod sealed {
     use super::{BTreeMap, Directory};
 
+    /// A kind's map with the directory's creation order and untyped entries, borrowed apart.
+    pub type Parts<'d, T> = (
+        &'d mut BTreeMap<Box<str>, T>,
+        &'d mut crate::model::order::EntryOrder,
+        &'d [crate::model::RawEntry],
+    );
+
     /// Where a directory keeps the objects of a kind (not implementable outside the crate).
     pub trait Stored: Sized {
         fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self>;
         fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self>;
-        /// The map with the directory's creation order and untyped entries, borrowed apart.
-        fn parts_mut(
-            dir: &mut Directory,
-        ) -> (
-            &mut BTreeMap<Box<str>, Self>,
-            &mut crate::model::order::EntryOrder,
-            &[crate::model::RawEntry],
-        );
+        fn parts_mut(dir: &mut Directory) -> Parts<'_, Self>;
     }
 }
 
@@ -281,13 +281,7 @@ macro_rules! object_impl {
             fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self> {
                 &mut dir.$field
             }
-            fn parts_mut(
-                dir: &mut Directory,
-            ) -> (
-                &mut BTreeMap<Box<str>, Self>,
-                &mut crate::model::order::EntryOrder,
-                &[crate::model::RawEntry],
-            ) {
+            fn parts_mut(dir: &mut Directory) -> sealed::Parts<'_, Self> {
                 (&mut dir.$field, &mut dir.order, &dir.other_entries)
             }
         }
