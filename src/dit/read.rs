@@ -145,7 +145,7 @@ impl ReadOptions {
 
     fn thread_count(&self) -> usize {
         match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => crate::par::cores(),
             n => n,
         }
     }

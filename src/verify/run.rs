@@ -563,7 +563,7 @@ fn split_brain(c: &AddressClass, runs: &ClassRuns) -> bool {
 /// The number of threads to use: `threads`, or (0) the machine's parallelism.
 pub(crate) fn thread_count(threads: usize, work: usize) -> usize {
     let n = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        crate::par::cores()
     } else {
         threads
     };

@@ -368,7 +368,6 @@ pub(super) fn decode(mut b: &[u8]) -> impl Iterator<Item = Line<'_>> {
 
 /// What one pass over the source keeps.
 pub(super) struct SourceScan {
-    main: String,
     pub(super) domains: Vec<SrcDomain>,
     domain_index: FxMap<String, usize>,
     /// Entries of the moved domain, in source order.
@@ -388,8 +387,10 @@ pub(super) struct SourceScan {
     pub(super) token_keys: Option<Vec<Vec<u8>>>,
     pub(super) arena: Vec<u8>,
     classifier: Classifier,
-    /// How the moved domain's DNs are rewritten, and a parser sharing their parents.
-    rebase: Option<(Transform, DnParser)>,
+    /// The move's rewriting: the moved domain (`tr.old`), and how its DNs are rebased.
+    tr: Transform,
+    /// Parses the moved entries' DNs, sharing their parents.
+    dns: DnParser,
 }
 
 /// An entry of another domain kept in case its domain moves.
@@ -410,11 +411,10 @@ pub(super) enum Kept {
 }
 
 impl SourceScan {
-    /// A scan for moving `domain` (lower case); with `tr`, the moved entries' DNs in the
-    /// target are worked out as they are scanned.
-    pub(super) fn new(domain: &str, tr: Option<Transform>) -> SourceScan {
+    /// A scan for the move `tr` does: of its domain `tr.old`, whose entries' DNs in the target
+    /// are worked out as they are scanned.
+    pub(super) fn new(tr: &Transform) -> SourceScan {
         SourceScan {
-            main: domain.to_string(),
             domains: Vec::new(),
             domain_index: FxMap::default(),
             main_entries: Vec::new(),
@@ -428,14 +428,20 @@ impl SourceScan {
             token_keys: None,
             arena: Vec::new(),
             classifier: Classifier::default(),
-            rebase: tr.map(|t| (t, DnParser::default())),
+            tr: tr.clone(),
+            dns: DnParser::default(),
         }
+    }
+
+    /// The moved domain (lower case).
+    fn main(&self) -> &str {
+        self.tr.old.as_str()
     }
 
     /// Whether an address in `domain` (lower case) may belong to the move: the moved domain,
     /// an alias domain, or a domain not seen yet.
     fn may_move(&self, domain: &str) -> bool {
-        domain == self.main
+        domain == self.main()
             || self
                 .domain_index
                 .get(domain)
@@ -466,7 +472,7 @@ impl SourceScan {
             }
         };
         let kind = self.classifier.kind(dn_text, dn.as_ref(), attrs.clone())?;
-        let in_main = dom.as_deref() == Some(self.main.as_str());
+        let in_main = dom.as_deref() == Some(self.main());
         if !in_main || matches!(kind, EntryKind::Cos | EntryKind::Server) {
             let found = reference::scan(kind, dn_text, dom.as_deref(), attrs.clone(), |d| {
                 self.may_move(d)
@@ -524,10 +530,8 @@ impl SourceScan {
         }
         if in_main {
             let mut m = self.keep(kind, dn_text, attrs, loc);
-            if let Some((tr, dns)) = &mut self.rebase {
-                // a DN the parser refuses is parsed again, and reported, when planning
-                m.facts = dns.facts(dn_text, Some(tr)).ok();
-            }
+            // a DN the parser refuses is parsed again, and reported, when planning
+            m.facts = self.dns.facts(dn_text, Some(&self.tr)).ok();
             self.main_entries.push(m);
             return Ok(Some(Kept::Main));
         }

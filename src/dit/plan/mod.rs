@@ -323,7 +323,7 @@ where
         t.add(&e.dn, 0, lines(&e.attrs).into_iter())?;
     }
     let tr = Transform::new(old, new, &opts.map_hosts)?;
-    let mut s = SourceScan::new(tr.old.as_str(), Some(tr.clone()));
+    let mut s = SourceScan::new(&tr);
     for e in source {
         let e = e?;
         s.add(&e.dn, 0, lines(&e.attrs).into_iter(), Loc::Arena, false)?;

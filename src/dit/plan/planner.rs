@@ -35,7 +35,6 @@ struct Planned {
     ready: Option<PlannedEntry>,
     held: Held,
     ids: Vec<Box<str>>,
-    addrs: Vec<(u8, Box<str>)>,
     alias_target: Option<Box<str>>,
     /// The entry's addresses for the checks, see [`AddressKey`].
     keys: Vec<AddressKey>,
@@ -50,36 +49,28 @@ struct AddressKey {
     in_target: Option<u32>,
 }
 
-impl Planned {
-    fn addresses(&self, a: usize) -> impl Iterator<Item = &str> {
-        self.addrs
-            .iter()
-            .filter(move |(i, _)| *i as usize == a)
-            .map(|(_, v)| &**v)
-    }
-
-    /// Fills [`keys`](Self::keys), looking them up in the target.
-    fn look_up_addresses(&mut self, t: &TargetIndex) {
-        let mut keys: Vec<AddressKey> = Vec::with_capacity(self.addrs.len());
-        for ai in 0..ADDRESS_ATTRS.len() {
-            for v in self.addresses(ai) {
-                if keys.iter().any(|k| k.key.eq_ignore_ascii_case(v)) {
-                    continue;
-                }
-                let key: Box<str> = lower(v).into();
-                let in_target = t.addresses.get(&*key).copied();
-                keys.push(AddressKey {
-                    attr: ai as u8,
-                    key,
-                    in_target,
-                });
+/// The [`AddressKey`]s of an entry's addresses (values of [`ADDRESS_ATTRS`], each with the
+/// attribute's index), looked up in the target.
+fn address_keys(addrs: &[(u8, Box<str>)], t: &TargetIndex) -> Vec<AddressKey> {
+    let mut keys: Vec<AddressKey> = Vec::with_capacity(addrs.len());
+    for attr in 0..ADDRESS_ATTRS.len() as u8 {
+        for (_, v) in addrs.iter().filter(|(i, _)| *i == attr) {
+            if keys.iter().any(|k| k.key.eq_ignore_ascii_case(v)) {
+                continue;
             }
+            let key: Box<str> = lower(v).into();
+            let in_target = t.addresses.get(&*key).copied();
+            keys.push(AddressKey {
+                attr,
+                key,
+                in_target,
+            });
         }
-        self.keys = keys;
     }
+    keys
 }
 
-/// [`rewrite`]s the moved entries and looks their addresses up in the target.
+/// [`rewrite`]s the moved entries, their addresses looked up in the target.
 fn rewrite_all(
     moving: Vec<(Moved, bool)>,
     tr: &Transform,
@@ -90,11 +81,7 @@ fn rewrite_all(
     let mut dns = DnParser::default();
     moving
         .into_iter()
-        .map(|(m, in_main)| {
-            let mut p = rewrite(m, in_main, tr, &mut dns)?;
-            p.look_up_addresses(t);
-            Ok(p)
-        })
+        .map(|(m, in_main)| rewrite(m, in_main, tr, t, &mut dns))
         .collect()
 }
 
@@ -589,11 +576,13 @@ impl Stages<'_> {
     }
 }
 
-/// A moved entry with its target DN and checked values, rewritten by `tr`.
+/// A moved entry with its target DN and checked values, rewritten by `tr`, its addresses
+/// looked up in the target `t`.
 fn rewrite(
     m: Moved,
     in_main: bool,
     tr: &Transform,
+    t: &TargetIndex,
     dns: &mut DnParser,
 ) -> Result<Planned, DitError> {
     let mut m = m;
@@ -609,7 +598,7 @@ fn rewrite(
         let all = lines(&attrs);
         let l = || all.iter().copied();
         let ids = strs(l(), names::ZIMBRA_ID).map(Into::into).collect();
-        let addrs = l()
+        let addrs: Vec<(u8, Box<str>)> = l()
             .filter_map(|(d, v)| {
                 let i = ADDRESS_ATTRS
                     .iter()
@@ -633,9 +622,8 @@ fn rewrite(
             ready: Some(e),
             held: Held::Bag(Box::default()),
             ids,
-            addrs,
             alias_target,
-            keys: Vec::new(),
+            keys: address_keys(&addrs, t),
         });
     }
     let rewrite = |name: &str, v: &mut Box<str>| {
@@ -661,8 +649,7 @@ fn rewrite(
         ready: None,
         held: m.held,
         ids: m.ids,
-        addrs: m.addrs,
         alias_target: m.alias_target,
-        keys: Vec::new(),
+        keys: address_keys(&m.addrs, t),
     })
 }

@@ -48,7 +48,7 @@ pub(super) fn scan_source<S: BufRead>(
     in_place: bool,
     base: u64,
 ) -> Result<SourceScan, DitError> {
-    let mut s = SourceScan::new(tr.old.as_str(), Some(tr.clone()));
+    let mut s = SourceScan::new(tr);
     let mut r = Reader::new(source);
     let mut last = None;
     loop {
@@ -200,7 +200,7 @@ pub(super) fn scan_source_file(
             Some(m) => m.append(scan),
         });
     }
-    Ok(merged.unwrap_or_else(|| SourceScan::new(tr.old.as_str(), None)))
+    Ok(merged.unwrap_or_else(|| SourceScan::new(tr)))
 }
 
 #[cfg(test)]
