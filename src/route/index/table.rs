@@ -163,6 +163,14 @@ pub(crate) struct Shard<T> {
     answers: Box<[T]>,
 }
 
+impl<T> Shard<T> {
+    /// The answers of entry `e`.
+    fn answers_of(&self, e: &Entry) -> Option<&[T]> {
+        self.answers
+            .get(e.first as usize..(e.first + e.len) as usize)
+    }
+}
+
 impl<T> Default for Shard<T> {
     fn default() -> Self {
         Shard {
@@ -279,21 +287,20 @@ pub(crate) fn build_shard<T: Answer>(
     text: &str,
     items: impl Iterator<Item = Item<T>> + Clone,
 ) -> Shard<T> {
-    let n = items.clone().count();
-    build_shard_tagged(text, items, n < TAGGED)
+    build_shard_tagged(text, items, |n| n < TAGGED)
 }
 
-/// [`build_shard`], tagged or not.
+/// [`build_shard`], tagged when `tagged` says so of the number of items.
 fn build_shard_tagged<T: Answer>(
     text: &str,
     items: impl Iterator<Item = Item<T>> + Clone,
-    tagged: bool,
+    tagged: impl Fn(usize) -> bool,
 ) -> Shard<T> {
     let n = items.clone().count();
     if n == 0 {
         return Shard::default();
     }
-    let mut probe = Probe::tagged(text, n, tagged);
+    let mut probe = Probe::tagged(text, n, tagged(n));
     // pass 1: entries and counts (repeats dropped); pass 2: answers placed by entry, in order
     let mut order: Vec<(u32, T)> = Vec::with_capacity(n);
     let mut last: Vec<Option<T>> = Vec::new();
@@ -359,9 +366,7 @@ impl<T> Table<T> {
             if let Some(i) = entry_of(s, hash, shard.tagged) {
                 let e = shard.entries.get(i)?;
                 if e.hash == hash as u32 && e.key.get(&self.text) == key {
-                    return shard
-                        .answers
-                        .get(e.first as usize..(e.first + e.len) as usize);
+                    return shard.answers_of(e);
                 }
             }
             pos = (pos + 1) & mask;
@@ -414,9 +419,7 @@ impl<T> Table<T> {
                 out.push(match e {
                     _ if *s == 0 => None,
                     Some(e) if e.hash == hash as u32 && e.key.get(&t.text) == key => {
-                        t.shards.get(shard_of(hash)).and_then(|sh| {
-                            sh.answers.get(e.first as usize..(e.first + e.len) as usize)
-                        })
+                        t.shards.get(shard_of(hash)).and_then(|sh| sh.answers_of(e))
                     }
                     // another key in the first slot: probe on
                     _ => t.get_hashed(key, hash),
@@ -445,14 +448,9 @@ impl<T> Table<T> {
     /// shards of a table can be read on several threads.
     pub(crate) fn shard_iter(&self, s: usize) -> impl Iterator<Item = (&str, &[T])> + '_ {
         self.shards.get(s).into_iter().flat_map(move |s| {
-            s.entries.iter().map(move |e| {
-                (
-                    e.key.get(&self.text),
-                    s.answers
-                        .get(e.first as usize..(e.first + e.len) as usize)
-                        .unwrap_or(&[]),
-                )
-            })
+            s.entries
+                .iter()
+                .map(move |e| (e.key.get(&self.text), s.answers_of(e).unwrap_or(&[])))
         })
     }
 
@@ -509,7 +507,7 @@ mod tests {
                 build_shard_tagged(
                     &text,
                     items.iter().filter(|i| shard_of(i.hash) == s).copied(),
-                    tagged,
+                    |_| tagged,
                 )
             })
             .collect();
