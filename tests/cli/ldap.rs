@@ -1,6 +1,6 @@
 //! `zimbra-prov export-domain` and `apply` without a server: usage errors, input checked before
 //! the password and the connection, connection errors. The runs against a real slapd are in
-//! tests/ldap_live.rs.
+//! tests/ldap_live/.
 
 use crate::{run_within, Tmp};
 
