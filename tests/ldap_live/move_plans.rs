@@ -96,6 +96,12 @@ fn move_options() -> MoveOptions {
 }
 
 /// Attributes each server generates for itself; everything else must agree.
+/// The move of company.com out of the source LDIF, planned against the target's LDIF.
+fn plan_offline(src: &[u8], target: &[Entry], opts: &MoveOptions) -> MovePlan {
+    dit::plan_move_ldif(src, &ldif_bytes(target)[..], "company.com", opts)
+        .unwrap_or_else(|e| panic!("plan against the target's LDIF: {e}"))
+}
+
 const SERVER_GENERATED: &[&str] = &[
     "entryuuid",
     "entrycsn",
@@ -179,8 +185,7 @@ fn a_move_plan_applied_live_equals_the_offline_slapadd_route() {
         )
     })
     .unwrap_or_else(|e| panic!("plan against the live target: {e}"));
-    let from_ldif = dit::plan_move_ldif(&src[..], &ldif_bytes(&target)[..], "company.com", &opts)
-        .expect("plan against the target's LDIF");
+    let from_ldif = plan_offline(&src, &target, &opts);
     assert_eq!(plan, from_ldif, "live and LDIF targets plan the same move");
     assert!(plan.is_clean(), "{plan}");
     assert_eq!(plan.new_domain, "migrate.company.com");
@@ -232,13 +237,7 @@ fn a_move_plan_failing_in_the_middle_reports_the_exact_prefix() {
     let target = move_target();
     let slapd = Slapd::start("move-fail", &target);
     let src = move_source_ldif();
-    let plan = dit::plan_move_ldif(
-        &src[..],
-        &ldif_bytes(&target)[..],
-        "company.com",
-        &move_options(),
-    )
-    .expect("plan");
+    let plan = plan_offline(&src, &target, &move_options());
     assert!(plan.is_clean(), "{plan}");
     let ops = Plan::from_move(&plan).unwrap_or_else(|e| panic!("{e}"));
     let n = ops.len();
@@ -341,8 +340,7 @@ fn a_move_plan_with_conflicts_is_refused_before_any_operation() {
         map_hosts: Vec::new(),
         ..move_options()
     };
-    let plan = dit::plan_move_ldif(&src[..], &ldif_bytes(&target)[..], "company.com", &opts)
-        .expect("plan");
+    let plan = plan_offline(&src, &target, &opts);
     assert!(!plan.is_clean());
     match Plan::from_move(&plan) {
         Err(LdapError::MoveConflicts { domain, conflicts }) => {
@@ -417,13 +415,7 @@ fn apply_move_from_plans_against_the_live_target_and_applies() {
     let (code, out, err) = run(false, true);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.starts_with("applied 10 of 10 operations"), "{out}");
-    let plan = dit::plan_move_ldif(
-        &src[..],
-        &ldif_bytes(&target)[..],
-        "company.com",
-        &move_options(),
-    )
-    .expect("plan");
+    let plan = plan_offline(&src, &target, &move_options());
     assert_same_entries(
         &canon_all(&slapcat_entries(&slapd.conf)),
         &canon_all(&offline_route("cli-move-offline", &target, &plan)),
