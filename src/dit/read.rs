@@ -107,7 +107,9 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             threads: 0,
-            block_bytes: 4 << 20,
+            // 2 MiB: at 100,000 accounts on 2 cores, about 15 MB less peak memory than 4 MiB
+            // (blocks in flight between the reading and the parsing threads) and no slower
+            block_bytes: 2 << 20,
             routing_only: false,
         }
     }

@@ -15,7 +15,7 @@ pub fn tune() {
     if std::env::var_os("MALLOC_TOP_PAD_").is_none() {
         const TOP_PAD: libc::c_int = 64 << 20;
         // Setting any threshold by mallopt stops glibc from raising the mmap threshold as
-        // big blocks are freed (which it does by default): keep the LDIF reader's 4 MiB
+        // big blocks are freed (which it does by default): keep the LDIF reader's 2 MiB
         // blocks in the heap, reused, instead of mapped and unmapped each time.
         const MMAP_THRESHOLD: libc::c_int = 8 << 20;
         // SAFETY: mallopt only sets malloc parameters (a refused value leaves the default);
