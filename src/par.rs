@@ -8,6 +8,13 @@ pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The number of threads to use for `work` items: `threads`, or (0) the machine's parallelism;
+/// at least 1, at most `work`.
+pub(crate) fn threads(threads: usize, work: usize) -> usize {
+    let n = if threads == 0 { cores() } else { threads };
+    n.clamp(1, work.max(1))
+}
+
 /// `f(0..jobs)` on up to `threads` threads, results in job order.
 pub(crate) fn parallel<T: Send>(
     jobs: usize,
@@ -46,6 +53,15 @@ pub(crate) fn parallel<T: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_threads_means_every_core_and_never_more_than_the_work() {
+        assert_eq!(threads(0, usize::MAX), cores());
+        assert_eq!(threads(3, usize::MAX), 3);
+        assert_eq!(threads(8, 2), 2);
+        assert_eq!(threads(0, 0), 1);
+        assert_eq!(threads(5, 0), 1);
+    }
 
     #[test]
     fn results_come_in_job_order_on_any_number_of_threads() {

@@ -144,13 +144,6 @@ impl ReadOptions {
             ..ReadOptions::default()
         }
     }
-
-    fn thread_count(&self) -> usize {
-        match self.threads {
-            0 => crate::par::cores(),
-            n => n,
-        }
-    }
 }
 
 /// Reads a whole LDIF directory dump into a typed [`Directory`] (see the [module
@@ -179,7 +172,7 @@ pub fn read_directory_with<R: Read>(
     mut input: R,
     opts: &ReadOptions,
 ) -> Result<Directory, DitError> {
-    let threads = opts.thread_count();
+    let threads = crate::par::threads(opts.threads, usize::MAX);
     let block_bytes = opts.block_bytes.max(1 << 10);
     let mut b = Builder::default();
     let mut splitter = Splitter::new(block_bytes);

@@ -238,8 +238,10 @@ pub(crate) mod sealed {
     /// Where a directory keeps the objects of a kind (not implementable outside the crate).
     pub trait Stored: Sized {
         fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self>;
-        fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self>;
         fn parts_mut(dir: &mut Directory) -> Parts<'_, Self>;
+        fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self> {
+            Self::parts_mut(dir).0
+        }
     }
 }
 
@@ -277,9 +279,6 @@ macro_rules! object_impl {
         impl sealed::Stored for $t {
             fn map(dir: &Directory) -> &BTreeMap<Box<str>, Self> {
                 &dir.$field
-            }
-            fn map_mut(dir: &mut Directory) -> &mut BTreeMap<Box<str>, Self> {
-                &mut dir.$field
             }
             fn parts_mut(dir: &mut Directory) -> sealed::Parts<'_, Self> {
                 (&mut dir.$field, &mut dir.order, &dir.other_entries)

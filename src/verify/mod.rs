@@ -251,7 +251,7 @@ pub fn classify(topos: &[&Topology]) -> Classification {
 /// assert!(one.addresses().eq(two.addresses()));
 /// ```
 pub fn classify_with(topos: &[&Topology], opts: &CheckOptions) -> Classification {
-    let threads = run::thread_count(opts.threads, usize::MAX);
+    let threads = crate::par::threads(opts.threads, usize::MAX);
     let mut cl = classes::Classifier::new(topos, threads);
     cl.universe(topos);
     let (classes, universe, class_idx) = cl.run();

@@ -560,16 +560,6 @@ fn split_brain(c: &AddressClass, runs: &ClassRuns) -> bool {
     }
 }
 
-/// The number of threads to use: `threads`, or (0) the machine's parallelism.
-pub(crate) fn thread_count(threads: usize, work: usize) -> usize {
-    let n = if threads == 0 {
-        crate::par::cores()
-    } else {
-        threads
-    };
-    n.clamp(1, work.max(1))
-}
-
 /// `f(runner, item)` for every item, on `threads` scoped threads (each with its own runners,
 /// one per topology), results in item order.
 pub(crate) fn parallel<T, I, F>(topos: &[&Topology], items: &[I], threads: usize, f: F) -> Vec<T>
@@ -579,7 +569,7 @@ where
     F: Fn(&mut [Runner<'_>], &I) -> T + Sync,
 {
     let senders: Vec<Vec<String>> = topos.iter().map(|t| senders(t)).collect();
-    let n = thread_count(threads, items.len());
+    let n = crate::par::threads(threads, items.len());
     let make = || -> Vec<Runner<'_>> {
         topos
             .iter()
